@@ -1,0 +1,127 @@
+"""Account verbs: create users, check passwords, disable. No request objects here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from gridapp.db import db, utcnow
+from gridapp.errors import Problem, ValidationFailed
+from gridapp.org.models import ROLES, Community, Department, Grid, Street, User, UserGrid
+
+# Hash once at import so a login for an unknown user costs as much as one for a known user.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+MIN_PASSWORD = 8
+
+
+class LoginFailed(Problem):
+    status = 401
+
+
+@dataclass(frozen=True)
+class NewUser:
+    username: str
+    password: str
+    display_name: str
+    role: str
+    phone: str = ""
+    grid_ids: tuple[int, ...] = ()
+    community_id: int | None = None
+    street_id: int | None = None
+    department_id: int | None = None
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)  # scrypt, salted
+
+
+def create_user(data: NewUser) -> User:
+    username = data.username.strip()
+    if not username or len(username) > 64:
+        raise ValidationFailed("username", _("A username of 1 to 64 characters is required."))
+    if data.role not in ROLES:
+        raise ValidationFailed("role", _("Unknown role."))
+    if len(data.password) < MIN_PASSWORD:
+        raise ValidationFailed("password", _("The password must have at least 8 characters."))
+    if data.role == "grid_worker" and not data.grid_ids:
+        raise ValidationFailed("grid_ids", _("A grid worker needs at least one grid."))
+    if data.role == "supervisor" and not (data.community_id or data.street_id):
+        raise ValidationFailed("community_id", _("A supervisor needs a community or a street."))
+    if data.role == "department" and not data.department_id:
+        raise ValidationFailed("department_id", _("A department handler needs a department."))
+    for gid in data.grid_ids:
+        if not Grid.get_or_none(Grid.id == gid):
+            raise ValidationFailed("grid_ids", _("Unknown grid."))
+    if data.community_id and not Community.get_or_none(Community.id == data.community_id):
+        raise ValidationFailed("community_id", _("Unknown community."))
+    if data.street_id and not Street.get_or_none(Street.id == data.street_id):
+        raise ValidationFailed("street_id", _("Unknown street."))
+    if data.department_id and not Department.get_or_none(Department.id == data.department_id):
+        raise ValidationFailed("department_id", _("Unknown department."))
+    with db.atomic():
+        if User.select().where(User.username == username).exists():
+            raise ValidationFailed("username", _("This username is taken."))
+        user = User.create(
+            username=username,
+            password_hash=hash_password(data.password),
+            display_name=data.display_name.strip() or username,
+            role=data.role,
+            phone=data.phone,
+            community=data.community_id,
+            street=data.street_id,
+            department=data.department_id,
+        )
+        for gid in data.grid_ids:
+            UserGrid.create(user=user, grid=gid)
+    return user
+
+
+def authenticate(username: str, password: str) -> User:
+    """Return the user or raise ``LoginFailed`` with a message that does not say which part was wrong."""
+    user = User.get_or_none(User.username == (username or "").strip())
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password or "")
+        raise LoginFailed(
+            _("Wrong username or password."), title=_("Login failed"), code="bad_credentials"
+        )
+    if not check_password_hash(user.password_hash, password or ""):
+        raise LoginFailed(
+            _("Wrong username or password."), title=_("Login failed"), code="bad_credentials"
+        )
+    if not user.is_active:
+        raise LoginFailed(
+            _("This account has been disabled. Ask your administrator."),
+            title=_("Login failed"),
+            code="disabled",
+            status=403,
+        )
+    User.update(last_login_at=utcnow()).where(User.id == user.id).execute()
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise ValidationFailed("password", _("The password must have at least 8 characters."))
+    User.update(
+        password_hash=hash_password(password), version=User.version + 1, updated_at=utcnow()
+    ).where(User.id == user.id).execute()
+
+
+def set_active(user: User, active: bool) -> None:
+    User.update(is_active=active, version=User.version + 1, updated_at=utcnow()).where(
+        User.id == user.id
+    ).execute()
+
+
+def load_user(session_id: str) -> User | None:
+    """flask-login loader: the id carries the version, so a bumped version ends the session."""
+    try:
+        uid, version = (int(p) for p in session_id.split(":", 1))
+    except (ValueError, AttributeError):
+        return None
+    user = User.get_or_none(User.id == uid)
+    if user is None or user.version != version or not user.is_active:
+        return None
+    return user

@@ -1,0 +1,282 @@
+"""The JSON API's plumbing: a decorator that validates with pydantic and documents the route.
+
+``@endpoint(bp, "/things/<int:thing_id>", methods=["PATCH"], body=ThingEdit, response=ThingOut)``
+parses the JSON body (and ``query=`` model for the query string) before the view runs, turns
+validation failures into 422 problem+json naming the field, serialises the return value through
+the response model, and records the route so ``/api/v1/openapi.json`` is generated from the code.
+Views stay thin: parse, call one service verb, return.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from gridapp.errors import Forbidden, Problem, Unauthorized, pydantic_problem
+
+API_PREFIX = "/api/v1"
+
+
+@dataclass
+class RouteSpec:
+    rule: str
+    methods: list[str]
+    endpoint: str
+    summary: str
+    tags: list[str]
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: Any
+    status: int
+    auth: bool
+    roles: tuple[str, ...]
+    extra_responses: dict[int, str] = field(default_factory=dict)
+    body_content_type: str = "application/json"
+
+
+REGISTRY: list[RouteSpec] = []
+
+
+def current_scope():
+    """The caller's Scope, computed once per request."""
+    from flask import g
+
+    from gridapp.scope import scope_for
+
+    if "scope" not in g:
+        g.scope = scope_for(current_user._get_current_object())
+    return g.scope
+
+
+def parse_json_body(model: type[BaseModel]) -> BaseModel:
+    if not request.is_json:
+        raise Problem(
+            _("Send the request body as application/json."),
+            field="body",
+            status=415,
+            title=_("Unsupported media type"),
+        )
+    data = request.get_json(silent=True)
+    if data is None:
+        raise Problem(
+            _("The request body is not valid JSON."),
+            field="body",
+            status=400,
+            title=_("Malformed JSON"),
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise pydantic_problem(exc) from None
+
+
+def parse_query(model: type[BaseModel]) -> BaseModel:
+    raw: dict[str, Any] = {}
+    for key in request.args:
+        values = request.args.getlist(key)
+        annotation = model.model_fields.get(key)
+        is_list = annotation is not None and "list" in str(annotation.annotation).lower()
+        raw[key] = values if is_list else values[-1]
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise pydantic_problem(exc, prefix="query") from None
+
+
+def serialise(result: Any, response: Any, status: int) -> Response:
+    if isinstance(result, Response):
+        return result
+    if isinstance(result, tuple):
+        result, status = result
+    if response is not None and not isinstance(result, BaseModel):
+        result = TypeAdapter(response).validate_python(result, from_attributes=True)
+    if isinstance(result, BaseModel):
+        payload = result.model_dump(mode="json")
+    elif response is not None:
+        payload = TypeAdapter(response).dump_python(result, mode="json")
+    else:
+        payload = result
+    resp = jsonify(payload)
+    resp.status_code = status
+    return resp
+
+
+def endpoint(
+    bp: Blueprint,
+    rule: str,
+    *,
+    methods: Sequence[str] = ("GET",),
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: Any = None,
+    status: int = 200,
+    summary: str = "",
+    tags: Sequence[str] = (),
+    auth: bool = True,
+    roles: Sequence[str] = (),
+    responses: dict[int, str] | None = None,
+    body_content_type: str = "application/json",
+) -> Callable:
+    """Register a JSON route on ``bp`` with validation, auth/role checks and OpenAPI metadata."""
+
+    def decorator(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def view(**kwargs: Any) -> Response:
+            if auth and not current_user.is_authenticated:
+                raise Unauthorized(_("Please log in."))
+            if roles and current_user.role not in roles:
+                raise Forbidden(_("Your role may not do this."))
+            if body is not None:
+                kwargs["body"] = parse_json_body(body)
+            if query is not None:
+                kwargs["query"] = parse_query(query)
+            return serialise(fn(**kwargs), response, status)
+
+        bp.add_url_rule(rule, endpoint=fn.__name__, view_func=view, methods=list(methods))
+        prefix = bp.url_prefix or ""
+        REGISTRY.append(
+            RouteSpec(
+                rule=prefix + rule,
+                methods=[m.upper() for m in methods],
+                endpoint=f"{bp.name}.{fn.__name__}",
+                summary=summary or (fn.__doc__ or "").strip().split("\n")[0],
+                tags=list(tags) or [bp.name],
+                body=body,
+                query=query,
+                response=response,
+                status=status,
+                auth=auth,
+                roles=tuple(roles),
+                extra_responses=dict(responses or {}),
+                body_content_type=body_content_type,
+            )
+        )
+        return view
+
+    return decorator
+
+
+_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+
+def _openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
+    params = []
+    for conv, name in _PARAM.findall(rule):
+        schema = {"type": "integer"} if conv == "int" else {"type": "string"}
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return _PARAM.sub(lambda m: "{" + m.group(2) + "}", rule), params
+
+
+class _Schemas:
+    def __init__(self) -> None:
+        self.components: dict[str, Any] = {}
+
+    def ref(self, tp: Any) -> dict[str, Any]:
+        schema = TypeAdapter(tp).json_schema(
+            ref_template="#/components/schemas/{model}", mode="serialization"
+        )
+        for name, sub in schema.pop("$defs", {}).items():
+            self.components[name] = sub
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            self.components[tp.__name__] = schema
+            return {"$ref": f"#/components/schemas/{tp.__name__}"}
+        return schema
+
+    def input_ref(self, tp: type[BaseModel]) -> dict[str, Any]:
+        schema = tp.model_json_schema(
+            ref_template="#/components/schemas/{model}", mode="validation"
+        )
+        for name, sub in schema.pop("$defs", {}).items():
+            self.components.setdefault(name, sub)
+        self.components[tp.__name__] = schema
+        return {"$ref": f"#/components/schemas/{tp.__name__}"}
+
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "field": {"type": "string"},
+        "code": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+    "required": ["title", "status"],
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    schemas = _Schemas()
+    schemas.components["Problem"] = PROBLEM_SCHEMA
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    paths: dict[str, Any] = {}
+    for spec in sorted(REGISTRY, key=lambda s: s.rule):
+        if spec.endpoint not in current_app.view_functions:
+            continue
+        path, params = _openapi_path(spec.rule)
+        for method in spec.methods:
+            op: dict[str, Any] = {
+                "operationId": f"{spec.endpoint.replace('.', '_')}_{method.lower()}",
+                "summary": spec.summary,
+                "tags": spec.tags,
+                "parameters": list(params),
+                "responses": {},
+            }
+            if spec.query is not None:
+                qschema = spec.query.model_json_schema()
+                required = set(qschema.get("required", []))
+                for name, prop in qschema.get("properties", {}).items():
+                    op["parameters"].append(
+                        {"name": name, "in": "query", "required": name in required, "schema": prop}
+                    )
+            if spec.body is not None:
+                op["requestBody"] = {
+                    "required": True,
+                    "content": {spec.body_content_type: {"schema": schemas.input_ref(spec.body)}},
+                }
+                op["responses"]["422"] = {"description": "Validation failed", "content": problem}
+                op["responses"]["400"] = {"description": "Malformed request", "content": problem}
+            ok: dict[str, Any] = {"description": "OK"}
+            if spec.response is not None:
+                ok["content"] = {"application/json": {"schema": schemas.ref(spec.response)}}
+            op["responses"][str(spec.status)] = ok
+            if spec.auth:
+                op["security"] = [{"session": []}]
+                op["responses"]["401"] = {"description": "Login required", "content": problem}
+            if spec.roles:
+                op["responses"]["403"] = {"description": "Role not allowed", "content": problem}
+            if method != "GET":
+                op["responses"].setdefault(
+                    "400", {"description": "CSRF token missing", "content": problem}
+                )
+            for code, desc in spec.extra_responses.items():
+                op["responses"][str(code)] = {"description": desc, "content": problem}
+            paths.setdefault(path, {})[method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "gridapp API", "version": "1"},
+        "paths": paths,
+        "components": {
+            "schemas": schemas.components,
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+                "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRFToken"},
+            },
+        },
+    }

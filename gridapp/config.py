@@ -1,0 +1,90 @@
+"""Configuration from ``GRIDAPP_*`` environment variables, with secrets kept in the instance folder.
+
+A secret is never a literal in the code: the first run generates one into the instance folder so a
+fresh checkout is safe by default and several processes on one machine share it. At scale-out the
+operator sets ``GRIDAPP_SECRET_KEY`` so every machine signs sessions with the same key.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE = ROOT / "instance"
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def instance_path() -> Path:
+    return Path(os.environ.get("GRIDAPP_INSTANCE", str(DEFAULT_INSTANCE))).resolve()
+
+
+def read_or_create_secret(folder: Path, name: str, nbytes: int = 32) -> str:
+    """Return the secret stored in ``folder/name``, creating it (mode 0600) on first use.
+
+    Creation uses O_EXCL so two processes starting together end up with the same secret.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    if not path.exists():
+        value = secrets.token_urlsafe(nbytes)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(value)
+    return path.read_text().strip()
+
+
+def build_config(instance: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The whole configuration as a dict; ``overrides`` (tests, CLI) win over the environment."""
+    overrides = dict(overrides or {})
+    instance = Path(overrides.pop("INSTANCE_PATH", instance))
+    secret = os.environ.get("GRIDAPP_SECRET_KEY") or read_or_create_secret(instance, "secret_key")
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'gridapp.db'}"
+    redis_url = os.environ.get("REDIS_URL") or None
+    cfg: dict[str, Any] = {
+        "SECRET_KEY": secret,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "HUEY_SQLITE_PATH": str(instance / "huey.db"),
+        "HUEY_IMMEDIATE": False,
+        "MEDIA_ROOT": str(instance / "media"),
+        # Cookies: HttpOnly and SameSite always; Secure unless explicitly served over plain http
+        # (the local demo on 127.0.0.1). Behind TLS in production keep the default.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _flag("GRIDAPP_SECURE_COOKIES", True),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _flag("GRIDAPP_SECURE_COOKIES", True),
+        "PERMANENT_SESSION_LIFETIME": 60 * 60 * 24 * 14,
+        # A visit queued offline for hours must still replay: tokens are bound to the session,
+        # not to a clock (DEPENDENCIES.md pitfall 5).
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_HEADERS": ["X-CSRFToken", "X-CSRF-Token"],
+        "WTF_CSRF_SSL_STRICT": False,
+        # Photos are up to 10 MB; leave room for the multipart envelope.
+        "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
+        "BABEL_DEFAULT_LOCALE": "zh_CN",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "gridapp" / "translations"),
+        "LANGUAGES": ["zh_CN", "en"],
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LOGIN_RATE_LIMIT": os.environ.get("GRIDAPP_LOGIN_RATE_LIMIT", "10 per minute"),
+        "PROXY_FIX": _flag("GRIDAPP_PROXY_FIX", False),
+        "TESTING": False,
+    }
+    cfg.update(overrides)
+    return cfg

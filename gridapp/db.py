@@ -1,0 +1,88 @@
+"""The database: one peewee proxy, bound at app start to SQLite (default) or PostgreSQL.
+
+SQLite runs with WAL, foreign keys and ``BEGIN IMMEDIATE`` transactions: with the default deferred
+begin, read-then-write transactions from several threads failed with "database is locked"
+(DEPENDENCIES.md pitfall 1). A connection is opened per request and closed on teardown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import unquote, urlparse
+
+from peewee import (
+    BigIntegerField,
+    Database,
+    DatabaseProxy,
+    DateTimeField,
+    Model,
+    SqliteDatabase,
+)
+from playhouse.postgres_ext import Psycopg3Database
+
+db = DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "synchronous": "normal",
+    "cache_size": -16000,
+}
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC: every stored time is UTC; Asia/Shanghai is applied only for display."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def make_database(url: str) -> Database:
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(parsed.path)
+        if url.startswith("sqlite:////"):
+            path = "/" + path.lstrip("/")
+        return SqliteDatabase(
+            path or ":memory:",
+            pragmas=SQLITE_PRAGMAS,
+            timeout=10,
+            lock_type="IMMEDIATE",
+        )
+    if parsed.scheme in {"postgres", "postgresql", "postgresql+psycopg"}:
+        return Psycopg3Database(
+            unquote(parsed.path.lstrip("/")),
+            user=unquote(parsed.username) if parsed.username else None,
+            password=unquote(parsed.password) if parsed.password else None,
+            host=parsed.hostname or None,
+            port=parsed.port or None,
+        )
+    raise ValueError(f"unsupported DATABASE_URL scheme: {parsed.scheme!r}")
+
+
+def is_postgres() -> bool:
+    return isinstance(db.obj, Psycopg3Database)
+
+
+class BaseModel(Model):
+    """Every table: snake_case names, bound to the proxy."""
+
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class VersionedModel(BaseModel):
+    """Rows that clients edit offline: a version for optimistic concurrency, an update time."""
+
+    version = BigIntegerField(default=1)
+    updated_at = DateTimeField(default=utcnow)
+
+
+def register_request_hooks(app) -> None:
+    @app.before_request
+    def _connect() -> None:
+        db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc: BaseException | None) -> None:
+        if not db.is_closed():
+            db.close()

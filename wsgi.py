@@ -1,0 +1,3 @@
+from gridapp import create_app
+
+app = create_app()
