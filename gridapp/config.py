@@ -46,6 +46,13 @@ def read_or_create_secret(folder: Path, name: str, nbytes: int = 32) -> str:
     return path.read_text().strip()
 
 
+def translation_directories() -> list[Path]:
+    """The core catalog plus one per feature (``gridapp/<feature>/translations``), merged at
+    runtime, so features add their strings without touching a shared file."""
+    base = ROOT / "gridapp"
+    return [base / "translations", *sorted(p for p in base.glob("*/translations") if p.is_dir())]
+
+
 def build_config(instance: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The whole configuration as a dict; ``overrides`` (tests, CLI) win over the environment."""
     overrides = dict(overrides or {})
@@ -78,7 +85,7 @@ def build_config(instance: Path, overrides: dict[str, Any] | None = None) -> dic
         "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
-        "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "gridapp" / "translations"),
+        "BABEL_TRANSLATION_DIRECTORIES": ";".join(str(d) for d in translation_directories()),
         "LANGUAGES": ["zh_CN", "en"],
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
