@@ -1,0 +1,1 @@
+"""Sync protocol for the offline-first PWA (DESIGN section 9): change-cursor pull, outbox push."""

@@ -1,0 +1,329 @@
+"""The registry's and inbox's entities and operations, plugged into sync.
+
+Features that land later register theirs the same way (see ``hooks``); the registry handlers
+here edit through an optimistic ``version`` check, so a stale edit is a conflict with the
+server's row, never a silent overwrite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gridapp.changes import record_change
+from gridapp.db import utcnow
+from gridapp.errors import Conflict, ValidationFailed
+from gridapp.masking import mask_id_number, mask_phone
+from gridapp.notifications.models import Notification
+from gridapp.org.models import Grid
+from gridapp.registry.models import Building, CareTag, Household, Resident, ResidentTag
+from gridapp.registry.names import name_keys
+from gridapp.scope import Scope, get_scoped, in_scope
+from gridapp.sync.hooks import OpContext, register_entity, register_op
+
+INBOX_DAYS = 60
+
+
+def iso(value: dt.datetime | dt.date | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.replace(microsecond=0).isoformat() + "Z"
+    return value.isoformat()
+
+
+def int_ids(ids: list[str]) -> list[int]:
+    return [int(i) for i in ids if str(i).isdigit()]
+
+
+def after_int(after: str | None) -> int:
+    return int(after) if after else 0
+
+
+# ---- serializers (phones and ID numbers masked) ---------------------------------------------
+
+
+def grid_out(g: Grid) -> dict[str, Any]:
+    return {"id": g.id, "name": g.name, "community_id": g.community_id}
+
+
+def building_out(b: Building) -> dict[str, Any]:
+    return {
+        "id": b.id,
+        "grid_id": b.grid_id,
+        "name": b.name,
+        "address": b.address,
+        "version": b.version,
+    }
+
+
+def household_out(h: Household) -> dict[str, Any]:
+    return {
+        "id": h.id,
+        "grid_id": h.grid_id,
+        "building_id": h.building_id,
+        "unit": h.unit,
+        "room": h.room,
+        "address": h.address,
+        "phone": mask_phone(h.phone),
+        "notes": h.notes,
+        "last_visit_at": iso(h.last_visit_at),
+        "next_visit_due": iso(h.next_visit_due),
+        "visit_interval_days": h.visit_interval_days,
+        "version": h.version,
+    }
+
+
+def attach_tags(residents: list[Resident]) -> None:
+    tags: dict[int, list[str]] = {r.id: [] for r in residents}
+    query = (
+        ResidentTag.select(ResidentTag.resident, CareTag.code)
+        .join(CareTag)
+        .where(ResidentTag.resident.in_(list(tags)))
+        .tuples()
+    )
+    for rid, code in query:
+        tags[rid].append(code)
+    for r in residents:
+        r._tags = sorted(tags[r.id])
+
+
+def resident_out(r: Resident) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "grid_id": r.grid_id,
+        "household_id": r.household_id,
+        "name": r.name,
+        "name_pinyin": r.name_pinyin,
+        "name_initials": r.name_initials,
+        "gender": r.gender,
+        "birth_year": r.birth_year,
+        "phone": mask_phone(r.phone),
+        "phone_tail": r.phone_tail,
+        "id_number": mask_id_number(r.id_number),
+        "relation": r.relation,
+        "notes": r.notes,
+        "tags": getattr(r, "_tags", []),
+        "version": r.version,
+    }
+
+
+def care_tag_out(t: CareTag) -> dict[str, Any]:
+    return {"id": t.id, "code": t.code, "name": t.name, "interval_days": t.interval_days}
+
+
+def notification_out(n: Notification) -> dict[str, Any]:
+    return {
+        "id": n.id,
+        "type": n.type,
+        "title": n.title,
+        "body": n.body,
+        "link": n.link,
+        "urgent": n.urgent,
+        "created_at": iso(n.created_at),
+        "read_at": iso(n.read_at),
+    }
+
+
+# ---- loaders and snapshots ------------------------------------------------------------------
+
+
+def grid_scoped(model: Any, *, soft_delete: bool = True):
+    """(loader, snapshot) for a table with a ``grid`` column, read through the scope."""
+
+    def base(scope: Scope):
+        q = in_scope(model.select(), model.grid, scope)
+        return q.where(model.deleted == False) if soft_delete else q  # noqa: E712
+
+    def load(ids: list[str], scope: Scope) -> list[Any]:
+        return list(base(scope).where(model.id.in_(int_ids(ids))))
+
+    def snapshot(scope: Scope, after: str | None, limit: int) -> list[Any]:
+        q = base(scope).where(model.id > after_int(after))
+        return list(q.order_by(model.id).limit(limit))
+
+    return load, snapshot
+
+
+def _grids(scope: Scope):
+    q = Grid.select()
+    return q if scope.grid_ids is None else q.where(Grid.id.in_(sorted(scope.grid_ids) or [0]))
+
+
+def _inbox(scope: Scope):
+    since = utcnow() - dt.timedelta(days=INBOX_DAYS)
+    return Notification.select().where(
+        (Notification.recipient == scope.user_id) & (Notification.created_at >= since)
+    )
+
+
+def register_builtin_entities() -> None:
+    register_entity(
+        "grid",
+        grid_out,
+        lambda ids, scope: list(_grids(scope).where(Grid.id.in_(int_ids(ids)))),
+        snapshot=lambda scope, after, limit: list(
+            _grids(scope).where(Grid.id > after_int(after)).order_by(Grid.id).limit(limit)
+        ),
+    )
+    register_entity(
+        "care_tag",
+        care_tag_out,
+        lambda ids, scope: list(
+            CareTag.select().where(CareTag.id.in_(int_ids(ids)) & CareTag.is_active)
+        ),
+        snapshot=lambda scope, after, limit: list(
+            CareTag.select()
+            .where(CareTag.is_active & (CareTag.id > after_int(after)))
+            .order_by(CareTag.id)
+            .limit(limit)
+        ),
+    )
+    for name, model, out in (
+        ("building", Building, building_out),
+        ("household", Household, household_out),
+        ("resident", Resident, resident_out),
+    ):
+        load, snapshot = grid_scoped(model)
+        register_entity(
+            name,
+            out,
+            load,
+            snapshot=snapshot,
+            prepare=attach_tags if model is Resident else None,
+        )
+    register_entity(
+        "notification",
+        notification_out,
+        lambda ids, scope: list(_inbox(scope).where(Notification.id.in_(int_ids(ids)))),
+        snapshot=lambda scope, after, limit: list(
+            _inbox(scope)
+            .where(Notification.id > after_int(after))
+            .order_by(Notification.id)
+            .limit(limit)
+        ),
+    )
+
+
+# ---- operations -----------------------------------------------------------------------------
+
+
+class HouseholdChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    unit: str | None = Field(None, max_length=20)
+    room: str | None = Field(None, max_length=20)
+    address: str | None = Field(None, max_length=200)
+    phone: str | None = Field(None, max_length=20)
+    notes: str | None = Field(None, max_length=2000)
+
+
+class HouseholdUpdate(BaseModel):
+    id: int
+    changes: HouseholdChanges
+
+
+class ResidentFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, min_length=1, max_length=50)
+    gender: str | None = Field(None, pattern="^[MF]?$")
+    birth_year: int | None = Field(None, ge=1900, le=2100)
+    phone: str | None = Field(None, max_length=20)
+    relation: str | None = Field(None, max_length=20)
+    notes: str | None = Field(None, max_length=2000)
+
+
+class ResidentUpdate(BaseModel):
+    id: int | str
+    changes: ResidentFields
+
+
+class ResidentCreate(ResidentFields):
+    client_id: str = Field(min_length=1, max_length=64)
+    household: int | str
+    name: str = Field(min_length=1, max_length=50)
+
+
+def versioned_update(ctx_row: Any, changes: dict[str, Any], base_version: int | None, out):
+    """UPDATE … WHERE version = base: zero rows means someone else edited first → 409."""
+    model = type(ctx_row)
+    if base_version is None:
+        raise ValidationFailed("base_version", "an edit must say which version it was based on")
+    changes = {**changes, "version": model.version + 1, "updated_at": utcnow()}
+    updated = (
+        model.update(changes)
+        .where((model.id == ctx_row.id) & (model.version == base_version))
+        .execute()
+    )
+    if not updated:
+        current = model.get_by_id(ctx_row.id)
+        raise Conflict(
+            "this record was changed by someone else", current=serialize_rows_for(current, out)
+        )
+    return model.get_by_id(ctx_row.id)
+
+
+def serialize_rows_for(row: Any, out) -> dict[str, Any]:
+    if isinstance(row, Resident):
+        attach_tags([row])
+    return out(row)
+
+
+def household_update(ctx: OpContext, payload: dict, base_version: int | None):
+    body = HouseholdUpdate.model_validate(payload)
+    row = get_scoped(Household, body.id, ctx.scope)
+    changes = body.changes.model_dump(exclude_none=True)
+    row = versioned_update(row, changes, base_version, household_out)
+    record_change("household", row.id, grid_id=row.grid_id)
+    return "household", row
+
+
+def _resident_fields(changes: dict[str, Any]) -> dict[str, Any]:
+    if "name" in changes:
+        changes["name_pinyin"], changes["name_initials"] = name_keys(changes["name"])
+    if "phone" in changes:
+        changes["phone_tail"] = changes["phone"][-4:]
+    return changes
+
+
+def resident_update(ctx: OpContext, payload: dict, base_version: int | None):
+    body = ResidentUpdate.model_validate(payload)
+    rid = ctx.resolve("resident", body.id, "payload.id")
+    row = get_scoped(Resident, rid, ctx.scope)
+    changes = _resident_fields(body.changes.model_dump(exclude_none=True))
+    row = versioned_update(row, changes, base_version, resident_out)
+    record_change("resident", row.id, grid_id=row.grid_id)
+    return "resident", row
+
+
+def resident_create(ctx: OpContext, payload: dict, base_version: int | None):
+    body = ResidentCreate.model_validate(payload)
+    hid = ctx.resolve("household", body.household, "payload.household")
+    household = get_scoped(Household, hid, ctx.scope)
+    fields = _resident_fields(body.model_dump(exclude_none=True, exclude={"client_id"}))
+    fields.pop("household")
+    row = Resident.create(grid=household.grid_id, household=household.id, **fields)
+    record_change("resident", row.id, grid_id=row.grid_id)
+    ctx.remember("resident", body.client_id, row.id)
+    return "resident", row
+
+
+def notification_read(ctx: OpContext, payload: dict, base_version: int | None):
+    nid = payload.get("id")
+    row = Notification.get_or_none(
+        (Notification.id == nid) & (Notification.recipient == ctx.user.id)
+    )
+    if row is None:
+        raise ValidationFailed("payload.id", "no such notification")
+    if row.read_at is None:
+        Notification.update(read_at=utcnow()).where(Notification.id == row.id).execute()
+        record_change("notification", row.id, user_id=ctx.user.id)
+    return "notification", Notification.get_by_id(row.id)
+
+
+def register_builtin_ops() -> None:
+    register_op("household.update", household_update)
+    register_op("resident.update", resident_update)
+    register_op("resident.create", resident_create)
+    register_op("notification.read", notification_read)

@@ -1,0 +1,97 @@
+"""Where features plug into sync: entities the device mirrors, and operations it may push.
+
+``register_entity("household", serializer, loader, snapshot=...)``: ``loader(ids, scope)`` returns
+the rows among ``ids`` that the scope may see (anything missing becomes a tombstone);
+``snapshot(scope, after, limit)`` returns the scope's rows with key > ``after`` in key order (the
+cold pull pages through it); ``serializer(row)`` gives the device's JSON (personal numbers masked).
+
+``register_op("visit.create", handler)``: ``handler(ctx, payload, base_version)`` runs inside the
+op's own transaction and returns ``(entity, row)``; it raises ``Conflict(current=...)`` for a
+stale ``base_version`` and other ``Problem``s to reject.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gridapp.errors import ValidationFailed
+from gridapp.org.models import User
+from gridapp.scope import Scope
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    name: str
+    serialize: Callable[[Any], dict[str, Any]]
+    load: Callable[[list[str], Scope], list[Any]]
+    snapshot: Callable[[Scope, str | None, int], list[Any]] | None = None
+    key: Callable[[Any], str] = lambda row: str(row.id)
+    # Batch preparation before serialising (e.g. fetch residents' tags in one query).
+    prepare: Callable[[list[Any]], None] | None = None
+
+
+ENTITIES: dict[str, EntitySpec] = {}
+OPS: dict[str, Callable[..., tuple[str, Any]]] = {}
+
+
+def register_entity(
+    name: str,
+    serializer: Callable[[Any], dict[str, Any]],
+    loader: Callable[[list[str], Scope], list[Any]],
+    *,
+    snapshot: Callable[[Scope, str | None, int], list[Any]] | None = None,
+    key: Callable[[Any], str] | None = None,
+    prepare: Callable[[list[Any]], None] | None = None,
+) -> None:
+    ENTITIES[name] = EntitySpec(
+        name, serializer, loader, snapshot, key or (lambda row: str(row.id)), prepare
+    )
+
+
+def register_op(type_: str, handler: Callable[..., tuple[str, Any]]) -> None:
+    OPS[type_] = handler
+
+
+def serialize_rows(entity: str, rows: list[Any]) -> list[dict[str, Any]]:
+    spec = ENTITIES[entity]
+    if spec.prepare and rows:
+        spec.prepare(rows)
+    return [spec.serialize(r) for r in rows]
+
+
+@dataclass
+class OpContext:
+    """What a handler needs: the acting user, their scope, and client-id → server-id mapping."""
+
+    user: User
+    scope: Scope
+    created: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Set by a handler that created a record under a client id (stored with the op's result).
+    new_client_ref: tuple[str, str, str] | None = None
+
+    def remember(self, entity: str, client_id: str, server_id: Any) -> None:
+        self.created[(entity, client_id)] = str(server_id)
+        self.new_client_ref = (entity, client_id, str(server_id))
+
+    def resolve(self, entity: str, ref: Any, field_name: str) -> str:
+        """A record reference: a server id, or ``"c:<client_id>"`` for one created offline."""
+        if isinstance(ref, str) and ref.startswith("c:"):
+            client_id = ref[2:]
+            if (entity, client_id) in self.created:
+                return self.created[(entity, client_id)]
+            from gridapp.sync.models import SyncOp
+
+            row = SyncOp.get_or_none(
+                (SyncOp.user == self.user.id)
+                & (SyncOp.entity == entity)
+                & (SyncOp.client_id == client_id)
+            )
+            if row is None:
+                raise ValidationFailed(field_name, f"unknown client id {client_id}")
+            self.created[(entity, client_id)] = row.server_id
+            return row.server_id
+        if ref is None or ref == "":
+            raise ValidationFailed(field_name, "missing reference")
+        return str(ref)

@@ -1,0 +1,265 @@
+"""Pull (change-cursor with tombstones, cold snapshot) and push (ordered, idempotent ops).
+
+Cursors are opaque strings. A warm cursor is a change number: changes are numbered in commit
+order (gridapp.changes), and the pull reads the counter *before* it reads the log, so every
+change ≤ that number has committed and the next cursor never skips a late commit. A cold cursor
+``s<snap>:<entity index>:<last key>`` pages through the scope's rows in key order; rows that
+change meanwhile come again in the warm pull from ``snap``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from peewee import IntegrityError
+from pydantic import ValidationError
+
+from gridapp.changes import Change, current_seq
+from gridapp.db import db, utcnow
+from gridapp.errors import Conflict, Problem, ValidationFailed, pydantic_problem
+from gridapp.org.models import User
+from gridapp.scope import Scope
+from gridapp.sync.hooks import ENTITIES, OPS, OpContext, serialize_rows
+from gridapp.sync.models import SyncOp
+
+log = logging.getLogger(__name__)
+
+
+def scope_epoch(scope: Scope) -> str:
+    """Changes when the set of grids (or department/role) a user sees changes."""
+    grids = "*" if scope.grid_ids is None else ",".join(map(str, sorted(scope.grid_ids)))
+    raw = f"{scope.role}|{grids}|{scope.department_id or ''}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Cursor:
+    seq: int  # warm: changes after this; cold: the snapshot's change number
+    cold: bool = False
+    entity_index: int = 0
+    after: str | None = None
+
+    def encode(self) -> str:
+        if not self.cold:
+            return str(self.seq)
+        return f"s{self.seq}:{self.entity_index}:{self.after or ''}"
+
+
+def parse_cursor(raw: str | None) -> Cursor | None:
+    """None for a cold start (absent or "0")."""
+    if raw in (None, "", "0"):
+        return None
+    try:
+        if raw.startswith("s"):
+            seq, index, after = raw[1:].split(":", 2)
+            return Cursor(int(seq), True, int(index), after or None)
+        value = int(raw)
+    except ValueError:
+        raise ValidationFailed("query.cursor", "malformed cursor") from None
+    if value < 0:
+        raise ValidationFailed("query.cursor", "malformed cursor")
+    return Cursor(value)
+
+
+SYNC_STAMP_EVERY = dt.timedelta(minutes=1)
+
+
+def _touch(user: User) -> None:
+    """Record when the device last synced; at most once a minute, so a warm pull stays a read
+    (on SQLite every write waits for the single writer)."""
+    now = utcnow()
+    if user.last_sync_at and now - user.last_sync_at < SYNC_STAMP_EVERY:
+        return
+    with db.atomic():
+        User.update(last_sync_at=now).where(User.id == user.id).execute()
+    user.last_sync_at = now
+
+
+def pull(user: User, scope: Scope, cursor: str | None, limit: int, epoch: str | None) -> dict:
+    current_epoch = scope_epoch(scope)
+    cur = parse_cursor(cursor)
+    if cursor and epoch and epoch != current_epoch:
+        # The user's grids changed: the device drops its rows and pulls afresh (outbox kept).
+        return _answer(current_epoch, "0", more=True, resync=True)
+    if cur is None or cur.cold:
+        out = _cold(scope, cur, limit, current_epoch)
+    else:
+        out = _warm(scope, cur.seq, limit, current_epoch)
+    if not out["more"]:
+        _touch(user)
+    return out
+
+
+def _answer(epoch: str, cursor: str, *, more: bool, resync: bool = False, rows=(), tombs=()):
+    return {
+        "epoch": epoch,
+        "cursor": cursor,
+        "more": more,
+        "resync": resync,
+        "rows": list(rows),
+        "tombstones": list(tombs),
+    }
+
+
+def _cold(scope: Scope, cur: Cursor | None, limit: int, epoch: str) -> dict:
+    snap = cur.seq if cur else current_seq()
+    index = cur.entity_index if cur else 0
+    after = cur.after if cur else None
+    names = [n for n, spec in ENTITIES.items() if spec.snapshot is not None]
+    rows: list[dict[str, Any]] = []
+    while index < len(names) and len(rows) < limit:
+        spec = ENTITIES[names[index]]
+        want = limit - len(rows)
+        batch = spec.snapshot(scope, after, want)
+        for data in serialize_rows(spec.name, batch):
+            rows.append({"entity": spec.name, "id": str(data["id"]), "data": data})
+        if len(batch) < want:
+            index, after = index + 1, None
+        else:
+            after = spec.key(batch[-1])
+    if index < len(names):
+        return _answer(epoch, Cursor(snap, True, index, after).encode(), more=True, rows=rows)
+    # Snapshot done; anything that changed since ``snap`` follows as warm pages.
+    return _answer(epoch, str(snap), more=current_seq() > snap, rows=rows)
+
+
+def visible_changes(scope: Scope):
+    """The change-log condition for this scope: my grids, my department, me, or global."""
+    if scope.grid_ids is None:
+        return True
+    cond = Change.user_id == scope.user_id
+    if scope.grid_ids:
+        cond |= Change.grid_id.in_(sorted(scope.grid_ids))
+    if scope.department_id:
+        cond |= Change.department_id == scope.department_id
+    cond |= (
+        Change.grid_id.is_null()
+        & Change.community_id.is_null()
+        & Change.department_id.is_null()
+        & Change.user_id.is_null()
+    )
+    return cond
+
+
+def _warm(scope: Scope, after: int, limit: int, epoch: str) -> dict:
+    snap = current_seq()  # read first: every change ≤ snap has committed
+    if after >= snap:
+        return _answer(epoch, str(after), more=False)
+    changes = list(
+        Change.select(Change.seq, Change.entity, Change.entity_id, Change.deleted)
+        .where((Change.seq > after) & (Change.seq <= snap) & visible_changes(scope))
+        .order_by(Change.seq)
+        .limit(limit)
+        .tuples()
+    )
+    full = len(changes) >= limit
+    next_cursor = changes[-1][0] if full else snap
+    latest: dict[tuple[str, str], bool] = {}
+    for _seq, entity, entity_id, deleted in changes:
+        if entity in ENTITIES:
+            latest.pop((entity, entity_id), None)
+            latest[(entity, entity_id)] = deleted
+    by_entity: dict[str, list[str]] = {}
+    for (entity, entity_id), deleted in latest.items():
+        if not deleted:
+            by_entity.setdefault(entity, []).append(entity_id)
+    rows, seen = [], set()
+    for entity, ids in by_entity.items():
+        spec = ENTITIES[entity]
+        for data in serialize_rows(entity, spec.load(ids, scope)):
+            seen.add((entity, str(data["id"])))
+            rows.append({"entity": entity, "id": str(data["id"]), "data": data})
+    tombs = [{"entity": e, "id": i} for (e, i) in latest if (e, i) not in seen]
+    return _answer(epoch, str(next_cursor), more=full, rows=rows, tombs=tombs)
+
+
+# ---- push ---------------------------------------------------------------------------------
+
+
+def push(user: User, scope: Scope, ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Apply ``ops`` in order, each in its own transaction; one answer per op."""
+    ctx = OpContext(user=user, scope=scope)
+    results = [apply_op(ctx, op) for op in ops]
+    _touch(user)
+    return results
+
+
+def _stored(user: User, op_id: str) -> dict[str, Any] | None:
+    row = SyncOp.get_or_none((SyncOp.user == user.id) & (SyncOp.op_id == op_id))
+    if row is None:
+        return None
+    first = json.loads(row.result)
+    return {**first, "status": "duplicate", "first_status": first["status"]}
+
+
+def _save(ctx: OpContext, op: dict[str, Any], answer: dict[str, Any]) -> None:
+    entity, client_id, server_id = ctx.new_client_ref or ("", "", "")
+    SyncOp.create(
+        user=ctx.user.id,
+        op_id=op["op_id"],
+        type=op["type"],
+        status=answer["status"],
+        entity=entity,
+        client_id=client_id,
+        server_id=server_id,
+        result=json.dumps(answer, ensure_ascii=False, default=str),
+    )
+
+
+def apply_op(ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:
+    op_id = op["op_id"]
+    previous = _stored(ctx.user, op_id)
+    if previous is not None:
+        return previous
+    handler = OPS.get(op["type"])
+    if handler is None:
+        # Not stored: a server that learns the type later can still apply a retry.
+        return _rejected(op_id, Problem(f"unknown operation {op['type']}", code="unknown_op"))
+    ctx.new_client_ref = None
+    try:
+        with db.atomic():
+            entity, row = handler(ctx, op.get("payload") or {}, op.get("base_version"))
+            data = serialize_rows(entity, [row])[0] if row is not None else None
+            answer = {
+                "op_id": op_id,
+                "status": "applied",
+                "entity": entity,
+                "id": str(data["id"]) if data else None,
+                "row": data,
+            }
+            _save(ctx, op, answer)
+        return answer
+    except IntegrityError:
+        # The same op committed meanwhile from another request: answer as it was answered.
+        previous = _stored(ctx.user, op_id)
+        if previous is not None:
+            return previous
+        return _rejected(op_id, Problem("integrity error", code="integrity"))
+    except Conflict as exc:
+        _forget(ctx)
+        body = exc.to_dict()
+        current = body.pop("current", None)
+        return {"op_id": op_id, "status": "conflict", "current": current, "problem": body}
+    except (Problem, ValidationError) as exc:
+        _forget(ctx)
+        problem = pydantic_problem(exc) if isinstance(exc, ValidationError) else exc
+        answer = _rejected(op_id, problem)
+        with db.atomic():
+            _save(ctx, op, answer)
+        return answer
+
+
+def _forget(ctx: OpContext) -> None:
+    """A rolled-back op created nothing: drop the client id it registered."""
+    if ctx.new_client_ref:
+        ctx.created.pop(ctx.new_client_ref[:2], None)
+        ctx.new_client_ref = None
+
+
+def _rejected(op_id: str, problem: Problem) -> dict[str, Any]:
+    return {"op_id": op_id, "status": "rejected", "problem": problem.to_dict()}

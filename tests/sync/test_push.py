@@ -1,0 +1,91 @@
+"""Push: per-op answers, idempotent replay, conflicts on stale versions, independence, refs."""
+
+from __future__ import annotations
+
+import uuid
+
+from gridapp.registry.models import Household, Resident
+from gridapp.sync.models import SyncOp
+
+
+def op(type_, payload, base_version=None, op_id=None):
+    return {
+        "op_id": op_id or str(uuid.uuid4()),
+        "type": type_,
+        "payload": payload,
+        "base_version": base_version,
+    }
+
+
+def push(client, *ops):
+    resp = client.post("/api/v1/sync", json={"ops": list(ops)})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return resp.get_json()["results"]
+
+
+def test_applied_then_duplicate_gives_the_same_answer(org, reg, make_user, login_as):
+    h = reg.household(reg.building(org.grid))
+    client = login_as(make_user("grid_worker", grids=[org.grid]))
+    edit = op("household.update", {"id": h.id, "changes": {"notes": "独居，腿脚不便"}}, 1)
+    [first] = push(client, edit)
+    assert first["status"] == "applied" and first["row"]["version"] == 2
+    assert first["row"]["notes"] == "独居，腿脚不便"
+    [again] = push(client, edit)
+    [third] = push(client, edit)
+    assert again["status"] == third["status"] == "duplicate"
+    assert again["first_status"] == "applied" and again["row"] == first["row"]
+    assert Household.get_by_id(h.id).version == 2
+    assert SyncOp.select().count() == 1
+
+
+def test_stale_edit_is_a_conflict_with_the_current_row(org, reg, make_user, login_as):
+    h = reg.household(reg.building(org.grid))
+    a = login_as(make_user("grid_worker", grids=[org.grid]))
+    b = login_as(make_user("grid_worker", grids=[org.grid]))
+    [ok] = push(a, op("household.update", {"id": h.id, "changes": {"notes": "A"}}, 1))
+    [clash] = push(b, op("household.update", {"id": h.id, "changes": {"notes": "B"}}, 1))
+    assert ok["status"] == "applied"
+    assert clash["status"] == "conflict" and clash["problem"]["status"] == 409
+    assert clash["current"]["notes"] == "A" and clash["current"]["version"] == 2
+    assert Household.get_by_id(h.id).notes == "A"
+
+
+def test_rejected_op_does_not_block_later_ones_and_refs_resolve(org, reg, make_user, login_as):
+    h = reg.household(reg.building(org.grid))
+    other = reg.household(reg.building(org.other_grid))
+    client = login_as(make_user("grid_worker", grids=[org.grid]))
+    results = push(
+        client,
+        op("household.update", {"id": other.id, "changes": {"notes": "x"}}, 1),  # not mine
+        op("household.update", {"id": h.id, "changes": {"bogus": 1}}, 1),  # invalid
+        op("resident.create", {"client_id": "r-1", "household": h.id, "name": "刘芳"}),
+        op("resident.update", {"id": "c:r-1", "changes": {"phone": "13712345678"}}, 1),
+        op("teleport.now", {}),
+    )
+    assert [r["status"] for r in results] == [
+        "rejected",
+        "rejected",
+        "applied",
+        "applied",
+        "rejected",
+    ]
+    assert results[0]["problem"]["status"] == 404
+    assert results[1]["problem"]["status"] == 422
+    assert results[3]["row"]["phone"] == "137****5678"
+    assert results[4]["problem"]["code"] == "unknown_op"
+    created = Resident.get(Resident.name == "刘芳")
+    assert created.phone == "13712345678" and created.name_initials == "lf"
+    # A later batch can still refer to the client id.
+    [later] = push(client, op("resident.update", {"id": "c:r-1", "changes": {"notes": "n"}}, 2))
+    assert later["status"] == "applied" and later["row"]["version"] == 3
+
+
+def test_edit_without_base_version_is_rejected(org, reg, make_user, login_as):
+    h = reg.household(reg.building(org.grid))
+    client = login_as(make_user("grid_worker", grids=[org.grid]))
+    [res] = push(client, op("household.update", {"id": h.id, "changes": {"notes": "x"}}))
+    assert res["status"] == "rejected" and res["problem"]["field"] == "base_version"
+
+
+def test_push_needs_csrf_and_login(app, client, make_user):
+    assert client.post("/api/v1/sync", json={"ops": []}).status_code in (400, 401)
