@@ -28,9 +28,8 @@ class Registry:
             h = Household.create(
                 grid=building.grid_id,
                 building=building,
-                room=str(next(_rooms)),
                 phone=phone,
-                **kw,
+                **{"room": str(next(_rooms)), **kw},
             )
             record_change("household", h.id, grid_id=h.grid_id)
         return h

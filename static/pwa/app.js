@@ -1,0 +1,146 @@
+/* The grid worker's app: router, status bar (what waits to upload), sync triggers, service
+   worker registration and its update flow. */
+import * as idb from "./idb.js";
+import { counts, syncNow } from "./sync.js";
+import * as S from "./screens.js";
+import * as F from "./forms.js";
+import * as Set_ from "./settings.js";
+import { t, html, qs, fmtDate } from "./ui.js";
+
+const main = document.getElementById("screen");
+const statusBar = document.getElementById("sync-status");
+let flash = "";
+
+/* route → [render(params), bind(root, params)] */
+const ROUTES = [
+  [/^#\/today$/, () => S.today()],
+  [/^#\/grid$/, (m, p) => S.grid(p), (root) => S.bindGrid(root)],
+  [/^#\/building\/(\w+)$/, (m) => S.building(m[1])],
+  [/^#\/household\/(\w+)$/, (m) => S.household(m[1]), (root, m) => S.bindHousehold(root, m[1], render)],
+  [/^#\/visit\/new$/, (m, p) => F.visitNew(p), (root, m, p) => F.bindVisit(root, p, done)],
+  [/^#\/report$/, (m, p) => F.report(p), (root, m, p) => F.bindReport(root, p, done)],
+  [/^#\/task\/([\w:-]+)$/, (m) => F.task(m[1]), (root, m) => F.bindTask(root, m[1], render)],
+  [/^#\/matters$/, () => S.matters()],
+  [/^#\/matter\/([\w:-]+)$/, (m) => S.matter(m[1])],
+  [/^#\/inbox$/, () => S.inbox(), (root) => S.bindInbox(root)],
+  [/^#\/settings$/, () => Set_.settings(), (root) => Set_.bindSettings(root, render)],
+  [/^#\/outbox$/, () => Set_.outbox(), (root) => Set_.bindOutbox(root, render)],
+  [/^#\/login$/, () => Set_.login(), (root) => Set_.bindLogin(root)],
+];
+
+function done(hash, message) {
+  flash = message;
+  location.hash = hash;
+  if (navigator.onLine) syncNow();
+}
+
+let rendering = Promise.resolve();
+export function render() {
+  rendering = rendering.then(renderNow, renderNow);
+  return rendering;
+}
+
+async function renderNow() {
+  const hash = location.hash || "#/today";
+  const path = hash.split("?")[0];
+  const params = qs(hash);
+  for (const [re, view, bind] of ROUTES) {
+    const m = path.match(re);
+    if (!m) continue;
+    // Don't redraw a form the worker is filling in because a sync finished in the background.
+    const out = await view(m, params);
+    main.innerHTML = (flash ? `<p class="flash" role="status" id="flash">${flash}</p>` : "") + out;
+    flash = "";
+    bind?.(main, m, params);
+    document.querySelectorAll(".tabbar a").forEach((a) => a.classList.toggle("on", path.startsWith(a.getAttribute("href"))));
+    main.dataset.route = path;
+    return;
+  }
+  location.replace("#/today");
+}
+
+function isEditing() {
+  return Boolean(main.querySelector("form:not(#search-form)")) && /visit|report|task|household/.test(main.dataset.route || "");
+}
+
+async function renderStatus(syncing = false) {
+  const c = await counts();
+  const needLogin = await idb.meta("needLogin", false);
+  const last = await idb.meta("lastSync");
+  const parts = [];
+  if (!navigator.onLine) parts.push(html`<span class="offline">${t("offline")}</span>`);
+  if (syncing) parts.push(html`<span>${t("syncing")}</span>`);
+  parts.push(
+    c.pending
+      ? html`<a href="#/outbox" class="wait" id="pending-count" data-count="${c.pending}">${t("pending_n", { n: c.pending })}</a>`
+      : html`<span id="pending-count" data-count="0">${t("all_synced")}</span>`,
+  );
+  if (c.conflicts) parts.push(html`<a href="#/outbox" class="bad" id="conflict-count">${t("conflicts_n", { n: c.conflicts })}</a>`);
+  if (c.rejected) parts.push(html`<a href="#/outbox" class="bad">${t("rejected_n", { n: c.rejected })}</a>`);
+  if (needLogin) parts.push(html`<a href="#/login" class="bad" id="login-needed">${t("login_needed")}</a>`);
+  else parts.push(html`<span class="muted">${last ? t("last_sync", { t: fmtDate(last, true) }) : t("never_synced")}</span>`);
+  statusBar.innerHTML = parts.join(" · ");
+}
+
+function onEvent(msg) {
+  if (msg.type === "sync-start") return renderStatus(true);
+  renderStatus(false);
+  if ((msg.type === "pulled" || msg.type === "sync-end" || msg.type === "outbox") && !isEditing()) render();
+}
+
+function registerWorker() {
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register("/sw.js", { scope: "/", type: "module" }).then((reg) => {
+    const offer = (worker) => {
+      const bar = document.getElementById("update-bar");
+      bar.hidden = false;
+      bar.querySelector("button").onclick = () => worker.postMessage({ type: "SKIP_WAITING" });
+    };
+    if (reg.waiting && navigator.serviceWorker.controller) offer(reg.waiting);
+    reg.addEventListener("updatefound", () => {
+      const incoming = reg.installing;
+      incoming?.addEventListener("statechange", () => {
+        if (incoming.state === "installed" && navigator.serviceWorker.controller) offer(incoming);
+      });
+    });
+    setInterval(() => reg.update().catch(() => {}), 60 * 60 * 1000);
+  });
+  let reloading = false;
+  const hadController = Boolean(navigator.serviceWorker.controller);
+  navigator.serviceWorker.addEventListener("controllerchange", () => {
+    if (hadController && !reloading) {
+      reloading = true;
+      location.reload();
+    }
+  });
+  navigator.serviceWorker.addEventListener("message", (e) => {
+    const msg = e.data || {};
+    if (msg.type === "PUSH") syncNow();
+    if (msg.type === "NAVIGATE") location.href = msg.url;
+  });
+}
+
+async function boot() {
+  registerWorker();
+  window.addEventListener("hashchange", render);
+  window.addEventListener("gridapp", (e) => onEvent(e.detail));
+  if (typeof BroadcastChannel !== "undefined") new BroadcastChannel("gridapp").onmessage = (e) => onEvent(e.data);
+  window.addEventListener("online", () => {
+    renderStatus();
+    syncNow();
+  });
+  window.addEventListener("offline", () => renderStatus());
+  document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && navigator.onLine && syncNow());
+  const user = await idb.meta("user");
+  if (!user && !location.hash.startsWith("#/login")) main.innerHTML = `<p class="muted">${t("first_sync")}</p>`;
+  await renderStatus();
+  if (user || location.hash.startsWith("#/login")) await render();
+  const first = syncNow().then(async (result) => {
+    if (result.login && !(await idb.meta("user"))) location.hash = "#/login";
+    else if (!user) render();
+  });
+  setInterval(() => navigator.onLine && document.visibilityState === "visible" && syncNow(), 5 * 60 * 1000);
+  window.gridapp = { syncNow, idb, ready: first };
+}
+
+boot();

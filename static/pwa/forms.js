@@ -1,0 +1,206 @@
+/* Write screens: new visit, report a matter, task detail with transitions. Every write goes to
+   the outbox first (with an optimistic local row), so it works offline and is sent later. */
+import * as idb from "./idb.js";
+import { enqueue, uuid } from "./sync.js";
+import { downscale } from "./photos.js";
+import { statusLabel } from "./screens.js";
+import { t, html, raw, fmtDate } from "./ui.js";
+
+const MODES = ["home", "phone", "wechat", "street"];
+const CATEGORIES = ["individual", "community", "special", "difficult"];
+const TRANSITIONS = {
+  assigned: ["accept", "return"],
+  accepted: ["start", "return"],
+  in_progress: ["done", "return"],
+};
+
+function photoPicker() {
+  return html`
+    <fieldset><legend>${t("photos")}</legend>
+      <label class="button">${t("add_photo")}<input type="file" id="photo-input" accept="image/*" capture="environment" multiple hidden></label>
+      <div class="thumbs" id="thumbs"></div></fieldset>`;
+}
+
+/* Photos are downscaled on the phone (≤ 1600 px JPEG) and kept as blobs until uploaded. */
+function bindPhotos(root) {
+  const photos = [];
+  const input = root.querySelector("#photo-input");
+  input.addEventListener("change", async () => {
+    for (const file of input.files) {
+      const { blob, width, height } = await downscale(file);
+      const id = uuid();
+      photos.push({ id, blob, width, height });
+      const img = document.createElement("img");
+      img.src = URL.createObjectURL(blob);
+      img.alt = "";
+      img.dataset.photo = id;
+      root.querySelector("#thumbs").append(img);
+    }
+    input.value = "";
+  });
+  return photos;
+}
+
+async function queuePhotos(photos, ownerType, ownerId) {
+  for (const p of photos) {
+    await enqueue("photo.upload", { id: p.id, owner_type: ownerType, owner_id: ownerId }, {
+      label: t("op_photo"),
+      blobs: [{ id: p.id, blob: p.blob, width: p.width, height: p.height }],
+    });
+  }
+}
+
+export async function visitNew(params) {
+  const hid = params.get("household");
+  const h = await idb.row("household", hid);
+  const residents = (await idb.rows("resident")).filter((r) => String(r.household_id) === String(hid));
+  const services = (await idb.rows("service")).filter((s) => s.is_active !== false);
+  return html`
+    <h1>${t("new_visit")}</h1>
+    <form id="visit-form" class="stack card">
+      <input type="hidden" name="household" value="${h ? h.id : ""}">
+      <fieldset class="choices"><legend>${t("mode")}</legend>${MODES.map((m, i) => html`
+        <label class="choice"><input type="radio" name="mode" value="${m}" ${raw(i === 0 ? "checked" : "")}>${t(`mode_${m}`)}</label>`)}
+      </fieldset>
+      <fieldset class="choices"><legend>${t("residents_met")}</legend>${residents.map((r) => html`
+        <label class="choice"><input type="checkbox" name="resident" value="${r.id}">${r.name}</label>`)}
+      </fieldset>
+      ${services.length ? html`<fieldset class="choices"><legend>${t("services")}</legend>${services.map((s) => html`
+        <label class="choice"><input type="checkbox" name="service" value="${s.id}">${s.name}</label>`)}</fieldset>` : ""}
+      <label>${t("notes")}<textarea name="notes" id="visit-notes" rows="4"></textarea></label>
+      ${photoPicker()}
+      <div><button type="button" id="gps-button">${t("use_gps")}</button> <span id="gps-status" class="muted"></span></div>
+      <button class="primary" type="submit" id="visit-submit">${t("save")}</button>
+    </form>`;
+}
+
+export function bindVisit(root, params, done) {
+  const form = root.querySelector("#visit-form");
+  const photos = bindPhotos(root);
+  let fix = null;
+  root.querySelector("#gps-button").addEventListener("click", () => {
+    const status = root.querySelector("#gps-status");
+    if (!navigator.geolocation) return (status.textContent = t("gps_failed"));
+    navigator.geolocation.getCurrentPosition(
+      (pos) => {
+        fix = { lat: pos.coords.latitude, lon: pos.coords.longitude, accuracy: Math.round(pos.coords.accuracy) };
+        status.textContent = t("gps_ok", { m: fix.accuracy });
+      },
+      () => (status.textContent = t("gps_failed")),
+      { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 },
+    );
+  });
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    const id = uuid();
+    const householdId = Number(data.get("household"));
+    const visit = {
+      id,
+      household_id: householdId,
+      mode: data.get("mode"),
+      resident_ids: data.getAll("resident").map(Number),
+      service_ids: data.getAll("service").map(Number),
+      notes: String(data.get("notes") || ""),
+      photo_ids: photos.map((p) => p.id),
+      visited_at: new Date().toISOString(),
+      ...(fix || {}),
+    };
+    await queuePhotos(photos, "visit", id);
+    await enqueue("visit.create", visit, {
+      label: t("op_visit"),
+      local: { entity: "visit", data: visit, create: true },
+    });
+    done(`#/household/${householdId}`, t("saved_offline"));
+  });
+}
+
+export async function report(params) {
+  const hid = params.get("household") || "";
+  return html`
+    <h1>${t("report_matter")}</h1>
+    <form id="matter-form" class="stack card">
+      <input type="hidden" name="household" value="${hid}">
+      <fieldset class="choices"><legend>${t("category")}</legend>${CATEGORIES.map((c, i) => html`
+        <label class="choice cat"><input type="radio" name="category" value="${c}" ${raw(i === 0 ? "checked" : "")}>
+        <span><strong>${t(`cat_${c}`)}</strong><br><span class="muted">${t(`cat_${c}_help`)}</span></span></label>`)}
+      </fieldset>
+      <label>${t("title")}<input name="title" id="matter-title" required maxlength="200"></label>
+      <label>${t("description")}<textarea name="description" id="matter-description" rows="4"></textarea></label>
+      ${photoPicker()}
+      <button class="primary" type="submit" id="matter-submit">${t("submit")}</button>
+    </form>`;
+}
+
+export function bindReport(root, params, done) {
+  const form = root.querySelector("#matter-form");
+  const photos = bindPhotos(root);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    const me = await idb.meta("user");
+    const clientId = uuid();
+    const hid = data.get("household") ? Number(data.get("household")) : null;
+    const household = hid ? await idb.row("household", hid) : null;
+    const payload = {
+      client_id: clientId,
+      category: data.get("category"),
+      title: String(data.get("title") || "").trim(),
+      description: String(data.get("description") || "").trim(),
+      household_id: hid,
+      grid_id: household ? household.grid_id : me?.grids?.[0]?.id ?? null,
+      photo_ids: photos.map((p) => p.id),
+      reported_at: new Date().toISOString(),
+    };
+    await queuePhotos(photos, "matter", `c:${clientId}`);
+    await enqueue("matter.report", payload, {
+      label: t("op_matter"),
+      local: { entity: "matter", data: { ...payload, id: `c:${clientId}`, status: "reported" }, create: true },
+    });
+    done("#/matters", t("saved_offline"));
+  });
+}
+
+export async function task(id) {
+  const x = await idb.row("task", id);
+  if (!x) return html`<p class="muted">${t("no_results")}</p>`;
+  const actions = TRANSITIONS[x.status] || [];
+  return html`
+    <p><a href="#/today">‹ ${t("back")}</a></p>
+    <h1 id="task-title">${x.title}</h1>
+    <section class="card"><dl class="facts">
+      <dt>${t("status")}</dt><dd id="task-status">${statusLabel(x.status)}</dd>
+      <dt>${t("due", { d: "" })}</dt><dd>${fmtDate(x.due_at, true)}</dd>
+      <dt>${t("priority")}</dt><dd>${x.priority ?? ""}</dd>
+      <dt>${t("description")}</dt><dd>${x.description}</dd>
+      ${x.household_id ? html`<dt>${t("household")}</dt><dd><a href="#/household/${x.household_id}">${t("open")}</a></dd>` : ""}
+    </dl></section>
+    ${actions.length ? html`<form id="task-form" class="stack card">
+      <label>${t("notes")}<textarea name="note" rows="3" id="task-note"></textarea></label>
+      <div class="actions">${actions.map((a) => html`<button type="submit" name="action" value="${a}" class="${a === "return" ? "" : "primary"}" id="task-${a}">${t(`act_${a}`)}</button>`)}</div>
+    </form>` : ""}`;
+}
+
+const NEXT = { accept: "accepted", start: "in_progress", done: "done", return: "returned" };
+
+export function bindTask(root, id, rerender) {
+  const form = root.querySelector("#task-form");
+  if (!form) return;
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const action = e.submitter?.value;
+    const note = String(new FormData(form).get("note") || "").trim();
+    if (action === "return" && !note) {
+      root.querySelector("#task-note").setCustomValidity(t("required"));
+      root.querySelector("#task-note").reportValidity();
+      return;
+    }
+    const x = await idb.row("task", id);
+    await enqueue("task.transition", { id: x.id, action, note }, {
+      baseVersion: x.version ?? null,
+      label: t("op_task"),
+      local: { entity: "task", data: { ...x, status: NEXT[action] }, prev: x },
+    });
+    rerender();
+  });
+}

@@ -1,0 +1,158 @@
+/* Settings (language, push, logout), the outbox with conflict resolution, and in-app login. */
+import * as idb from "./idb.js";
+import * as push from "./push.js";
+import { counts, discard, resolveConflict, syncNow, adoptUser } from "./sync.js";
+import { t, html, raw, fmtDate, getCsrf, LANG } from "./ui.js";
+
+export async function settings() {
+  const me = await idb.meta("user");
+  let pushState = "push_unsupported";
+  if (push.supported()) pushState = (await push.current()) ? "push_enabled" : "push_disabled";
+  return html`
+    <h1>${t("settings")}</h1>
+    <section class="card"><h2>${t("language")}</h2>
+      <div class="actions">
+        <button data-lang="zh_CN" class="${LANG === "zh-CN" ? "primary" : ""}" lang="zh-CN">中文</button>
+        <button data-lang="en" class="${LANG === "en" ? "primary" : ""}" lang="en">English</button>
+      </div></section>
+    <section class="card"><h2>${t("push")}</h2>
+      <p id="push-state">${t(pushState)}</p>
+      ${pushState === "push_unsupported" ? "" : html`<button id="push-toggle" class="primary">${pushState === "push_enabled" ? t("push_off") : t("push_on")}</button>`}
+    </section>
+    <section class="card"><h2>${t("outbox")}</h2><a class="button" href="#/outbox">${t("open")}</a></section>
+    <section class="card">
+      <p>${me ? me.display_name : ""}</p>
+      <button id="logout-button">${t("logout")}</button></section>`;
+}
+
+export function bindSettings(root, rerender) {
+  root.querySelectorAll("[data-lang]").forEach((b) =>
+    b.addEventListener("click", async () => {
+      const csrf = await getCsrf();
+      await fetch(`/lang/${b.dataset.lang}`, { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrf } });
+      const reg = await navigator.serviceWorker?.getRegistration();
+      if (reg?.active) {
+        await new Promise((resolve) => {
+          navigator.serviceWorker.addEventListener("message", (e) => e.data?.type === "SHELL_REFRESHED" && resolve(), { once: true });
+          reg.active.postMessage({ type: "REFRESH_SHELL" });
+          setTimeout(resolve, 5000);
+        });
+      }
+      location.reload();
+    }),
+  );
+  root.querySelector("#push-toggle")?.addEventListener("click", async () => {
+    const csrf = await getCsrf();
+    try {
+      if (await push.current()) await push.unsubscribe(csrf);
+      else await push.subscribe(csrf);
+    } catch (err) {
+      root.querySelector("#push-state").textContent = String(err.message || err);
+      return;
+    }
+    rerender();
+  });
+  root.querySelector("#logout-button").addEventListener("click", async () => {
+    const c = await counts();
+    if (c.pending + c.conflicts && !confirm(t("logout_pending", { n: c.pending + c.conflicts }))) return;
+    const csrf = await getCsrf();
+    await fetch("/api/v1/auth/logout", { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrf } }).catch(() => {});
+    // Personal data leaves the phone with the user; their outbox stays for their next login.
+    const { resetRows } = await import("./sync.js");
+    await resetRows();
+    await idb.setMeta("needLogin", true);
+    location.hash = "#/login";
+  });
+}
+
+function describe(op) {
+  const p = op.payload || {};
+  return p.title || p.notes || (p.changes ? Object.values(p.changes).join(" · ") : "") || p.action || "";
+}
+
+function side(obj, keys) {
+  return html`<dl class="facts">${keys.map((k) => html`<dt>${k}</dt><dd>${obj?.[k] ?? ""}</dd>`)}</dl>`;
+}
+
+export async function outbox() {
+  const me = await idb.meta("user");
+  const ops = (await idb.outbox()).filter((o) => me && o.user_id === me.id);
+  const c = await counts();
+  const items = ops.map((op) => {
+    const keys = op.payload?.changes ? Object.keys(op.payload.changes) : [];
+    let extra = "";
+    if (op.status === "conflict") {
+      extra = html`<p class="warn">${t("conflict_explain")}</p>
+        <div class="compare"><div><h3>${t("yours")}</h3>${side(op.payload.changes, keys)}</div>
+        <div><h3>${t("theirs")}</h3>${side(op.current, keys)}</div></div>
+        <div class="actions"><button class="primary" data-mine="${op.op_id}">${t("keep_mine")}</button>
+        <button data-theirs="${op.op_id}">${t("keep_theirs")}</button></div>`;
+    } else if (op.status === "rejected") {
+      extra = html`<p class="warn">${t("rejected")}: ${op.problem?.detail || op.problem?.title || ""}</p>
+        <button data-discard="${op.op_id}">${t("discard")}</button>`;
+    } else if (op.next_try > Date.now()) {
+      extra = html`<p class="muted">${t("retry_at", { t: fmtDate(new Date(op.next_try).toISOString(), true) })}</p>`;
+    }
+    return html`<li class="op ${op.status}" data-op="${op.op_id}"><div><strong>${op.label || t("op_other")}</strong>
+      <span class="badge ${op.status === "pending" ? "wait" : "bad"}">${op.status === "pending" ? t("waiting") : op.status === "conflict" ? t("conflict") : t("rejected")}</span></div>
+      <div class="muted">${fmtDate(op.created_at, true)} ${describe(op)}</div>${extra}</li>`;
+  });
+  return html`
+    <h1>${t("outbox")}</h1>
+    ${c.foreign ? html`<p class="warn">${t("other_user_ops", { n: c.foreign })}</p>` : ""}
+    <section class="card">${ops.length ? raw(`<ul class="list" id="outbox-list">${items.join("")}</ul>`) : html`<p class="muted">${t("all_synced")}</p>`}</section>
+    <button class="primary" id="sync-now">${t("sync_now")}</button>`;
+}
+
+export function bindOutbox(root, rerender) {
+  root.querySelectorAll("[data-mine]").forEach((b) => b.addEventListener("click", async () => {
+    await resolveConflict(b.dataset.mine, true);
+    syncNow();
+    rerender();
+  }));
+  root.querySelectorAll("[data-theirs]").forEach((b) => b.addEventListener("click", async () => {
+    await resolveConflict(b.dataset.theirs, false);
+    rerender();
+  }));
+  root.querySelectorAll("[data-discard]").forEach((b) => b.addEventListener("click", async () => {
+    await discard(b.dataset.discard);
+    rerender();
+  }));
+  root.querySelector("#sync-now").addEventListener("click", () => syncNow({ force: true }));
+}
+
+export async function login() {
+  return html`
+    <h1>${t("login")}</h1>
+    <form id="app-login" class="stack card">
+      <p class="muted">${t("login_needed")}</p>
+      <label>${t("username")}<input name="username" id="app-username" autocomplete="username" required></label>
+      <label>${t("password")}<input name="password" id="app-password" type="password" autocomplete="current-password" required></label>
+      <p id="app-login-error" class="error" hidden></p>
+      <button class="primary" type="submit" id="app-login-submit">${t("login")}</button>
+    </form>`;
+}
+
+export function bindLogin(root) {
+  const form = root.querySelector("#app-login");
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    const csrf = await getCsrf();
+    const resp = await fetch("/api/v1/auth/login", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      body: JSON.stringify({ username: data.get("username"), password: data.get("password") }),
+    });
+    if (!resp.ok) {
+      const err = root.querySelector("#app-login-error");
+      err.textContent = t("login_failed");
+      err.hidden = false;
+      return;
+    }
+    await adoptUser(await resp.json());
+    location.hash = "#/today";
+    syncNow();
+  });
+}

@@ -1,0 +1,131 @@
+/* gridapp service worker (a module worker, served from /sw.js so its scope is the whole app).
+   Precaches the versioned app shell, answers navigations to the shell from the cache, runs the
+   outbox on Background Sync, and shows Web Push notifications. */
+import { syncNow } from "/static/pwa/sync.js";
+import { appUrl } from "/static/pwa/links.js";
+
+const VERSION = {{ version|tojson }};
+const CACHE = "gridapp-shell-" + VERSION;
+const PRECACHE = {{ precache|tojson }};
+const SHELL = {{ shell|tojson }};
+const OFFLINE = {{ offline|tojson }};
+
+self.addEventListener("install", (event) => {
+  // No skipWaiting here: a new version waits until the worker taps "update" (the page posts
+  // SKIP_WAITING), so a form being filled in is never swapped out from under them.
+  event.waitUntil(
+    caches.open(CACHE).then((cache) =>
+      cache.addAll(PRECACHE.map((url) => new Request(url, { cache: "reload" }))),
+    ),
+  );
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    (async () => {
+      for (const key of await caches.keys()) {
+        if (key.startsWith("gridapp-shell-") && key !== CACHE) await caches.delete(key);
+      }
+      await self.clients.claim();
+    })(),
+  );
+});
+
+self.addEventListener("message", (event) => {
+  const msg = event.data || {};
+  if (msg.type === "SKIP_WAITING") self.skipWaiting();
+  if (msg.type === "VERSION") event.source?.postMessage({ type: "VERSION", version: VERSION });
+  if (msg.type === "REFRESH_SHELL") {
+    // The shell carries the UI language: fetch it again after the worker switches language.
+    event.waitUntil(
+      caches
+        .open(CACHE)
+        .then((cache) => cache.add(new Request(SHELL, { cache: "reload" })))
+        .then(() => event.source?.postMessage({ type: "SHELL_REFRESHED" })),
+    );
+  }
+});
+
+async function shellResponse(request) {
+  const cache = await caches.open(CACHE);
+  const cached = await cache.match(SHELL);
+  if (cached) return cached;
+  try {
+    return await fetch(request);
+  } catch {
+    return (await cache.match(OFFLINE)) || Response.error();
+  }
+}
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  if (request.method !== "GET") return;
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin || url.pathname.startsWith("/api/")) return;
+  if (request.mode === "navigate") {
+    if (url.pathname === SHELL) {
+      event.respondWith(shellResponse(request));
+    } else {
+      event.respondWith(
+        fetch(request).catch(async () => (await caches.match(OFFLINE)) || Response.error()),
+      );
+    }
+    return;
+  }
+  event.respondWith(
+    caches.open(CACHE).then(async (cache) => (await cache.match(request)) || fetch(request)),
+  );
+});
+
+self.addEventListener("sync", (event) => {
+  if (event.tag === "outbox") event.waitUntil(syncNow({ reason: "background-sync" }));
+});
+
+async function tellClients(message) {
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  for (const client of windows) client.postMessage(message);
+  return windows.length;
+}
+
+self.addEventListener("push", (event) => {
+  let data = {};
+  try {
+    data = event.data ? event.data.json() : {};
+  } catch {
+    data = { title: event.data ? event.data.text() : "" };
+  }
+  const tag = data.topic || data.tag || data.type || "";
+  event.waitUntil(
+    (async () => {
+      await self.registration.showNotification(data.title || "网格便民服务包", {
+        body: data.body || "",
+        tag: tag || undefined,
+        renotify: Boolean(tag),
+        icon: "/static/icons/icon-192.png",
+        badge: "/static/icons/maskable-192.png",
+        data: { link: data.link || data.url || "" },
+      });
+      // Refresh data: an open app syncs itself; otherwise pull here so it opens up to date.
+      const open = await tellClients({ type: "PUSH", data });
+      if (!open) await syncNow({ reason: "push" }).catch(() => {});
+    })(),
+  );
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const target = new URL(appUrl(event.notification.data?.link || ""), self.location.origin).href;
+  event.waitUntil(
+    (async () => {
+      const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+      for (const client of windows) {
+        if (new URL(client.url).pathname === SHELL) {
+          await client.focus();
+          client.postMessage({ type: "NAVIGATE", url: target });
+          return;
+        }
+      }
+      await self.clients.openWindow(target);
+    })(),
+  );
+});
