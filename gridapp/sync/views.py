@@ -10,6 +10,7 @@ from flask_login import current_user
 from gridapp.api import current_scope, endpoint
 from gridapp.sync import schemas, service
 from gridapp.sync.entities import register_builtin_entities, register_builtin_ops
+from gridapp.sync.features import register_feature_plugins
 
 api = Blueprint("sync_api", __name__, url_prefix="/api/v1")
 
@@ -60,4 +61,5 @@ def sync_push(body: schemas.PushIn):
 def init_app(app) -> None:
     register_builtin_entities()
     register_builtin_ops()
+    register_feature_plugins()
     app.register_blueprint(api)

@@ -54,7 +54,7 @@ export async function visitNew(params) {
   const hid = params.get("household");
   const h = await idb.row("household", hid);
   const residents = (await idb.rows("resident")).filter((r) => String(r.household_id) === String(hid));
-  const services = (await idb.rows("service")).filter((s) => s.is_active !== false);
+  const services = (await idb.rows("service")).sort((a, b) => (a.sort || 0) - (b.sort || 0) || a.id - b.id);
   return html`
     <h1>${t("new_visit")}</h1>
     <form id="visit-form" class="stack card">
@@ -65,8 +65,8 @@ export async function visitNew(params) {
       <fieldset class="choices"><legend>${t("residents_met")}</legend>${residents.map((r) => html`
         <label class="choice"><input type="checkbox" name="resident" value="${r.id}">${r.name}</label>`)}
       </fieldset>
-      ${services.length ? html`<fieldset class="choices"><legend>${t("services")}</legend>${services.map((s) => html`
-        <label class="choice"><input type="checkbox" name="service" value="${s.id}">${s.name}</label>`)}</fieldset>` : ""}
+      ${services.length ? html`<fieldset class="choices" id="service-list"><legend>${t("services")}</legend>${services.map((s) => html`
+        <label class="choice"><input type="checkbox" name="service" value="${s.code}">${s.name}</label>`)}</fieldset>` : ""}
       <label>${t("notes")}<textarea name="notes" id="visit-notes" rows="4"></textarea></label>
       ${photoPicker()}
       <div><button type="button" id="gps-button">${t("use_gps")}</button> <span id="gps-status" class="muted"></span></div>
@@ -100,7 +100,7 @@ export function bindVisit(root, params, done) {
       household_id: householdId,
       mode: data.get("mode"),
       resident_ids: data.getAll("resident").map(Number),
-      service_ids: data.getAll("service").map(Number),
+      services: data.getAll("service"),
       notes: String(data.get("notes") || ""),
       photo_ids: photos.map((p) => p.id),
       visited_at: new Date().toISOString(),
@@ -126,7 +126,7 @@ export async function report(params) {
         <span><strong>${t(`cat_${c}`)}</strong><br><span class="muted">${t(`cat_${c}_help`)}</span></span></label>`)}
       </fieldset>
       <label>${t("title")}<input name="title" id="matter-title" required maxlength="200"></label>
-      <label>${t("description")}<textarea name="description" id="matter-description" rows="4"></textarea></label>
+      <label>${t("description")}<textarea name="description" id="matter-description" rows="4" required maxlength="4000"></textarea></label>
       ${photoPicker()}
       <button class="primary" type="submit" id="matter-submit">${t("submit")}</button>
     </form>`;
@@ -155,7 +155,11 @@ export function bindReport(root, params, done) {
     await queuePhotos(photos, "matter", `c:${clientId}`);
     await enqueue("matter.report", payload, {
       label: t("op_matter"),
-      local: { entity: "matter", data: { ...payload, id: `c:${clientId}`, status: "reported" }, create: true },
+      local: {
+        entity: "matter",
+        data: { ...payload, id: `c:${clientId}`, text: payload.description, state: "reported", created_at: payload.reported_at, timeline: [] },
+        create: true,
+      },
     });
     done("#/matters", t("saved_offline"));
   });
@@ -164,12 +168,12 @@ export function bindReport(root, params, done) {
 export async function task(id) {
   const x = await idb.row("task", id);
   if (!x) return html`<p class="muted">${t("no_results")}</p>`;
-  const actions = TRANSITIONS[x.status] || [];
+  const actions = TRANSITIONS[x.state] || [];
   return html`
     <p><a href="#/today">‹ ${t("back")}</a></p>
     <h1 id="task-title">${x.title}</h1>
     <section class="card"><dl class="facts">
-      <dt>${t("status")}</dt><dd id="task-status">${statusLabel(x.status)}</dd>
+      <dt>${t("status")}</dt><dd id="task-status">${statusLabel(x.state)}</dd>
       <dt>${t("due", { d: "" })}</dt><dd>${fmtDate(x.due_at, true)}</dd>
       <dt>${t("priority")}</dt><dd>${x.priority ?? ""}</dd>
       <dt>${t("description")}</dt><dd>${x.description}</dd>
@@ -190,7 +194,7 @@ export function bindTask(root, id, rerender) {
     e.preventDefault();
     const action = e.submitter?.value;
     const note = String(new FormData(form).get("note") || "").trim();
-    if (action === "return" && !note) {
+    if ((action === "return" || action === "done") && !note) {
       root.querySelector("#task-note").setCustomValidity(t("required"));
       root.querySelector("#task-note").reportValidity();
       return;
@@ -199,7 +203,7 @@ export function bindTask(root, id, rerender) {
     await enqueue("task.transition", { id: x.id, action, note }, {
       baseVersion: x.version ?? null,
       label: t("op_task"),
-      local: { entity: "task", data: { ...x, status: NEXT[action] }, prev: x },
+      local: { entity: "task", data: { ...x, state: NEXT[action] }, prev: x },
     });
     rerender();
   });

@@ -27,7 +27,7 @@ function pendingBadge(row) {
 export async function today() {
   const me = await idb.meta("user");
   const tasks = (await idb.rows("task"))
-    .filter((x) => OPEN_TASK.has(x.status) && (!x.assignee_id || !me || x.assignee_id === me.id))
+    .filter((x) => OPEN_TASK.has(x.state) && (!x.assignee_id || !me || x.assignee_id === me.id))
     .sort((a, b) => String(a.due_at || "9").localeCompare(String(b.due_at || "9")));
   const buildings = await buildingMap();
   const soon = Date.now() + 3 * 86400000;
@@ -190,8 +190,8 @@ export async function matters() {
     <h1>${t("matters")}</h1>
     <div class="actions"><a class="button primary" id="report-matter" href="#/report">${t("report_matter")}</a></div>
     <section class="card">${list.length ? raw(`<ul class="list" id="matter-list">${list.map((m) => html`
-      <li><a class="row" href="#/matter/${m.id}"><span>${m.title || m.description}${pendingBadge(m)}</span>
-      <span class="muted">${statusLabel(m.status || "reported")}</span></a></li>`).join("")}</ul>`) : html`<p class="muted">${t("no_matters")}</p>`}
+      <li><a class="row" href="#/matter/${m.id}"><span>${m.title || m.text}${pendingBadge(m)}</span>
+      <span class="muted">${statusLabel(m.state || "reported")}</span></a></li>`).join("")}</ul>`) : html`<p class="muted">${t("no_matters")}</p>`}
     </section>`;
 }
 
@@ -203,12 +203,12 @@ export async function matter(id) {
     <p><a href="#/matters">‹ ${t("back")}</a></p>
     <h1>${m.title || t("op_matter")}${pendingBadge(m)}</h1>
     <section class="card"><dl class="facts">
-      <dt>${t("category")}</dt><dd>${m.category ? t(`cat_${m.category}`) : ""}</dd>
-      <dt>${t("status")}</dt><dd id="matter-status">${statusLabel(m.status || "reported")}</dd>
+      <dt>${t("category")}</dt><dd>${m.category || ""}</dd>
+      <dt>${t("status")}</dt><dd id="matter-status">${statusLabel(m.state || "reported")}</dd>
       ${m.deadline_at ? html`<dt>${t("due", { d: "" })}</dt><dd>${fmtDate(m.deadline_at, true)}</dd>` : ""}
-      <dt>${t("description")}</dt><dd>${m.description}</dd></dl></section>
+      <dt>${t("description")}</dt><dd>${m.text}</dd>${m.result ? html`<dt>${t("result")}</dt><dd>${m.result}</dd>` : ""}</dl></section>
     <section class="card"><h2>${t("timeline")}</h2><ol class="timeline">${events.map((ev) => html`
-      <li><div>${fmtDate(ev.at || ev.created_at, true)} · ${statusLabel(ev.to_state || ev.to || "")}</div>
+      <li><div>${fmtDate(ev.at, true)} · ${statusLabel(ev.to_state || "")}</div>
       <div class="muted">${ev.actor_name || ""} ${ev.note || ""}</div></li>`)}</ol></section>`;
 }
 

@@ -4,7 +4,7 @@
    made, and removed only once the server answered for them, so a replay is harmless. */
 import * as idb from "./idb.js";
 
-export const PHOTO_URL = "/api/v1/photos";
+export const PHOTO_URL = "/api/v1/photos/"; // PUT …/<client uuid>, multipart field "file"
 const BATCH = 50;
 const PAGE = 1000;
 const MAX_BACKOFF = 15 * 60 * 1000;
@@ -217,13 +217,12 @@ async function uploadPhoto(me, op) {
     return;
   }
   const form = new FormData();
-  form.append("id", op.payload.id);
   for (const [k, v] of Object.entries(op.payload)) if (k !== "id") form.append(k, v);
   form.append("file", blob.blob, `${op.payload.id}.jpg`);
   let resp;
   try {
-    resp = await fetch(PHOTO_URL, {
-      method: "POST",
+    resp = await fetch(PHOTO_URL + encodeURIComponent(op.payload.id), {
+      method: "PUT",
       credentials: "same-origin",
       headers: { "X-CSRFToken": me.csrf_token },
       body: form,

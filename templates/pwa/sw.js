@@ -94,7 +94,9 @@ self.addEventListener("push", (event) => {
   } catch {
     data = { title: event.data ? event.data.text() : "" };
   }
-  const tag = data.topic || data.tag || data.type || "";
+  // tag = the message's topic (the server's Topic header is "type about this link"), so a newer
+  // message about the same thing replaces the older one on the screen too.
+  const tag = data.topic || data.tag || (data.type ? `${data.type}|${data.link || ""}` : "");
   event.waitUntil(
     (async () => {
       await self.registration.showNotification(data.title || "网格便民服务包", {

@@ -1,0 +1,291 @@
+"""Sync plug-ins for the visits, photos, tasks and matters features: their entities (what the
+device mirrors) and operations (what it may push), each calling that feature's service verb.
+
+Each block registers only when its feature package is present, so sync runs on a branch
+without them; the verbs do the validation, scoping, change logging and notifications.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from gridapp.db import utcnow
+from gridapp.scope import Scope, in_scope
+from gridapp.sync.entities import after_int, int_ids, iso
+from gridapp.sync.hooks import OpContext, register_entity, register_op
+
+VISIT_HISTORY_DAYS = 365
+CLOSED_ITEMS_DAYS = 30
+CATEGORY_NAMES = {
+    "individual": "个事",
+    "community": "社事",
+    "special": "专事",
+    "difficult": "难事",
+}
+
+
+def available(*modules: str) -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
+def naive_utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+def own_photos(ctx: OpContext, photo_ids: list[str]) -> list[str]:
+    """The referenced photos that have arrived: a record never waits for a failed upload (the
+    photo joins its record when it arrives, if the owner's feature supports that)."""
+    from gridapp.photos.models import Photo
+
+    ids = [str(p) for p in photo_ids][:9]
+    if not ids:
+        return []
+    found = {
+        p
+        for (p,) in Photo.select(Photo.id)
+        .where(Photo.id.in_(ids), Photo.uploader == ctx.user.id)
+        .tuples()
+    }
+    return [p for p in ids if p in found]
+
+
+# ---- visits and the service catalogue --------------------------------------------------------
+
+
+class VisitIn(BaseModel):
+    id: str = Field(min_length=1, max_length=36)
+    household_id: int
+    mode: str = "home"
+    resident_ids: list[int] = Field(default_factory=list, max_length=50)
+    services: list[str] = Field(default_factory=list, max_length=50)
+    notes: str = Field("", max_length=4000)
+    photo_ids: list[str] = Field(default_factory=list, max_length=9)
+    visited_at: dt.datetime | None = None
+    lat: float | None = None
+    lon: float | None = None
+    accuracy: float | None = None
+
+
+def register_visits() -> None:
+    from gridapp.photos.models import Photo
+    from gridapp.visits.models import ServiceItem, Visit
+    from gridapp.visits.service import list_service_items, log_visit
+
+    def attach_photo_ids(visits: list[Visit]) -> None:
+        found: dict[str, list[str]] = {v.id: [] for v in visits}
+        q = (
+            Photo.select(Photo.owner_id, Photo.id)
+            .where(Photo.owner_type == "visit", Photo.owner_id.in_(list(found)))
+            .order_by(Photo.created_at, Photo.id)
+            .tuples()
+        )
+        for owner, pid in q:
+            found[owner].append(pid)
+        for v in visits:
+            v._photo_ids = found[v.id]
+
+    def visit_out(v: Visit) -> dict[str, Any]:
+        return {
+            "id": v.id,
+            "worker_id": v.worker_id,
+            "household_id": v.household_id,
+            "grid_id": v.grid_id,
+            "visited_at": iso(v.visited_at),
+            "mode": v.mode,
+            "lat": v.lat,
+            "lon": v.lon,
+            "accuracy": v.accuracy,
+            "notes": v.notes,
+            "resident_ids": v.resident_id_list,
+            "services": v.service_list,
+            "photo_ids": getattr(v, "_photo_ids", []),
+        }
+
+    def visits(scope: Scope):
+        since = utcnow() - dt.timedelta(days=VISIT_HISTORY_DAYS)
+        return in_scope(Visit.select(), Visit.grid, scope).where(Visit.visited_at >= since)
+
+    register_entity(
+        "visit",
+        visit_out,
+        lambda ids, scope: list(
+            in_scope(Visit.select(), Visit.grid, scope).where(Visit.id.in_(ids))
+        ),
+        snapshot=lambda scope, after, limit: list(
+            visits(scope).where(Visit.id > (after or "")).order_by(Visit.id).limit(limit)
+        ),
+        prepare=attach_photo_ids,
+    )
+
+    def service_out(s: ServiceItem) -> dict[str, Any]:
+        return {"id": s.id, "code": s.code, "name": s.name, "sort": s.sort}
+
+    register_entity(
+        "service",
+        service_out,
+        lambda ids, scope: list(
+            ServiceItem.select().where(ServiceItem.id.in_(int_ids(ids)) & ServiceItem.is_active)
+        ),
+        snapshot=lambda scope, after, limit: [
+            s for s in list_service_items() if s.id > after_int(after)
+        ][:limit],
+        key=lambda s: str(s.id),
+    )
+
+    def visit_create(ctx: OpContext, payload: dict, base_version: int | None):
+        body = VisitIn.model_validate(payload)
+        data = body.model_dump(exclude={"id"})
+        data["visited_at"] = naive_utc(body.visited_at)
+        data["photo_ids"] = own_photos(ctx, body.photo_ids)
+        visit, _created = log_visit(ctx.user, body.id, data, scope=ctx.scope)
+        return "visit", visit
+
+    register_op("visit.create", visit_create)
+
+
+# ---- tasks -------------------------------------------------------------------------------------
+
+
+class TaskTransition(BaseModel):
+    id: int
+    action: str = Field(min_length=1, max_length=20)
+    note: str = Field("", max_length=4000)
+    reason: str = Field("", max_length=4000)
+    photo_ids: list[str] = Field(default_factory=list, max_length=9)
+
+
+def register_tasks() -> None:
+    from gridapp.tasks import states
+    from gridapp.tasks.models import Task
+    from gridapp.tasks.service import task_dict, task_query, transition_task
+
+    def tasks(scope: Scope):
+        since = utcnow() - dt.timedelta(days=CLOSED_ITEMS_DAYS)
+        return task_query(scope).where(
+            Task.state.in_(sorted(states.OPEN_STATES)) | (Task.updated_at >= since)
+        )
+
+    register_entity(
+        "task",
+        task_dict,
+        lambda ids, scope: list(task_query(scope).where(Task.id.in_(int_ids(ids)))),
+        snapshot=lambda scope, after, limit: list(
+            tasks(scope).where(Task.id > after_int(after)).order_by(Task.id).limit(limit)
+        ),
+    )
+
+    def task_transition(ctx: OpContext, payload: dict, base_version: int | None):
+        body = TaskTransition.model_validate(payload)
+        if base_version is None:
+            from gridapp.errors import ValidationFailed
+
+            raise ValidationFailed("base_version", "a task update must name its version")
+        task = transition_task(
+            ctx.user,
+            body.id,
+            body.action,
+            version=base_version,
+            note=body.note,
+            reason=body.reason or (body.note if body.action == "return" else ""),
+            photo_ids=own_photos(ctx, body.photo_ids),
+        )
+        return "task", task
+
+    register_op("task.transition", task_transition)
+
+
+# ---- matters -----------------------------------------------------------------------------------
+
+
+class MatterReport(BaseModel):
+    client_id: str = Field(min_length=1, max_length=64)
+    grid_id: int
+    title: str = Field("", max_length=200)
+    description: str = Field(min_length=1, max_length=4000)
+    category: str | None = None  # the worker's suggestion; triage decides
+    household_id: int | None = None
+    photo_ids: list[str] = Field(default_factory=list, max_length=9)
+    urgent: bool = False
+
+
+def register_matters() -> None:
+    from gridapp.matters.models import Matter, MatterEvent
+    from gridapp.matters.service import matter_dict, matter_query, report_matter
+    from gridapp.org.models import User
+
+    def attach_timelines(matters: list[Matter]) -> None:
+        events: dict[int, list[dict[str, Any]]] = {m.id: [] for m in matters}
+        q = (
+            MatterEvent.select(MatterEvent, User.display_name)
+            .join(User, on=(MatterEvent.actor == User.id), join_type="LEFT OUTER")
+            .where(MatterEvent.matter.in_(list(events)))
+            .order_by(MatterEvent.at, MatterEvent.id)
+        )
+        for ev in q.objects():
+            events[ev.matter_id].append(
+                {
+                    "at": iso(ev.at),
+                    "action": ev.action,
+                    "from_state": ev.from_state,
+                    "to_state": ev.to_state,
+                    "actor_role": ev.actor_role,
+                    "actor_name": getattr(ev, "display_name", "") or "",
+                    "note": ev.note,
+                    "photo_ids": json.loads(ev.photo_ids or "[]"),
+                }
+            )
+        for m in matters:
+            m._timeline = events[m.id]
+
+    def matter_out(m: Matter) -> dict[str, Any]:
+        return {**matter_dict(m), "timeline": getattr(m, "_timeline", [])}
+
+    def matters(scope: Scope):
+        since = utcnow() - dt.timedelta(days=CLOSED_ITEMS_DAYS)
+        return matter_query(scope).where((Matter.state != "closed") | (Matter.updated_at >= since))
+
+    register_entity(
+        "matter",
+        matter_out,
+        lambda ids, scope: list(matter_query(scope).where(Matter.id.in_(int_ids(ids)))),
+        snapshot=lambda scope, after, limit: list(
+            matters(scope).where(Matter.id > after_int(after)).order_by(Matter.id).limit(limit)
+        ),
+        prepare=attach_timelines,
+    )
+
+    def matter_report(ctx: OpContext, payload: dict, base_version: int | None):
+        body = MatterReport.model_validate(payload)
+        text = body.description.strip()
+        suggested = CATEGORY_NAMES.get(body.category or "", "")
+        if suggested:
+            text = f"{text}\n（网格员建议分类：{suggested}）"
+        matter = report_matter(
+            ctx.user,
+            source="worker",
+            grid_id=body.grid_id,
+            text=text,
+            title=body.title,
+            photo_ids=own_photos(ctx, body.photo_ids),
+            urgent=body.urgent,
+        )
+        ctx.remember("matter", body.client_id, matter.id)
+        return "matter", matter
+
+    register_op("matter.report", matter_report)
+
+
+def register_feature_plugins() -> None:
+    if available("gridapp.visits.service", "gridapp.photos.service"):
+        register_visits()
+    if available("gridapp.tasks.service"):
+        register_tasks()
+    if available("gridapp.matters.service"):
+        register_matters()
