@@ -30,7 +30,10 @@ CATEGORY_NAMES = {
 
 
 def available(*modules: str) -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in modules)
+    try:
+        return all(importlib.util.find_spec(m) is not None for m in modules)
+    except ModuleNotFoundError:  # the parent package is missing
+        return False
 
 
 def naive_utc(value: dt.datetime | None) -> dt.datetime | None:

@@ -114,20 +114,22 @@ self.addEventListener("push", (event) => {
   );
 });
 
+/* Open the screen a notification links to: reuse an open app window, or open one. */
+async function openFromNotification(notification) {
+  notification.close();
+  const target = new URL(appUrl(notification.data?.link || ""), self.location.origin).href;
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  for (const client of windows) {
+    if (new URL(client.url).pathname === SHELL) {
+      await client.focus().catch(() => {});
+      client.postMessage({ type: "NAVIGATE", url: target });
+      return;
+    }
+  }
+  await self.clients.openWindow(target);
+}
+self.openFromNotification = openFromNotification; // for tests, which cannot click OS notifications
+
 self.addEventListener("notificationclick", (event) => {
-  event.notification.close();
-  const target = new URL(appUrl(event.notification.data?.link || ""), self.location.origin).href;
-  event.waitUntil(
-    (async () => {
-      const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
-      for (const client of windows) {
-        if (new URL(client.url).pathname === SHELL) {
-          await client.focus();
-          client.postMessage({ type: "NAVIGATE", url: target });
-          return;
-        }
-      }
-      await self.clients.openWindow(target);
-    })(),
-  );
+  event.waitUntil(openFromNotification(event.notification));
 });

@@ -1,0 +1,140 @@
+"""Two devices edit one household (the second sees a conflict, not a silent overwrite); a push
+delivered through CDP shows a notification whose click opens the screen it links to."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from gridapp.changes import record_change
+from gridapp.db import db
+from gridapp.notifications.models import Notification
+from gridapp.registry.models import Household
+from tests.pwa.conftest import login_in_page, open_app
+
+pytestmark = pytest.mark.browser
+
+
+def eventually(check, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+
+
+def edit_notes(page, base_url, household_id, notes):
+    page.goto(f"{base_url}/app#/household/{household_id}")
+    page.wait_for_selector("#household-form", state="attached")
+    page.click("#edit-household summary")
+    page.fill("#household-form textarea[name=notes]", notes)
+    page.click("#household-form button[type=submit]")
+
+
+def test_second_device_sees_a_conflict(
+    live_server, browser, profile, make_user, grid_data, artifacts_dir
+):
+    h = grid_data["h1"]
+    worker = make_user("grid_worker", username="w_conflict_a")
+    colleague = make_user("grid_worker", username="w_conflict_b")
+    # Device B: the colleague's phone (its own browser profile), data pulled, then offline.
+    phone_b = browser.new_context(locale="zh-CN", viewport={"width": 360, "height": 740})
+    page_b = phone_b.new_page()
+    login_in_page(page_b, live_server.url, colleague.username)
+    open_app(page_b, live_server.url)
+    phone_b.set_offline(True)
+    edit_notes(page_b, live_server.url, h.id, "B：老人住院了")
+    page_b.wait_for_selector("#pending-count[data-count='1']")
+    # Device A edits the same household and uploads first.
+    page_a = profile.new_page()
+    login_in_page(page_a, live_server.url, worker.username)
+    open_app(page_a, live_server.url)
+    edit_notes(page_a, live_server.url, h.id, "A：已出院回家")
+    eventually(lambda: Household.get_by_id(h.id).notes == "A：已出院回家")
+    # B comes back online: its stale edit is a conflict, shown, and nothing is overwritten.
+    phone_b.set_offline(False)
+    page_b.evaluate("window.gridapp.syncNow()")
+    page_b.wait_for_selector("#conflict-count", timeout=15000)
+    assert Household.get_by_id(h.id).notes == "A：已出院回家"
+    page_b.click("#conflict-count")
+    page_b.wait_for_selector("#outbox-list .op.conflict")
+    text = page_b.inner_text("#outbox-list")
+    assert "B：老人住院了" in text and "A：已出院回家" in text
+    page_b.screenshot(path=str(artifacts_dir / "pwa-conflict.png"))
+    # The worker keeps their own version on top of A's: applied as version 3.
+    page_b.click("[data-mine]")
+    page_b.wait_for_function(
+        "document.querySelector('#pending-count')?.dataset.count === '0'"
+        " && !document.querySelector('#conflict-count')",
+        timeout=15000,
+    )
+    row = Household.get_by_id(h.id)
+    assert row.notes == "B：老人住院了" and row.version == 3
+    phone_b.close()
+    page_a.close()
+
+
+def test_push_shows_a_notification_and_its_click_opens_the_task(
+    live_server, profile, make_user, grid_data
+):
+    worker = make_user("grid_worker", username="w_push")
+    page = profile.new_page()
+    login_in_page(page, live_server.url, worker.username)
+    open_app(page, live_server.url)
+    profile.grant_permissions(["notifications"], origin=live_server.url)
+    # The inbox row the push announces (the push refreshes data: it should arrive on the phone).
+    with db.atomic():
+        n = Notification.create(
+            recipient=worker.id,
+            type="task.assigned",
+            title="新任务：入户宣传防诈骗",
+            body="请本周内完成",
+            link=f"/households/{grid_data['h1'].id}",
+        )
+        record_change("notification", n.id, user_id=worker.id)
+
+    cdp = profile.new_cdp_session(page)
+    registrations: list[dict] = []
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda e: registrations.extend(e["registrations"]),
+    )
+    cdp.send("ServiceWorker.enable")
+    page.wait_for_timeout(300)
+    origin = live_server.url + "/"
+    reg = next(r for r in registrations if r["scopeURL"] == origin and not r["isDeleted"])
+    payload = json.dumps(
+        {
+            "id": n.id,
+            "type": "task.assigned",
+            "title": "新任务：入户宣传防诈骗",
+            "body": "请本周内完成",
+            "link": f"/households/{grid_data['h1'].id}",
+            "urgent": True,
+        },
+        ensure_ascii=False,
+    )
+    cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {"origin": origin, "registrationId": reg["registrationId"], "data": payload},
+    )
+    shown = """async () => {
+          const reg = await navigator.serviceWorker.ready;
+          const list = await reg.getNotifications();
+          return list.map(n => ({title: n.title, body: n.body, tag: n.tag}));
+        }"""
+    eventually(lambda: page.evaluate(shown))
+    notes = page.evaluate(shown)
+    assert notes[0]["title"] == "新任务：入户宣传防诈骗" and notes[0]["tag"]
+    # The push made the app pull: the inbox row is on the phone.
+    eventually(lambda: page.evaluate(f"window.gridapp.idb.row('notification', '{n.id}')"))
+    # Clicking the notification (dispatched in the worker, as the OS would) opens its screen.
+    page.goto(live_server.url + "/app#/inbox")
+    worker_js = next(w for w in profile.service_workers if w.url.startswith(live_server.url))
+    worker_js.evaluate(
+        "async () => { const [n] = await self.registration.getNotifications();"
+        " await self.openFromNotification(n); }"
+    )
+    page.wait_for_url(f"**/app#/household/{grid_data['h1'].id}", timeout=10000)
+    page.close()
