@@ -21,7 +21,7 @@ from gridapp.org.models import Grid
 from gridapp.registry.models import Building, CareTag, Household, Resident, ResidentTag
 from gridapp.registry.names import name_keys
 from gridapp.scope import Scope, get_scoped, in_scope
-from gridapp.sync.hooks import OpContext, register_entity, register_op
+from gridapp.sync.hooks import OpContext, as_dict, register_entity, register_op
 
 INBOX_DAYS = 60
 
@@ -49,35 +49,35 @@ def grid_out(g: Grid) -> dict[str, Any]:
     return {"id": g.id, "name": g.name, "community_id": g.community_id}
 
 
-def building_out(b: Building) -> dict[str, Any]:
+def building_out(b: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": b.id,
-        "grid_id": b.grid_id,
-        "name": b.name,
-        "address": b.address,
-        "version": b.version,
+        "id": b["id"],
+        "grid_id": b["grid"],
+        "name": b["name"],
+        "address": b["address"],
+        "version": b["version"],
     }
 
 
-def household_out(h: Household) -> dict[str, Any]:
+def household_out(h: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": h.id,
-        "grid_id": h.grid_id,
-        "building_id": h.building_id,
-        "unit": h.unit,
-        "room": h.room,
-        "address": h.address,
-        "phone": mask_phone(h.phone),
-        "notes": h.notes,
-        "last_visit_at": iso(h.last_visit_at),
-        "next_visit_due": iso(h.next_visit_due),
-        "visit_interval_days": h.visit_interval_days,
-        "version": h.version,
+        "id": h["id"],
+        "grid_id": h["grid"],
+        "building_id": h["building"],
+        "unit": h["unit"],
+        "room": h["room"],
+        "address": h["address"],
+        "phone": mask_phone(h["phone"]),
+        "notes": h["notes"],
+        "last_visit_at": iso(h["last_visit_at"]),
+        "next_visit_due": iso(h["next_visit_due"]),
+        "visit_interval_days": h["visit_interval_days"],
+        "version": h["version"],
     }
 
 
-def attach_tags(residents: list[Resident]) -> None:
-    tags: dict[int, list[str]] = {r.id: [] for r in residents}
+def attach_tags(residents: list[dict[str, Any]]) -> None:
+    tags: dict[int, list[str]] = {r["id"]: [] for r in residents}
     query = (
         ResidentTag.select(ResidentTag.resident, CareTag.code)
         .join(CareTag)
@@ -87,26 +87,26 @@ def attach_tags(residents: list[Resident]) -> None:
     for rid, code in query:
         tags[rid].append(code)
     for r in residents:
-        r._tags = sorted(tags[r.id])
+        r["_tags"] = sorted(tags[r["id"]])
 
 
-def resident_out(r: Resident) -> dict[str, Any]:
+def resident_out(r: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": r.id,
-        "grid_id": r.grid_id,
-        "household_id": r.household_id,
-        "name": r.name,
-        "name_pinyin": r.name_pinyin,
-        "name_initials": r.name_initials,
-        "gender": r.gender,
-        "birth_year": r.birth_year,
-        "phone": mask_phone(r.phone),
-        "phone_tail": r.phone_tail,
-        "id_number": mask_id_number(r.id_number),
-        "relation": r.relation,
-        "notes": r.notes,
-        "tags": getattr(r, "_tags", []),
-        "version": r.version,
+        "id": r["id"],
+        "grid_id": r["grid"],
+        "household_id": r["household"],
+        "name": r["name"],
+        "name_pinyin": r["name_pinyin"],
+        "name_initials": r["name_initials"],
+        "gender": r["gender"],
+        "birth_year": r["birth_year"],
+        "phone": mask_phone(r["phone"]),
+        "phone_tail": r["phone_tail"],
+        "id_number": mask_id_number(r["id_number"]),
+        "relation": r["relation"],
+        "notes": r["notes"],
+        "tags": r.get("_tags", []),
+        "version": r["version"],
     }
 
 
@@ -131,18 +131,21 @@ def notification_out(n: Notification) -> dict[str, Any]:
 
 
 def grid_scoped(model: Any, *, soft_delete: bool = True):
-    """(loader, snapshot) for a table with a ``grid`` column, read through the scope."""
+    """(loader, snapshot) for a table with a ``grid`` column, read through the scope. Rows come
+    as dicts of the columns the device needs (timestamps it does not show are not parsed)."""
+    skip = {"created_at", "updated_at", "deleted"}
+    columns = [f for f in model._meta.sorted_fields if f.name not in skip]
 
     def base(scope: Scope):
-        q = in_scope(model.select(), model.grid, scope)
+        q = in_scope(model.select(*columns), model.grid, scope)
         return q.where(model.deleted == False) if soft_delete else q  # noqa: E712
 
     def load(ids: list[str], scope: Scope) -> list[Any]:
-        return list(base(scope).where(model.id.in_(int_ids(ids))))
+        return list(base(scope).where(model.id.in_(int_ids(ids))).dicts())
 
     def snapshot(scope: Scope, after: str | None, limit: int) -> list[Any]:
         q = base(scope).where(model.id > after_int(after))
-        return list(q.order_by(model.id).limit(limit))
+        return list(q.order_by(model.id).limit(limit).dicts())
 
     return load, snapshot
 
@@ -193,6 +196,7 @@ def register_builtin_entities() -> None:
             load,
             snapshot=snapshot,
             prepare=attach_tags if model is Resident else None,
+            dict_rows=True,
         )
     register_entity(
         "notification",
@@ -265,9 +269,10 @@ def versioned_update(ctx_row: Any, changes: dict[str, Any], base_version: int | 
 
 
 def serialize_rows_for(row: Any, out) -> dict[str, Any]:
+    data = as_dict(row)
     if isinstance(row, Resident):
-        attach_tags([row])
-    return out(row)
+        attach_tags([data])
+    return out(data)
 
 
 def household_update(ctx: OpContext, payload: dict, base_version: int | None):
