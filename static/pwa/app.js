@@ -82,8 +82,22 @@ async function renderStatus(syncing = false) {
   statusBar.innerHTML = parts.join(" · ");
 }
 
+/* Retry when the earliest backed-off operation is due (the outbox keeps next_try per op). */
+let retryTimer = null;
+async function scheduleRetry() {
+  clearTimeout(retryTimer);
+  const me = await idb.meta("user");
+  const due = (await idb.outbox())
+    .filter((o) => me && o.user_id === me.id && o.status === "pending")
+    .map((o) => o.next_try || 0);
+  if (!due.length) return;
+  const wait = Math.max(1000, Math.min(...due) - Date.now());
+  retryTimer = setTimeout(() => navigator.onLine && syncNow(), wait);
+}
+
 function onEvent(msg) {
   if (msg.type === "sync-start") return renderStatus(true);
+  if (msg.type === "sync-end") scheduleRetry();
   renderStatus(false);
   if ((msg.type === "pulled" || msg.type === "sync-end" || msg.type === "outbox") && !isEditing()) render();
 }

@@ -153,6 +153,6 @@ export function bindLogin(root) {
     }
     await adoptUser(await resp.json());
     location.hash = "#/today";
-    syncNow();
+    syncNow({ force: true }); // a fresh login is a good moment to retry everything now
   });
 }
