@@ -102,13 +102,18 @@ function onEvent(msg) {
   if ((msg.type === "pulled" || msg.type === "sync-end" || msg.type === "outbox") && !isEditing()) render();
 }
 
+let updateRequested = false;
+
 function registerWorker() {
   if (!("serviceWorker" in navigator)) return;
   navigator.serviceWorker.register("/sw.js", { scope: "/", type: "module" }).then((reg) => {
     const offer = (worker) => {
       const bar = document.getElementById("update-bar");
       bar.hidden = false;
-      bar.querySelector("button").onclick = () => worker.postMessage({ type: "SKIP_WAITING" });
+      bar.querySelector("button").onclick = () => {
+        updateRequested = true;
+        worker.postMessage({ type: "SKIP_WAITING" });
+      };
     };
     if (reg.waiting && navigator.serviceWorker.controller) offer(reg.waiting);
     reg.addEventListener("updatefound", () => {
@@ -122,7 +127,8 @@ function registerWorker() {
   let reloading = false;
   const hadController = Boolean(navigator.serviceWorker.controller);
   navigator.serviceWorker.addEventListener("controllerchange", () => {
-    if (hadController && !reloading) {
+    // Not on the very first install (nothing to swap); yes when the worker asked for the update.
+    if ((hadController || updateRequested) && !reloading) {
       reloading = true;
       location.reload();
     }

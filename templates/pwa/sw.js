@@ -129,6 +129,7 @@ async function openFromNotification(notification) {
   await self.clients.openWindow(target);
 }
 self.openFromNotification = openFromNotification; // for tests, which cannot click OS notifications
+self.syncNow = syncNow; // for tests and debugging from DevTools
 
 self.addEventListener("notificationclick", (event) => {
   event.waitUntil(openFromNotification(event.notification));

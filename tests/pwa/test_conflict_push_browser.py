@@ -17,11 +17,15 @@ from tests.pwa.conftest import login_in_page, open_app
 pytestmark = pytest.mark.browser
 
 
-def eventually(check, timeout: float = 15.0) -> None:
+def eventually(check, timeout: float = 15.0, page=None) -> None:
+    """Poll ``check``; with ``page``, wait through Playwright so its events (CDP) get pumped."""
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
+        if page is not None:
+            page.wait_for_timeout(100)
+        else:
+            time.sleep(0.1)
 
 
 def edit_notes(page, base_url, household_id, notes):
@@ -101,8 +105,8 @@ def test_push_shows_a_notification_and_its_click_opens_the_task(
         lambda e: registrations.extend(e["registrations"]),
     )
     cdp.send("ServiceWorker.enable")
-    page.wait_for_timeout(300)
     origin = live_server.url + "/"
+    eventually(lambda: any(r["scopeURL"] == origin for r in registrations), page=page)
     reg = next(r for r in registrations if r["scopeURL"] == origin and not r["isDeleted"])
     payload = json.dumps(
         {
@@ -137,4 +141,60 @@ def test_push_shows_a_notification_and_its_click_opens_the_task(
         " await self.openFromNotification(n); }"
     )
     page.wait_for_url(f"**/app#/household/{grid_data['h1'].id}", timeout=10000)
+    page.close()
+
+
+def test_background_sync_sends_the_outbox_without_the_app_open(
+    live_server, profile, make_user, grid_data
+):
+    worker = make_user("grid_worker", username="w_bgsync")
+    h2 = grid_data["h2"]
+    page = profile.new_page()
+    login_in_page(page, live_server.url, worker.username)
+    open_app(page, live_server.url)
+    profile.set_offline(True)
+    edit_notes(page, live_server.url, h2.id, "后台同步上传")
+    page.wait_for_selector("#pending-count[data-count='1']")
+    page.goto(live_server.url + "/offline")  # the app is closed; only its worker remains
+    profile.set_offline(False)
+    cdp = profile.new_cdp_session(page)
+    registrations: list[dict] = []
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda e: registrations.extend(e["registrations"]),
+    )
+    cdp.send("ServiceWorker.enable")
+    eventually(
+        lambda: any(r["scopeURL"] == live_server.url + "/" for r in registrations), page=page
+    )
+    reg = next(r for r in registrations if r["scopeURL"] == live_server.url + "/")
+    cdp.send(
+        "ServiceWorker.dispatchSyncEvent",
+        {
+            "origin": live_server.url + "/",
+            "registrationId": reg["registrationId"],
+            "tag": "outbox",
+            "lastChance": False,
+        },
+    )
+    eventually(lambda: Household.get_by_id(h2.id).notes == "后台同步上传")
+    page.close()
+
+
+def test_new_version_is_offered_and_activated_on_request(
+    app, live_server, profile, make_user, grid_data
+):
+    worker = make_user("grid_worker", username="w_update")
+    page = profile.new_page()
+    login_in_page(page, live_server.url, worker.username)
+    open_app(page, live_server.url)
+    old = page.get_attribute("meta[name=app-version]", "content")
+    app.extensions["pwa_version"] = "v2-test"  # as if the shell's files had changed
+    page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.update())")
+    page.wait_for_selector("#update-bar:not([hidden])", timeout=15000)
+    assert page.get_attribute("meta[name=app-version]", "content") == old  # not swapped yet
+    page.click("#update-now")
+    page.wait_for_function(
+        "document.querySelector('meta[name=app-version]')?.content === 'v2-test'", timeout=15000
+    )
     page.close()
