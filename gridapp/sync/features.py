@@ -12,6 +12,7 @@ import importlib.util
 import json
 from typing import Any
 
+from peewee import JOIN
 from pydantic import BaseModel, Field
 
 from gridapp.db import utcnow
@@ -227,7 +228,7 @@ def register_matters() -> None:
         events: dict[int, list[dict[str, Any]]] = {m.id: [] for m in matters}
         q = (
             MatterEvent.select(MatterEvent, User.display_name)
-            .join(User, on=(MatterEvent.actor == User.id), join_type="LEFT OUTER")
+            .join(User, JOIN.LEFT_OUTER, on=(MatterEvent.actor == User.id))
             .where(MatterEvent.matter.in_(list(events)))
             .order_by(MatterEvent.at, MatterEvent.id)
         )
