@@ -148,6 +148,9 @@ STRINGS = {
     "visited_at": _l("Time"),
     "required": _l("Required"),
     "born": _l("born {y}"),
+    "prio_0": _l("Normal"),
+    "prio_1": _l("High"),
+    "prio_2": _l("Urgent"),
 }
 
 

@@ -175,7 +175,7 @@ export async function task(id) {
     <section class="card"><dl class="facts">
       <dt>${t("status")}</dt><dd id="task-status">${statusLabel(x.state)}</dd>
       <dt>${t("due", { d: "" })}</dt><dd>${fmtDate(x.due_at, true)}</dd>
-      <dt>${t("priority")}</dt><dd>${x.priority ?? ""}</dd>
+      <dt>${t("priority")}</dt><dd>${t(`prio_${x.priority || 0}`)}</dd>
       <dt>${t("description")}</dt><dd>${x.description}</dd>
       ${x.household_id ? html`<dt>${t("household")}</dt><dd><a href="#/household/${x.household_id}">${t("open")}</a></dd>` : ""}
     </dl></section>
