@@ -249,9 +249,18 @@ def apply_op(ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:
         _forget(ctx)
         problem = pydantic_problem(exc) if isinstance(exc, ValidationError) else exc
         answer = _rejected(op_id, problem)
-        with db.atomic():
-            _save(ctx, op, answer)
+        try:
+            with db.atomic():
+                _save(ctx, op, answer)
+        except IntegrityError:
+            return _stored(ctx.user, op_id) or answer
         return answer
+    except Exception:
+        # A bug must not sink the batch or be remembered: later ops still run, and a retry
+        # after the fix applies this one.
+        log.exception("sync op %s (%s) failed", op_id, op["type"])
+        _forget(ctx)
+        return _rejected(op_id, Problem("server error", status=500, code="server_error"))
 
 
 def _forget(ctx: OpContext) -> None:
