@@ -202,6 +202,10 @@ async function applyResults(batch, results) {
         if (r.row && r.entity) s.rows.put({ entity: r.entity, id: String(r.id), data: r.row });
       } else if (status === "conflict") {
         s.outbox.put({ ...op, status: "conflict", current: r.current, problem: r.problem });
+      } else if (r.problem && (r.problem.status >= 500 || r.problem.code === "unknown_op")) {
+        // Not the op's fault (a server error, an older server): try again later.
+        const attempts = op.attempts + 1;
+        s.outbox.put({ ...op, attempts, next_try: Date.now() + backoffMs(attempts), problem: r.problem });
       } else {
         s.outbox.put({ ...op, status: "rejected", problem: r.problem || null });
       }
