@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from peewee import BigIntegerField, BooleanField, CharField, DateTimeField, IntegerField
 
-from gridapp.db import BaseModel, db, utcnow
+from gridapp.db import BaseModel, db, insert_rows, utcnow
 
 
 class ChangeCounter(BaseModel):
@@ -101,20 +101,21 @@ def record_changes(entries: list[dict]) -> int:
     else:
         last = ChangeCounter.get_by_id(1).value
     now = utcnow()
+    columns = ["seq", "entity", "entity_id", "grid_id", "community_id", "department_id"]
+    columns += ["user_id", "deleted", "at"]
     rows = [
-        {
-            "seq": last - n + 1 + i,
-            "entity": e["entity"],
-            "entity_id": str(e["entity_id"]),
-            "grid_id": e.get("grid_id"),
-            "community_id": e.get("community_id"),
-            "department_id": e.get("department_id"),
-            "user_id": e.get("user_id"),
-            "deleted": bool(e.get("deleted", False)),
-            "at": now,
-        }
+        (
+            last - n + 1 + i,
+            e["entity"],
+            str(e["entity_id"]),
+            e.get("grid_id"),
+            e.get("community_id"),
+            e.get("department_id"),
+            e.get("user_id"),
+            bool(e.get("deleted", False)),
+            now,
+        )
         for i, e in enumerate(entries)
     ]
-    for start in range(0, n, 1000):
-        Change.insert_many(rows[start : start + 1000]).execute()
+    insert_rows(Change, columns, rows)
     return last

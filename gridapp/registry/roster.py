@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 
 from gridapp.audit import write_audit
 from gridapp.changes import record_changes
-from gridapp.db import db, is_postgres, utcnow
+from gridapp.db import db, insert_rows, reserve_ids, utcnow
 from gridapp.errors import NotFound, Problem, ValidationFailed
 from gridapp.org.models import Community, Grid, User
 from gridapp.registry.care import refresh_schedules
@@ -351,22 +351,6 @@ def parse_roster(
 # ---- writing ------------------------------------------------------------------------------
 
 
-def bulk_insert_ids(model: Any, rows: list[dict[str, Any]], batch: int = 500) -> list[int]:
-    """Insert ``rows`` and return their new ids in order. Must run inside a transaction: on
-    SQLite the write lock (BEGIN IMMEDIATE) makes the rowids of one INSERT consecutive."""
-    ids: list[int] = []
-    for start in range(0, len(rows), batch):
-        chunk = rows[start : start + batch]
-        if is_postgres():
-            ids.extend(
-                r[0] for r in model.insert_many(chunk).returning(model.id).tuples().execute()
-            )
-        else:
-            last = model.insert_many(chunk).execute()
-            ids.extend(range(last - len(chunk) + 1, last + 1))
-    return ids
-
-
 def import_roster(
     actor: User,
     filename: str,
@@ -399,16 +383,34 @@ def import_roster(
     return {**stats, "rows": len(rows), "ignored_columns": unknown}
 
 
+B_COLS = ["id", "version", "updated_at", "grid_id", "name", "address", "deleted"]
+H_COLS = [
+    "id", "version", "updated_at", "grid_id", "building_id", "unit", "room", "address", "phone",
+    "notes", "last_visit_at", "visit_interval_days", "next_visit_due", "deleted", "created_at",
+]  # fmt: skip
+R_COLS = [
+    "id", "version", "updated_at", "grid_id", "household_id", "name", "name_pinyin",
+    "name_initials", "gender", "birth_year", "phone", "phone_tail", "id_number", "relation",
+    "notes", "deleted", "created_at",
+]  # fmt: skip
+
+
+def _hkey(grid: int, building_id: int, unit: str, room: str, address: str) -> tuple:
+    """Households are matched by building + unit + room, or building + address without a room."""
+    return (grid, building_id, unit, room, "" if room else address)
+
+
 def _write_rows(rows: list[RowIn]) -> dict[str, int]:
+    """Bulk writes (``reserve_ids`` + ``insert_rows``): peewee's per-value SQL building took
+    most of an import's time."""
     now = utcnow()
     grids = sorted({r.grid_id for r in rows})
     changes: list[dict[str, Any]] = []
-    # Buildings
+    alive = Building.deleted == False  # noqa: E712
     buildings = {
         (b.grid_id, b.name): b.id
         for b in Building.select(Building.id, Building.grid, Building.name).where(
-            Building.grid.in_(grids),
-            Building.deleted == False,  # noqa: E712
+            Building.grid.in_(grids), alive
         )
     }
     new_b = list(
@@ -416,129 +418,110 @@ def _write_rows(rows: list[RowIn]) -> dict[str, int]:
             (r.grid_id, r.building) for r in rows if (r.grid_id, r.building) not in buildings
         )
     )
-    new_b_rows = [
-        {"grid": g, "name": n, "address": n, "version": 1, "updated_at": now, "deleted": False}
-        for g, n in new_b
-    ]
-    for key, bid in zip(new_b, bulk_insert_ids(Building, new_b_rows), strict=True):
+    b_ids = reserve_ids(Building, len(new_b))
+    insert_rows(
+        Building,
+        B_COLS,
+        [(i, 1, now, g, n, n, False) for i, (g, n) in zip(b_ids, new_b, strict=True)],
+    )
+    for key, bid in zip(new_b, b_ids, strict=True):
         buildings[key] = bid
         changes.append({"entity": "building", "entity_id": bid, "grid_id": key[0]})
 
-    # Households: by building + unit + room, or building + address when there is no room.
-    def hkey(grid, building_id, unit, room, address):
-        return (grid, building_id, unit, room, "" if room else address)
-
     households = {
-        hkey(h.grid_id, h.building_id, h.unit, h.room, h.address): h.id
+        _hkey(h.grid_id, h.building_id, h.unit, h.room, h.address): h.id
         for h in Household.select(
-            Household.id,
-            Household.grid,
-            Household.building,
-            Household.unit,
-            Household.room,
+            Household.id, Household.grid, Household.building, Household.unit, Household.room,
             Household.address,
         ).where(Household.grid.in_(grids), Household.deleted == False)  # noqa: E712
-    }
+    }  # fmt: skip
     intervals = {t.id: t.interval_days for t in CareTag.select()}
     row_keys = [
-        hkey(r.grid_id, buildings[(r.grid_id, r.building)], r.unit, r.room, r.address) for r in rows
+        _hkey(r.grid_id, buildings[(r.grid_id, r.building)], r.unit, r.room, r.address)
+        for r in rows
     ]
-    new_h: dict[tuple, dict[str, Any]] = {}
+    new_h: dict[tuple, list[Any]] = {}
     for r, key in zip(rows, row_keys, strict=True):
         if key in households:
             continue
         h = new_h.get(key)
         if h is None:
-            h = new_h[key] = {
-                "grid": r.grid_id,
-                "building": key[1],
-                "unit": r.unit,
-                "room": r.room,
-                "address": r.address or f"{r.building}{r.unit}{r.room}",
-                "phone": r.phone if r.relation == "户主" else "",
-                "notes": "",
-                "visit_interval_days": household_interval([]),
-                "next_visit_due": now,
-                "version": 1,
-                "updated_at": now,
-                "created_at": now,
-                "deleted": False,
-            }
-        h["visit_interval_days"] = household_interval(
-            [h["visit_interval_days"], *(intervals[t] for t in r.tag_ids)]
-        )
-    for key, hid in zip(new_h, bulk_insert_ids(Household, list(new_h.values())), strict=True):
+            address = r.address or f"{r.building}{r.unit}{r.room}"
+            phone = r.phone if r.relation == "户主" else ""
+            h = new_h[key] = [
+                0, 1, now, r.grid_id, key[1], r.unit, r.room, address, phone, "", None,
+                household_interval([]), now, False, now,
+            ]  # fmt: skip
+        h[11] = household_interval([h[11], *(intervals[t] for t in r.tag_ids)])
+    h_ids = reserve_ids(Household, len(new_h))
+    for (key, h), hid in zip(new_h.items(), h_ids, strict=True):
+        h[0] = hid
         households[key] = hid
         changes.append({"entity": "household", "entity_id": hid, "grid_id": key[0]})
-    # Residents: update by ID number within the grid, else create.
-    existing = {}
-    id_numbers = [r.id_number for r in rows if r.id_number]
-    for start in range(0, len(id_numbers), 500):
-        for res in Resident.select(
-            Resident.id, Resident.grid, Resident.id_number, Resident.household
-        ).where(
-            Resident.id_number.in_(id_numbers[start : start + 500]),
-            Resident.grid.in_(grids),
-            Resident.deleted == False,  # noqa: E712
-        ):
-            existing[(res.grid_id, res.id_number)] = res
-    new_r, new_tags, updated, touched = [], [], 0, set()
+    insert_rows(Household, H_COLS, [tuple(h) for h in new_h.values()])
+
+    existing = _existing_residents(rows, grids)
+    new_r: list[tuple] = []
+    links: list[tuple[int, int]] = []
+    updated, touched = 0, set()
+    r_ids = iter(
+        reserve_ids(Resident, sum(1 for r in rows if (r.grid_id, r.id_number) not in existing))
+    )
     for r, key in zip(rows, row_keys, strict=True):
         pinyin, initials = name_keys(r.name)
-        values = {
-            "grid": r.grid_id,
-            "household": households[key],
-            "name": r.name,
-            "name_pinyin": pinyin,
-            "name_initials": initials,
-            "gender": r.gender,
-            "birth_year": r.birth_year,
-            "phone": r.phone,
-            "phone_tail": phone_tail(r.phone),
-            "id_number": r.id_number,
-            "relation": r.relation,
-            "notes": r.notes,
-        }
-        old = existing.get((r.grid_id, r.id_number)) if r.id_number else None
+        values = (
+            r.grid_id, households[key], r.name, pinyin, initials, r.gender, r.birth_year, r.phone,
+            phone_tail(r.phone), r.id_number, r.relation, r.notes,
+        )  # fmt: skip
+        old = existing.get((r.grid_id, r.id_number))
         if old is not None:
-            Resident.update(**values, version=Resident.version + 1, updated_at=now).where(
-                Resident.id == old.id
-            ).execute()
+            Resident.update(
+                dict(zip([Resident._meta.columns[c] for c in R_COLS[3:15]], values, strict=True)),
+                version=Resident.version + 1,
+                updated_at=now,
+            ).where(Resident.id == old.id).execute()
             ResidentTag.delete().where(ResidentTag.resident == old.id).execute()
-            if r.tag_ids:
-                ResidentTag.insert_many(
-                    [{"resident": old.id, "tag": t} for t in r.tag_ids]
-                ).execute()
+            links.extend((old.id, t) for t in r.tag_ids)
             touched.update({old.household_id, households[key]})
             changes.append({"entity": "resident", "entity_id": old.id, "grid_id": r.grid_id})
             updated += 1
-        else:
-            new_r.append(
-                {**values, "version": 1, "updated_at": now, "created_at": now, "deleted": False}
-            )
-            new_tags.append(r.tag_ids)
-            if key not in new_h:
-                touched.add(households[key])
-    resident_ids = bulk_insert_ids(Resident, new_r)
-    links = [
-        {"resident": rid, "tag": t}
-        for rid, tags in zip(resident_ids, new_tags, strict=True)
-        for t in tags
-    ]
-    for start in range(0, len(links), 1000):
-        ResidentTag.insert_many(links[start : start + 1000]).execute()
-    changes.extend(
-        {"entity": "resident", "entity_id": rid, "grid_id": r["grid"]}
-        for rid, r in zip(resident_ids, new_r, strict=True)
-    )
+            continue
+        rid = next(r_ids)
+        new_r.append((rid, 1, now, *values, False, now))
+        links.extend((rid, t) for t in r.tag_ids)
+        changes.append({"entity": "resident", "entity_id": rid, "grid_id": r.grid_id})
+        if key not in new_h:
+            touched.add(households[key])
+    insert_rows(Resident, R_COLS, new_r)
+    insert_rows(ResidentTag, ["resident_id", "tag_id"], links)
     record_changes(changes)
     refresh_schedules(touched)
     return {
         "buildings_created": len(new_b),
         "households_created": len(new_h),
-        "residents_created": len(resident_ids),
+        "residents_created": len(new_r),
         "residents_updated": updated,
     }
+
+
+def _existing_residents(rows: list[RowIn], grids: list[int]) -> dict[tuple[int, str], Resident]:
+    """Residents already registered in these grids under an ID number that the file holds."""
+    wanted = {(r.grid_id, r.id_number) for r in rows if r.id_number}
+    if not wanted:
+        return {}
+    found = {}
+    # One pass over the grids' residents with an ID number (the grid_id index bounds it).
+    query = Resident.select(
+        Resident.id, Resident.grid, Resident.id_number, Resident.household
+    ).where(
+        Resident.grid.in_(grids),
+        Resident.id_number != "",
+        Resident.deleted == False,  # noqa: E712
+    )
+    for res in query:
+        if (res.grid_id, res.id_number) in wanted:
+            found[(res.grid_id, res.id_number)] = res
+    return found
 
 
 # ---- export -------------------------------------------------------------------------------
