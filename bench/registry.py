@@ -323,12 +323,12 @@ def roster_csv(n: int, grid_codes: list[str], seed: int = 11) -> bytes:
     out.write("网格,楼栋,单元,房号,姓名,性别,身份证号,与户主关系,联系电话,关爱标签,备注\n")
     tag_names = ["独居老人", "高龄", "低保", "残疾", "退役军人"]
     for i, name in enumerate(_names(rng, n)):
-        grid = grid_codes[i % len(grid_codes)]
+        hh = i // 3  # three people a household, sixty households a building
+        grid = grid_codes[hh % len(grid_codes)]
         tags = "、".join(rng.sample(tag_names, 2)) if i % 10 == 0 else ""
         out.write(
-            f"{grid},导入{i // 600 % 20}栋,{i // 300 % 4 + 1}单元,{i // 3 % 100 + 101},{name},,"
-            f"{_id_number(5_000_000 + i)},{'户主' if i % 3 == 0 else '家庭成员'},"
-            f"15{i:09d},{tags},\n"
+            f"{grid},导入{hh // 60}栋,1单元,{hh % 60 + 101},{name},,{_id_number(5_000_000 + i)},"
+            f"{'户主' if i % 3 == 0 else '家庭成员'},15{i:09d},{tags},\n"
         )
     return out.getvalue().encode("utf-8")
 

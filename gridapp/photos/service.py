@@ -66,7 +66,7 @@ def store_photo(
     thumb_key = f"photos/{photo_id[:2]}/{photo_id}.thumb.jpg"
     storage.put(key, img.data)
     storage.put(thumb_key, img.thumb)
-    grid_id = _owner_grid(owner_type, owner_id)
+    grid_id = _owner_grid(actor, owner_type, owner_id)
     with db.atomic():
         photo = Photo.create(
             id=photo_id,
@@ -84,12 +84,14 @@ def store_photo(
     return photo, True
 
 
-def _owner_grid(owner_type: str, owner_id: str) -> int | None:
+def _owner_grid(actor: User, owner_type: str, owner_id: str) -> int | None:
+    """The grid of an owning visit that the actor may see (else the photo stays private)."""
     if owner_type == "visit" and owner_id:
         from gridapp.visits.models import Visit
 
         visit = Visit.get_or_none(Visit.id == owner_id)
-        return visit.grid_id if visit else None
+        if visit is not None and scope_for(actor).sees_grid(visit.grid_id):
+            return visit.grid_id
     return None
 
 

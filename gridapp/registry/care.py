@@ -172,7 +172,7 @@ def due_visits(
 ) -> list[dict[str, Any]]:
     """Households in the actor's scope whose next visit is due within ``within_days`` (0: due
     or overdue now), most overdue first. Each item carries ``overdue_days`` and the care tags
-    that set its interval. One range scan on the ``(grid_id, next_visit_due)`` index."""
+    that set its interval. Ordered range scans on the ``(grid_id, next_visit_due)`` index."""
     scope = scope or scope_for(actor)
     now = now or utcnow()
     cutoff = now + dt.timedelta(days=within_days)

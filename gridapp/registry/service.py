@@ -187,8 +187,8 @@ def search_condition(q: str):
     q = _LIKE_ESCAPE.sub("", q.strip())
     if re.fullmatch(r"\d{4}", q):
         return Resident.phone_tail == q
-    if re.fullmatch(r"[A-Za-z]+", q):
-        q = q.lower()
+    if re.fullmatch(r"[A-Za-z][A-Za-z\s']*", q):
+        q = re.sub(r"[\s']", "", q).lower()  # "zhang san", "xi'an"
         return Resident.name_pinyin.startswith(q) | Resident.name_initials.startswith(q)
     return Resident.name.contains(q) | Household.address.contains(q) | (Household.room == q)
 

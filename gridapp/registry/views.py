@@ -3,9 +3,10 @@ Thin: validate, call one service verb with the acting user and scope, return."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, request, send_file
+from flask import Blueprint, Flask, Response, request, send_file
 from flask_babel import gettext as _
 from flask_login import current_user
+from pydantic import TypeAdapter
 
 from gridapp.api import current_scope, endpoint
 from gridapp.errors import ValidationFailed
@@ -18,6 +19,19 @@ WRITERS = ("admin", "supervisor", "grid_worker")
 
 def _user():
     return current_user._get_current_object()
+
+
+_LISTS: dict[type, TypeAdapter] = {}
+
+
+def _json_list(item: type, rows: list[dict]) -> Response:
+    """Big lists straight to JSON bytes with a cached adapter: the generic ``serialise`` path
+    (adapter per call, ``from_attributes``, dump to Python, ``jsonify``) cost ~100 ms for a
+    grid's 1,500 residents; validating plain dicts and ``dump_json`` costs ~25 ms."""
+    adapter = _LISTS.get(item)
+    if adapter is None:
+        adapter = _LISTS[item] = TypeAdapter(list[item])
+    return Response(adapter.dump_json(adapter.validate_python(rows)), mimetype="application/json")
 
 
 def _changes(body) -> dict:
@@ -52,7 +66,8 @@ def create_building(body):
 )
 def list_households(query):
     """Households in scope (phones masked)."""
-    return service.list_households(_user(), scope=current_scope(), **query.model_dump())
+    rows = service.list_households(_user(), scope=current_scope(), **query.model_dump())
+    return _json_list(s.HouseholdOut, rows)
 
 
 @endpoint(
@@ -117,7 +132,8 @@ def reveal_household(household_id, body):
 @endpoint(api, "/residents", query=s.ResidentQuery, response=list[s.ResidentOut], tags=["registry"])
 def list_residents(query):
     """List or search residents (characters, pinyin, initials, phone's last 4 digits)."""
-    return service.list_residents(_user(), scope=current_scope(), **query.model_dump())
+    rows = service.list_residents(_user(), scope=current_scope(), **query.model_dump())
+    return _json_list(s.ResidentOut, rows)
 
 
 @endpoint(
@@ -234,7 +250,8 @@ def update_care_tag(tag_id, body):
 @endpoint(api, "/due-visits", query=s.DueQuery, response=list[s.DueVisitOut], tags=["registry"])
 def due_visits(query):
     """The caller's households due or overdue for a visit, most overdue first."""
-    return care.due_visits(_user(), scope=current_scope(), **query.model_dump())
+    rows = care.due_visits(_user(), scope=current_scope(), **query.model_dump())
+    return _json_list(s.DueVisitOut, rows)
 
 
 @endpoint(

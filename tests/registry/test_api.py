@@ -135,6 +135,7 @@ def test_household_stale_edit_and_grid_move(reg, org, login_as):
         ("zhang", {"张三"}),
         ("zs", {"张三"}),
         ("ZS", {"张三"}),
+        ("zhang san", {"张三"}),
         ("ls", {"李四"}),
         ("5678", {"张三"}),
         ("1111", {"李四"}),
