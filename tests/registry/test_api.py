@@ -171,6 +171,18 @@ def test_due_visits_order_and_visit_updates_schedule(reg, org, login_as):
     assert [r["overdue_days"] for r in rows] == [20, 3]
     assert rows[1]["care_tags"] == ["独居老人"] and rows[1]["visit_interval_days"] == 7
 
+    # a supervisor's community: the per-grid scans merge into one order
+    from gridapp.registry.service import create_household
+
+    h2 = create_household(reg.admin, {"building_id": reg.building2["id"], "room": "201"})["id"]
+    Household.update(next_visit_due=now - dt.timedelta(days=5)).where(Household.id == h2).execute()
+    merged = due_visits(reg.supervisor, now=now)
+    assert [r["household_id"] for r in merged] == [b, h2, a]
+    assert [r["household_id"] for r in due_visits(reg.supervisor, now=now, limit=2)] == [b, h2]
+    assert due_visits(reg.other_worker, now=now) == [
+        r for r in due_visits(reg.other_worker, now=now) if r["grid_id"] == org.other_grid.id
+    ]
+
     c = login_as(reg.worker)
     api_rows = c.get("/api/v1/due-visits").get_json()
     assert [r["household_id"] for r in api_rows] == [b, a]
