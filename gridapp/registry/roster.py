@@ -102,28 +102,46 @@ def read_table(filename: str, data: bytes) -> list[list[Any]]:
             raise ValidationFailed("file", _("The CSV file is neither UTF-8 nor GB18030 text."))
         return [list(r) for r in csv.reader(io.StringIO(text))]
     if name.endswith(".xlsx"):
-        import zipfile
-
-        from openpyxl import load_workbook
-
-        try:
-            wb = load_workbook(io.BytesIO(data), data_only=True)
-        except (zipfile.BadZipFile, OSError, KeyError, ValueError):
-            raise ValidationFailed(
-                "file", _("The file is not a readable .xlsx workbook.")
-            ) from None
-        ws = wb.worksheets[0]
-        merged = list(ws.merged_cells.ranges)
-        rows = [list(r) for r in ws.iter_rows(values_only=True)]
-        for rng in merged:
-            value = rows[rng.min_row - 1][rng.min_col - 1] if rng.min_row <= len(rows) else None
-            for r in range(rng.min_row, min(rng.max_row, len(rows)) + 1):
-                row = rows[r - 1]
-                for c in range(rng.min_col, rng.max_col + 1):
-                    if c - 1 < len(row):
-                        row[c - 1] = value
-        return rows
+        return _read_xlsx(data)
     raise ValidationFailed("file", _("Upload an .xlsx or .csv file."))
+
+
+_MERGE_RE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+[0-9]+:[A-Z]+[0-9]+)"')
+
+
+def _read_xlsx(data: bytes) -> list[list[Any]]:
+    """Read-only openpyxl (a 100,000-row roster loaded in full mode took minutes and a lot of
+    memory); read-only sheets do not expose merged cells, so their ranges come from the sheet's
+    XML and each range's value is spread over its cells."""
+    import zipfile
+
+    from openpyxl import load_workbook
+    from openpyxl.utils.cell import range_boundaries
+
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError):
+        raise ValidationFailed("file", _("The file is not a readable .xlsx workbook.")) from None
+    try:
+        ws = wb.worksheets[0]
+        ws.reset_dimensions()  # trust the cells, not a dimension tag other programs get wrong
+        rows = [list(r) for r in ws.iter_rows(values_only=True)]
+        with wb._archive.open(ws._worksheet_path) as fh:
+            merged = [range_boundaries(m.decode()) for m in _MERGE_RE.findall(fh.read())]
+    finally:
+        wb.close()
+    for min_col, min_row, max_col, max_row in merged:
+        if min_row > len(rows):
+            continue
+        top = rows[min_row - 1]
+        value = top[min_col - 1] if min_col <= len(top) else None
+        for r in range(min_row, min(max_row, len(rows)) + 1):
+            row = rows[r - 1]
+            if len(row) < max_col:
+                row.extend([None] * (max_col - len(row)))
+            for c in range(min_col, max_col + 1):
+                row[c - 1] = value
+    return rows
 
 
 def find_header(rows: list[list[Any]]) -> tuple[int, dict[int, str], list[str]]:
