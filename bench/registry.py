@@ -325,7 +325,7 @@ def roster_csv(n: int, grid_codes: list[str], seed: int = 11) -> bytes:
     tag_names = ["独居老人", "高龄", "低保", "残疾", "退役军人"]
     for i, name in enumerate(_names(rng, n)):
         hh = i // 3  # three people a household, sixty households a building
-        grid = grid_codes[hh % len(grid_codes)]
+        grid = grid_codes[hh // 60 % len(grid_codes)]  # a building lies in one grid
         tags = "、".join(rng.sample(tag_names, 2)) if i % 10 == 0 else ""
         out.write(
             f"{grid},导入{hh // 60}栋,1单元,{hh % 60 + 101},{name},,{_id_number(5_000_000 + i)},"
