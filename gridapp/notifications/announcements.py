@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from peewee import chunked, fn
 
 from gridapp.audit import write_audit
-from gridapp.changes import record_change
+from gridapp.changes import record_changes
 from gridapp.db import db, utcnow
 from gridapp.errors import NotFound, ValidationFailed
 from gridapp.jobs import app_task
@@ -111,9 +111,10 @@ def fanout(announcement_id: int, batch: int = FANOUT_BATCH) -> int:
                 .where(Notification.announcement == a.id, Notification.recipient.in_(chunk))
                 .tuples()
             )
-            for nid, rid in written:
-                if rid not in have:
-                    record_change("notification", nid, user_id=rid)
+            record_changes(
+                "notification",
+                [{"entity_id": nid, "user_id": rid} for nid, rid in written if rid not in have],
+            )
             # Every row of the batch, old ones too: a retried job re-sends what a crash may
             # have left undelivered; deliveries are deduplicated.
             after_commit_dispatch([nid for nid, _rid in written])

@@ -181,10 +181,10 @@ def _fit(data: dict[str, Any], key: str, limit: int) -> bool:
 def build_payload(data: dict[str, Any], limit: int = MAX_PLAINTEXT) -> bytes:
     """Serialise the push message as compact UTF-8 JSON of at most ``limit`` bytes: the body is
     shortened first (it is in the inbox in full), then the title; the result stays valid JSON."""
-    data = dict(data)
-    if len(_dump(data)) <= limit:
-        return _dump(data)
-    data["truncated"] = True
+    raw = _dump(data)
+    if len(raw) <= limit:
+        return raw
+    data = {**data, "truncated": True}
     for key in ("body", "title", "link"):
         if isinstance(data.get(key), str) and _fit(data, key, limit):
             return _dump(data)
