@@ -166,6 +166,7 @@ def main(argv: list[str]) -> int:
     finally:
         proc.stdin.close()
         proc.wait(timeout=10)
+        proc.stdout.close()
     return 0
 
 
@@ -202,6 +203,7 @@ BODY = "明天上午 8:00–12:00 停水，请提前储水。"
 
 def run(backend: str, n: int, origin: str) -> None:
     from gridapp.notifications import rules
+    from gridapp.notifications.channels import channels
     from gridapp.notifications.vapid import tokens
 
     with bench_app(backend, PUSH_ALLOW_LOCAL_HTTP=True) as _app:
@@ -231,6 +233,7 @@ def run(backend: str, n: int, origin: str) -> None:
             for _ in range(5)
         ]
         crypto, prep, prep_nc = (statistics.median(col) for col in zip(*rounds, strict=True))
+        channels()["webpush"].close()
     assert sent == n and sent_nc == n, (sent, sent_nc, n)
     per_msg, per_msg_nc = cpu / n, cpu_nc / n
     report(

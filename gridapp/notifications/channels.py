@@ -118,6 +118,7 @@ class WebPushChannel:
         self._pusher: WebPush | None = None
         self._checked = 0.0
         self._proxies: dict[str, dict[str, str]] = {}
+        self._sessions: list[requests.Session] = []
 
     # -- identity ------------------------------------------------------------------------
 
@@ -163,7 +164,17 @@ class WebPushChannel:
             s.mount("https://", adapter)
             s.mount("http://", adapter)
             self._local.session = s
+            with self._lock:
+                self._sessions.append(s)
         return s
+
+    def close(self) -> None:
+        """Close every thread's pooled connections (tests, benchmark, shutdown)."""
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for s in sessions:
+            s.close()
+        self._local = threading.local()
 
     def proxies(self, endpoint: str) -> dict[str, str]:
         origin = rules.audience(endpoint)

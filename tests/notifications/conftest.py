@@ -53,6 +53,7 @@ def push_service(app) -> Iterator[FakePushService]:
     key = channels(app)["webpush"].keys().application_server_key
     service = FakePushService(expected_key=key)
     yield service
+    channels(app)["webpush"].close()
     service.stop()
 
 
