@@ -320,7 +320,7 @@ def release_due(now: dt.datetime | None = None, limit: int = 2000) -> int:
 # ---- jobs ----------------------------------------------------------------------------------
 
 
-@app_task()
+@app_task(retries=3, retry_delay=10)  # idempotent: deliveries are deduplicated
 def dispatch_job(notification_ids: list[int]) -> int:
     return len(dispatch(notification_ids))
 

@@ -337,3 +337,30 @@ def test_quiet_hours_are_per_user(subscribed, push_service, clock):
         "/api/v1/notifications/settings", json={"quiet_hours": {"timezone": "Mars/Olympus"}}
     )
     assert bad.status_code == 422
+
+
+def test_rotate_keys_command(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {
+        **os.environ,
+        "GRIDAPP_INSTANCE": str(tmp_path / "inst"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+    }
+    env.pop("REDIS_URL", None)
+    gridapp = Path(sys.executable).parent / "gridapp"
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [str(gridapp), *args], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip().splitlines()[-1]
+
+    first = run("push", "key")
+    assert vapid.load_keys(tmp_path / "inst").application_server_key == first
+    assert run("push", "rotate-keys", "--yes").startswith("dropped 0 subscription")
+    assert vapid.load_keys(tmp_path / "inst").application_server_key != first
+    assert stat.S_IMODE(os.stat(tmp_path / "inst" / vapid.KEY_FILE).st_mode) == 0o600
