@@ -129,6 +129,13 @@ def worker(workers: int) -> None:
     consumer.run()
 
 
+def _post_fork(server: Any, worker: Any) -> None:
+    """A forked worker must not share the master's connection state (pitfall 2)."""
+    from gridapp.db import db
+
+    db.dispose()
+
+
 def _serve(host: str, port: int, web_workers: int, with_worker: bool) -> None:
     app = _app()
     _upgrade(app)
@@ -147,6 +154,7 @@ def _serve(host: str, port: int, web_workers: int, with_worker: bool) -> None:
                 self.cfg.set("worker_class", "gthread")
                 self.cfg.set("threads", 4)
                 self.cfg.set("accesslog", "-")
+                self.cfg.set("post_fork", _post_fork)
 
             def load(self):
                 return app
