@@ -49,6 +49,7 @@ log = logging.getLogger("gridapp.notifications")
 PENDING = ("queued", "held", "retry")
 SEND_BATCH = 200
 STUCK_AFTER = dt.timedelta(minutes=15)
+SKIP_REASONS = frozenset({"subscription removed", "read before delivery"})
 
 
 def clock() -> dt.datetime:
@@ -232,6 +233,10 @@ def send_deliveries(delivery_ids: Sequence[int], now: dt.datetime | None = None)
         if d.channel == "webpush" and not d.subscription_id:
             results.append((d, Outcome(None, error="subscription removed")))
             continue
+        if d.notification.read_at is not None:
+            # Read in the inbox meanwhile (e.g. held overnight): no need to ring the phone.
+            results.append((d, Outcome(None, error="read before delivery")))
+            continue
         try:
             outcome = chans[d.channel].send(_message(d))
         except Exception as exc:  # noqa: BLE001  (a bad row must not stop the batch)
@@ -251,7 +256,7 @@ def record(results: list[tuple[Delivery, Outcome]], now: dt.datetime) -> None:
     ok_subs: set[int] = set()
     retries: list[tuple[int, dt.datetime]] = []
     for d, out in results:
-        if d.channel == "webpush" and not d.subscription_id:
+        if out.status_code is None and out.error in SKIP_REASONS:
             groups[("skipped", None, out.error, None)].append(d.id)
             continue
         verdict = rules.judge(

@@ -48,7 +48,20 @@ def subscribe_push(
                 user_agent=user_agent[:300],
             )
             return row, True
-        row.user = actor.id
+        if row.user_id != actor.id:
+            # The phone changed hands: a new row (new id), so deliveries still pending for the
+            # previous user lose their subscription and are skipped, never shown to this one.
+            ua = user_agent[:300] or row.user_agent
+            row.delete_instance()
+            row = PushSubscription.create(
+                user=actor.id,
+                endpoint=endpoint,
+                p256dh=p256dh,
+                auth=auth,
+                expiration_time=expires,
+                user_agent=ua,
+            )
+            return row, False
         row.p256dh, row.auth, row.expiration_time = p256dh, auth, expires
         row.user_agent = user_agent[:300] or row.user_agent
         row.save()

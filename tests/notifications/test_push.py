@@ -72,6 +72,24 @@ def test_subscribe_is_one_row_per_endpoint(worker, make_user, login_as, push_ser
     assert PushSubscription.select().count() == 1
 
 
+def test_a_phone_that_changes_hands_gets_nothing_of_the_previous_user(
+    subscribed, make_user, login_as, push_service, clock
+):
+    worker, _client, sub = subscribed
+    clock.set(clock.now.replace(hour=15))  # 23:00 in Shanghai: held until morning
+    (held,) = notify([worker.id], "matter.returned", "退回给前任", "", "/matters/1")
+    assert Delivery.get(Delivery.notification == held).status == "held"
+    colleague = make_user("grid_worker")
+    assert (
+        login_as(colleague).post("/api/v1/push/subscriptions", json=sub.to_json()).status_code
+        == 200
+    )
+    clock.set(clock.now.replace(hour=23))
+    release_due()
+    assert push_service.received == []
+    assert Delivery.get(Delivery.notification == held).status == "skipped"
+
+
 def test_subscribe_validates_endpoint_and_keys(worker, login_as, push_service):
     client = login_as(worker)
     good = push_service.subscriber().to_json()
@@ -306,11 +324,16 @@ def test_quiet_hours_hold_and_release(subscribed, push_service, clock):
     notify([worker.id], "matter.escalated", "紧急上报", "", "/matters/1", urgent=True)
     assert [r.payload["title"] for r in push_service.received] == ["紧急上报"]
 
+    (read_first,) = notify([worker.id], "task.due_soon", "已在收件箱看过", "", "/tasks/2")
+    client.post(f"/api/v1/notifications/{read_first}/read")
+
     assert release_due(morning - dt.timedelta(minutes=1)) == 0
     clock.set(morning)
-    assert release_due() == 1
+    assert release_due() == 2
     assert [r.payload["title"] for r in push_service.for_(sub)] == ["紧急上报", "明天到期"]
     assert Delivery.get_by_id(d.id).status == "sent"
+    skipped = Delivery.get(Delivery.notification == read_first)
+    assert (skipped.status, skipped.error) == ("skipped", "read before delivery")
 
 
 def test_quiet_hours_are_per_user(subscribed, push_service, clock):
