@@ -12,15 +12,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gridapp.changes import record_change
 from gridapp.db import utcnow
 from gridapp.errors import Conflict, ValidationFailed
 from gridapp.masking import mask_id_number, mask_phone
 from gridapp.notifications.models import Notification
+from gridapp.notifications.service import mark_read
 from gridapp.org.models import Grid
+from gridapp.registry import service as registry
 from gridapp.registry.models import Building, CareTag, Household, Resident, ResidentTag
-from gridapp.registry.names import name_keys
-from gridapp.scope import Scope, get_scoped, in_scope
+from gridapp.scope import Scope, in_scope
 from gridapp.sync.hooks import OpContext, as_dict, register_entity, register_op
 
 INBOX_DAYS = 60
@@ -236,6 +236,7 @@ class ResidentFields(BaseModel):
     phone: str | None = Field(None, max_length=20)
     relation: str | None = Field(None, max_length=20)
     notes: str | None = Field(None, max_length=2000)
+    tags: list[str] | None = Field(None, max_length=20)
 
 
 class ResidentUpdate(BaseModel):
@@ -249,23 +250,17 @@ class ResidentCreate(ResidentFields):
     name: str = Field(min_length=1, max_length=50)
 
 
-def versioned_update(ctx_row: Any, changes: dict[str, Any], base_version: int | None, out):
-    """UPDATE … WHERE version = base: zero rows means someone else edited first → 409."""
-    model = type(ctx_row)
+def _require_version(base_version: int | None) -> int:
     if base_version is None:
         raise ValidationFailed("base_version", "an edit must say which version it was based on")
-    changes = {**changes, "version": model.version + 1, "updated_at": utcnow()}
-    updated = (
-        model.update(changes)
-        .where((model.id == ctx_row.id) & (model.version == base_version))
-        .execute()
-    )
-    if not updated:
-        current = model.get_by_id(ctx_row.id)
-        raise Conflict(
-            "this record was changed by someone else", current=serialize_rows_for(current, out)
-        )
-    return model.get_by_id(ctx_row.id)
+    return base_version
+
+
+def _our_conflict(exc: Conflict, model: Any, row_id: Any, out) -> Conflict:
+    """The registry's 409, with the current row in the device's shape."""
+    current = model.get_or_none(model.id == row_id)
+    data = serialize_rows_for(current, out) if current is not None else None
+    return Conflict(exc.detail, code=exc.code or "stale_version", current=data)
 
 
 def serialize_rows_for(row: Any, out) -> dict[str, Any]:
@@ -277,54 +272,38 @@ def serialize_rows_for(row: Any, out) -> dict[str, Any]:
 
 def household_update(ctx: OpContext, payload: dict, base_version: int | None):
     body = HouseholdUpdate.model_validate(payload)
-    row = get_scoped(Household, body.id, ctx.scope)
+    version = _require_version(base_version)
     changes = body.changes.model_dump(exclude_none=True)
-    row = versioned_update(row, changes, base_version, household_out)
-    record_change("household", row.id, grid_id=row.grid_id)
-    return "household", row
-
-
-def _resident_fields(changes: dict[str, Any]) -> dict[str, Any]:
-    if "name" in changes:
-        changes["name_pinyin"], changes["name_initials"] = name_keys(changes["name"])
-    if "phone" in changes:
-        changes["phone_tail"] = changes["phone"][-4:]
-    return changes
+    try:
+        registry.update_household(ctx.user, body.id, version, changes, scope=ctx.scope)
+    except Conflict as exc:
+        raise _our_conflict(exc, Household, body.id, household_out) from None
+    return "household", Household.get_by_id(body.id)
 
 
 def resident_update(ctx: OpContext, payload: dict, base_version: int | None):
     body = ResidentUpdate.model_validate(payload)
-    rid = ctx.resolve("resident", body.id, "payload.id")
-    row = get_scoped(Resident, rid, ctx.scope)
-    changes = _resident_fields(body.changes.model_dump(exclude_none=True))
-    row = versioned_update(row, changes, base_version, resident_out)
-    record_change("resident", row.id, grid_id=row.grid_id)
-    return "resident", row
+    version = _require_version(base_version)
+    rid = int(ctx.resolve("resident", body.id, "payload.id"))
+    changes = body.changes.model_dump(exclude_none=True)
+    try:
+        registry.update_resident(ctx.user, rid, version, changes, scope=ctx.scope)
+    except Conflict as exc:
+        raise _our_conflict(exc, Resident, rid, resident_out) from None
+    return "resident", Resident.get_by_id(rid)
 
 
 def resident_create(ctx: OpContext, payload: dict, base_version: int | None):
     body = ResidentCreate.model_validate(payload)
-    hid = ctx.resolve("household", body.household, "payload.household")
-    household = get_scoped(Household, hid, ctx.scope)
-    fields = _resident_fields(body.model_dump(exclude_none=True, exclude={"client_id"}))
-    fields.pop("household")
-    row = Resident.create(grid=household.grid_id, household=household.id, **fields)
-    record_change("resident", row.id, grid_id=row.grid_id)
-    ctx.remember("resident", body.client_id, row.id)
-    return "resident", row
+    hid = int(ctx.resolve("household", body.household, "payload.household"))
+    data = body.model_dump(exclude_none=True, exclude={"client_id", "household"})
+    created = registry.create_resident(ctx.user, {**data, "household_id": hid}, scope=ctx.scope)
+    ctx.remember("resident", body.client_id, created["id"])
+    return "resident", Resident.get_by_id(created["id"])
 
 
 def notification_read(ctx: OpContext, payload: dict, base_version: int | None):
-    nid = payload.get("id")
-    row = Notification.get_or_none(
-        (Notification.id == nid) & (Notification.recipient == ctx.user.id)
-    )
-    if row is None:
-        raise ValidationFailed("payload.id", "no such notification")
-    if row.read_at is None:
-        Notification.update(read_at=utcnow()).where(Notification.id == row.id).execute()
-        record_change("notification", row.id, user_id=ctx.user.id)
-    return "notification", Notification.get_by_id(row.id)
+    return "notification", mark_read(ctx.user, int(payload.get("id") or 0))
 
 
 def register_builtin_ops() -> None:
