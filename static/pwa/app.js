@@ -5,7 +5,8 @@ import { counts, syncNow } from "./sync.js";
 import * as S from "./screens.js";
 import * as F from "./forms.js";
 import * as Set_ from "./settings.js";
-import { t, html, qs, fmtDate } from "./ui.js";
+import * as push from "./push.js";
+import { t, html, qs, fmtDate, getCsrf } from "./ui.js";
 
 const main = document.getElementById("screen");
 const statusBar = document.getElementById("sync-status");
@@ -158,6 +159,7 @@ async function boot() {
   const first = syncNow().then(async (result) => {
     if (result.login && !(await idb.meta("user"))) location.hash = "#/login";
     else if (!user) render();
+    if (result.ok && push.supported()) getCsrf().then((csrf) => push.ensure(csrf)).catch(() => {});
   });
   setInterval(() => navigator.onLine && document.visibilityState === "visible" && syncNow(), 5 * 60 * 1000);
   window.gridapp = { syncNow, idb, ready: first };

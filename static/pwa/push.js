@@ -46,3 +46,29 @@ export async function unsubscribe(csrf) {
   }).catch(() => {});
   await sub.unsubscribe();
 }
+
+function sameKey(a, b) {
+  if (!a || !b) return false;
+  const x = new Uint8Array(a);
+  return x.length === b.length && x.every((v, i) => v === b[i]);
+}
+
+/* On app open: keep this phone's subscription registered under the logged-in user, and
+   re-subscribe when the server rotated its VAPID key (the old subscription would not work). */
+export async function ensure(csrf) {
+  const sub = await current();
+  if (!sub || Notification.permission !== "granted") return;
+  const body = await (await fetch(PUSH_KEY_URL, { credentials: "same-origin" })).json();
+  const key = b64urlToBytes(body.public_key || body.key || body.applicationServerKey);
+  if (!sameKey(sub.options.applicationServerKey, key)) {
+    await sub.unsubscribe();
+    await subscribe(csrf);
+    return;
+  }
+  await fetch(PUSH_SUBSCRIBE_URL, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+    body: JSON.stringify(sub.toJSON()),
+  });
+}
