@@ -61,6 +61,8 @@ def sync_push(body: schemas.PushIn):
 
 
 def init_app(app) -> None:
+    from gridapp.sync import jobs  # noqa: F401  (registers the periodic job)
+
     register_builtin_entities()
     register_builtin_ops()
     register_feature_plugins()

@@ -89,3 +89,16 @@ def test_edit_without_base_version_is_rejected(org, reg, make_user, login_as):
 
 def test_push_needs_csrf_and_login(app, client, make_user):
     assert client.post("/api/v1/sync", json={"ops": []}).status_code in (400, 401)
+
+
+def test_old_op_answers_are_pruned(org, reg, make_user, login_as):
+    import datetime as dt
+
+    from gridapp.sync.jobs import prune_sync_ops
+
+    h = reg.household(reg.building(org.grid))
+    client = login_as(make_user("grid_worker", grids=[org.grid]))
+    push(client, op("household.update", {"id": h.id, "changes": {"notes": "x"}}, 1))
+    assert prune_sync_ops() == 0
+    later = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=181)
+    assert prune_sync_ops(now=later) == 1 and SyncOp.select().count() == 0
