@@ -18,7 +18,7 @@ def up(migrator, db):
         client_id = CharField(max_length=64, default="")
         server_id = CharField(max_length=64, default="")
         result = TextField()
-        created_at = DateTimeField()
+        created_at = DateTimeField(index=True)
 
         class Meta:
             database = db

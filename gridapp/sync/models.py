@@ -19,7 +19,7 @@ class SyncOp(BaseModel):
     client_id = CharField(max_length=64, default="")
     server_id = CharField(max_length=64, default="")
     result = TextField()  # the JSON answer given the first time
-    created_at = DateTimeField(default=utcnow)
+    created_at = DateTimeField(default=utcnow, index=True)
 
     class Meta:
         indexes = (
