@@ -81,6 +81,10 @@ async function renderStatus(syncing = false) {
   if (needLogin) parts.push(html`<a href="#/login" class="bad" id="login-needed">${t("login_needed")}</a>`);
   else parts.push(html`<span class="muted">${last ? t("last_sync", { t: fmtDate(last, true) }) : t("never_synced")}</span>`);
   statusBar.innerHTML = parts.join(" · ");
+  const unread = (await idb.rows("notification")).filter((n) => !n.read_at).length;
+  const tab = document.querySelector('.tabbar a[href="#/inbox"]');
+  tab.dataset.unread = unread ? String(unread) : "";
+  if (navigator.setAppBadge) (unread ? navigator.setAppBadge(unread) : navigator.clearAppBadge()).catch(() => {});
 }
 
 /* Retry when the earliest backed-off operation is due (the outbox keeps next_try per op). */

@@ -133,6 +133,7 @@ def test_push_shows_a_notification_and_its_click_opens_the_task(
     assert notes[0]["title"] == "新任务：入户宣传防诈骗" and notes[0]["tag"]
     # The push made the app pull: the inbox row is on the phone.
     eventually(lambda: page.evaluate(f"window.gridapp.idb.row('notification', '{n.id}')"))
+    page.wait_for_selector(".tabbar a[href='#/inbox'][data-unread='1']")  # the unread badge
     # Clicking the notification (dispatched in the worker, as the OS would) opens its screen.
     page.goto(live_server.url + "/app#/inbox")
     worker_js = next(w for w in profile.service_workers if w.url.startswith(live_server.url))
