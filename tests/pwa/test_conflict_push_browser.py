@@ -17,7 +17,7 @@ from tests.pwa.conftest import login_in_page, open_app
 pytestmark = pytest.mark.browser
 
 
-def eventually(check, timeout: float = 15.0, page=None) -> None:
+def eventually(check, timeout: float = 30.0, page=None) -> None:
     """Poll ``check``; with ``page``, wait through Playwright so its events (CDP) get pumped."""
     deadline = time.monotonic() + timeout
     while not check():

@@ -16,7 +16,7 @@ from tests.pwa.conftest import login_in_page, open_app
 pytestmark = pytest.mark.browser
 
 
-def eventually(check, timeout: float = 20.0) -> None:
+def eventually(check, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "condition not met in time"
