@@ -85,7 +85,7 @@ def check_matter_deadlines(now: dt.datetime | None = None, limit: int = 5000) ->
                 handlers_of(matter),
                 "matter.due_soon",
                 _("Due soon: %(t)s", t=matter.title),
-                _("80% of the time for this matter is used up."),
+                _("This matter has used 80 percent of its time."),
                 _link(matter),
             )
             counts["warned"] += 1

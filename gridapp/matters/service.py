@@ -31,7 +31,7 @@ from gridapp.matters import people, states, triage
 from gridapp.matters.models import Matter, MatterEvent, MatterPart
 from gridapp.notifications.service import notify
 from gridapp.org.models import Department, Grid, User
-from gridapp.scope import Scope, scope_for
+from gridapp.scope import Scope, in_scope, scope_for
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 SOURCES = ("worker", "resident", "supervisor")
@@ -53,8 +53,7 @@ def matter_query(scope: Scope):
             MatterPart.department == scope.department_id, MatterPart.state != "returned"
         )
         return q.where(Matter.id.in_(sub))
-    cond = scope.grid_condition(Matter.grid)
-    return q if cond is True else q.where(cond if cond is not False else False)
+    return in_scope(q, Matter.grid, scope)
 
 
 def get_matter(actor: User, matter_id: int, scope: Scope | None = None) -> Matter:

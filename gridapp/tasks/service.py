@@ -29,7 +29,7 @@ from gridapp.matters.models import Matter
 from gridapp.notifications.service import notify
 from gridapp.org.models import Grid, User, UserGrid
 from gridapp.registry.models import Household
-from gridapp.scope import Scope, scope_for
+from gridapp.scope import Scope, in_scope, scope_for
 from gridapp.tasks import states
 from gridapp.tasks.models import Campaign, Task, TaskEvent
 
@@ -49,8 +49,7 @@ def task_query(scope: Scope):
     if scope.role == "grid_worker":
         return q.where(Task.assignee == scope.user_id)
     if scope.role == "supervisor":
-        cond = scope.grid_condition(Task.grid)
-        return q.where(cond) if cond not in (True, False) else (q if cond else q.where(False))
+        return in_scope(q, Task.grid, scope)
     return q.where(False)
 
 
