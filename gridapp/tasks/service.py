@@ -411,74 +411,63 @@ def my_work(
 ) -> list[dict[str, Any]]:
     """The worker's list: open tasks assigned to them and households in their grids due for a
     care visit within ``horizon_days``, most urgent first (overdue, then soonest due, then
-    priority). Each item: kind ("task"|"visit"), id, title, due_at, overdue, priority, grid_id."""
+    priority). Each item: kind ("task"|"visit"), id, title, due_at, overdue, priority, state,
+    grid_id, household_id, version (None for visits)."""
     if actor.role != "grid_worker":
         raise Forbidden(_("Your role may not do this."))
     now = now or utcnow()
-    scope = scope_for(actor)
     horizon = now + dt.timedelta(days=horizon_days)
-    items: list[dict[str, Any]] = []
-    for t in (
-        Task.select(
+    items: list[dict[str, Any]] = [
+        {"kind": "task", **row}
+        for row in Task.select(
             Task.id,
             Task.title,
             Task.due_at,
             Task.priority,
             Task.state,
-            Task.grid,
-            Task.household,
+            Task.grid.alias("grid_id"),
+            Task.household.alias("household_id"),
             Task.version,
         )
         .where(Task.assignee == actor.id, Task.state.in_(sorted(states.WORKER_OPEN_STATES)))
         .order_by(Task.due_at, Task.id)
         .limit(limit)
+        .dicts()
+    ]
+    grid_ids = UserGrid.select(UserGrid.grid).where(UserGrid.user == actor.id)
+    template = _("Care visit: %(a)s", a="\x00")
+    for hid, address, unit, room, due, gid in (
+        Household.select(
+            Household.id,
+            Household.address,
+            Household.unit,
+            Household.room,
+            Household.next_visit_due,
+            Household.grid,
+        )
+        .where(
+            Household.grid.in_(grid_ids),
+            Household.next_visit_due <= horizon,
+            Household.deleted == False,  # noqa: E712
+        )
+        .order_by(Household.next_visit_due)
+        .limit(limit)
+        .tuples()
     ):
+        label = address or "-".join(x for x in (unit, room) if x)
         items.append(
             {
-                "kind": "task",
-                "id": t.id,
-                "title": t.title,
-                "due_at": t.due_at,
-                "priority": t.priority,
-                "state": t.state,
-                "grid_id": t.grid_id,
-                "household_id": t.household_id,
-                "version": t.version,
+                "kind": "visit",
+                "id": hid,
+                "title": template.replace("\x00", label),
+                "due_at": due,
+                "priority": 1,
+                "state": "due",
+                "grid_id": gid,
+                "household_id": hid,
+                "version": None,
             }
         )
-    grid_ids = sorted(scope.grid_ids or ())
-    if grid_ids:
-        for h in (
-            Household.select(
-                Household.id,
-                Household.address,
-                Household.unit,
-                Household.room,
-                Household.next_visit_due,
-                Household.grid,
-            )
-            .where(
-                Household.grid.in_(grid_ids),
-                Household.next_visit_due <= horizon,
-                Household.deleted == False,  # noqa: E712
-            )
-            .order_by(Household.next_visit_due)
-            .limit(limit)
-        ):
-            label = h.address or "-".join(x for x in (h.unit, h.room) if x)
-            items.append(
-                {
-                    "kind": "visit",
-                    "id": h.id,
-                    "title": _("Care visit: %(a)s", a=label),
-                    "due_at": h.next_visit_due,
-                    "priority": 1,
-                    "state": "due",
-                    "grid_id": h.grid_id,
-                    "household_id": h.id,
-                    "version": None,
-                }
-            )
     far = dt.datetime.max
     for it in items:
         it["overdue"] = bool(it["due_at"] and it["due_at"] < now)
