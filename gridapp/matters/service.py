@@ -17,6 +17,7 @@ Verbs:
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -35,6 +36,8 @@ from gridapp.scope import Scope, in_scope, scope_for
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 SOURCES = ("worker", "resident", "supervisor")
+# An 11-digit mobile, or a landline with optional area code and extension.
+PHONE = re.compile(r"1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?|\d{7,8}")
 
 
 # ---- reading ------------------------------------------------------------------------------
@@ -228,6 +231,9 @@ def report_matter(
         raise ValidationFailed("text", _("Describe the matter."))
     if len(text) > 4000:
         raise ValidationFailed("text", _("The description is too long."))
+    contact_phone = (contact_phone or "").strip()
+    if contact_phone and not PHONE.fullmatch(contact_phone):
+        raise ValidationFailed("contact_phone", _("Enter a mobile or landline number."))
     grid = Grid.get_or_none(Grid.id == grid_id)
     scope = scope_for(actor) if actor is not None else None
     if grid is None or (scope is not None and not scope.sees_grid(grid.id)):
@@ -241,7 +247,7 @@ def report_matter(
             code=_new_code(),
             source=source,
             reporter=actor.id if actor else None,
-            contact_phone=(contact_phone or "").strip()[:20],
+            contact_phone=contact_phone,
             grid=grid.id,
             community=grid.community_id,
             title=(title or text[:40]).strip()[:200],

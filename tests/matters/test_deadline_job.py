@@ -148,3 +148,13 @@ def test_calendar_overrides_and_unknown_year(app, people, caplog):
 def test_job_is_cheap_when_nothing_is_due(flow, org):
     dispatched_matter(flow, org)
     assert check_matter_deadlines(utcnow()) == {"warned": 0, "escalated": 0, "progress": 0}
+
+
+def test_periodic_job_body_runs_in_the_app(flow, people, org):
+    from gridapp.matters.jobs import matter_deadline_job
+
+    m = dispatched_matter(flow, org)
+    Matter.update(escalate_at=utcnow() - dt.timedelta(minutes=1)).where(Matter.id == m.id).execute()
+    out = matter_deadline_job.call_local()
+    assert out["escalated"] == 1 and "tasks_overdue" in out
+    assert matter_deadline_job.call_local()["escalated"] == 0

@@ -339,3 +339,35 @@ def test_illegal_moves_are_refused_and_write_nothing(flow, people, org, state, w
     after = Matter.get_by_id(mid)
     assert (after.state, after.version) == (before.state, before.version)
     assert MatterEvent.select().where(MatterEvent.matter == mid).count() == events
+
+
+def test_other_community_and_bad_phone(flow, people, org, login_as):
+    mid = flow.report("worker")
+    other = login_as(people.other_sup)
+    assert other.get(f"/api/v1/matters/{mid}").status_code == 404
+    assert mid not in [m["id"] for m in other.get("/api/v1/matters/triage-queue").get_json()]
+    street = login_as(people.street_sup)
+    assert street.get(f"/api/v1/matters/{mid}").status_code == 200
+    resp = people.api["worker"].post(
+        "/api/v1/matters", json={"grid_id": org.grid.id, "text": "x", "contact_phone": "12ab"}
+    )
+    assert resp.status_code == 422 and resp.get_json()["field"] == "contact_phone"
+    resp = people.api["worker"].post(
+        "/api/v1/matters",
+        json={"grid_id": org.grid.id, "text": "x", "contact_phone": "0351-7654321"},
+    )
+    assert resp.status_code == 201
+
+
+def test_matters_appear_in_the_openapi_document(client):
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    for path in (
+        "/api/v1/matters",
+        "/api/v1/matters/{matter_id}/transition",
+        "/api/v1/track/{code}",
+        "/api/v1/tasks/{task_id}/transition",
+        "/api/v1/tasks/mine",
+        "/api/v1/campaigns/{campaign_id}",
+    ):
+        assert path in paths, path
+    assert "409" in paths["/api/v1/matters/{matter_id}/transition"]["post"]["responses"]
