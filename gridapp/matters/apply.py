@@ -169,7 +169,7 @@ def apply(
             matter.closed_at = None
         who = people.supervisors(matter.community_id) + handlers_of(matter)
         sends.append(
-            (who, "matter.rated", _("Rated %(r)s: %(t)s", r=fields["rating"], t=title), False)
+            (who, "resident.rated", _("Rated %(r)s: %(t)s", r=fields["rating"], t=title), False)
         )
     elif action == "reopen":
         matter.closed_at = None

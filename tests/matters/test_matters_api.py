@@ -169,7 +169,7 @@ def test_resident_report_tracking_and_unsatisfied_reopens(app, flow, people, org
     last = detail["timeline"][-1]
     assert last["action"] == "rate" and last["data"]["rating"] == "不满意"
     assert last["from_state"] == "closed" and last["to_state"] == "reopened"
-    assert inbox(people.sup, "matter.rated")
+    assert inbox(people.sup, "resident.rated")
     assert mid in [
         m["id"] for m in people.api["sup"].get("/api/v1/matters/triage-queue").get_json()
     ]
