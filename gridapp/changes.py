@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from peewee import BigIntegerField, BooleanField, CharField, DateTimeField, IntegerField
 
-from gridapp.db import BaseModel, db, utcnow
+from gridapp.db import BaseModel, db, insert_rows, utcnow
 
 
 class ChangeCounter(BaseModel):
@@ -81,3 +81,41 @@ def record_change(
 def current_seq() -> int:
     row = ChangeCounter.get_or_none(ChangeCounter.id == 1)
     return row.value if row else 0
+
+
+def record_changes(entries: list[dict]) -> int:
+    """Bulk ``record_change`` for imports: one counter bump reserves a block of numbers, the rows
+    go in with ``insert_many``. Each entry holds ``entity``, ``entity_id`` and the optional
+    keyword arguments of ``record_change``. Returns the last seq (0 when ``entries`` is empty)."""
+    if not entries:
+        return 0
+    if not db.in_transaction():
+        raise RuntimeError("record_changes() must be called inside db.atomic()")
+    n = len(entries)
+    updated = (
+        ChangeCounter.update(value=ChangeCounter.value + n).where(ChangeCounter.id == 1).execute()
+    )
+    if not updated:
+        ChangeCounter.insert(id=1, value=n).execute()
+        last = n
+    else:
+        last = ChangeCounter.get_by_id(1).value
+    now = utcnow()
+    columns = ["seq", "entity", "entity_id", "grid_id", "community_id", "department_id"]
+    columns += ["user_id", "deleted", "at"]
+    rows = [
+        (
+            last - n + 1 + i,
+            e["entity"],
+            str(e["entity_id"]),
+            e.get("grid_id"),
+            e.get("community_id"),
+            e.get("department_id"),
+            e.get("user_id"),
+            bool(e.get("deleted", False)),
+            now,
+        )
+        for i, e in enumerate(entries)
+    ]
+    insert_rows(Change, columns, rows)
+    return last

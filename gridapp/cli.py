@@ -129,6 +129,13 @@ def worker(workers: int) -> None:
     consumer.run()
 
 
+def _post_fork(server: Any, worker: Any) -> None:
+    """A forked worker must not share the master's connection state (pitfall 2)."""
+    from gridapp.db import db
+
+    db.dispose()
+
+
 def _serve(host: str, port: int, web_workers: int, with_worker: bool) -> None:
     app = _app()
     _upgrade(app)
@@ -147,6 +154,7 @@ def _serve(host: str, port: int, web_workers: int, with_worker: bool) -> None:
                 self.cfg.set("worker_class", "gthread")
                 self.cfg.set("threads", 4)
                 self.cfg.set("accesslog", "-")
+                self.cfg.set("post_fork", _post_fork)
 
             def load(self):
                 return app
@@ -195,6 +203,24 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     click.echo("")
     if not no_serve:
         _serve(host, port, 2, True)
+
+
+def _feature_commands() -> None:
+    """Features add commands by listing click commands in ``gridapp/<feature>/cli.py`` as
+    ``cli_commands`` (e.g. ``gridapp push rotate-keys``)."""
+    import importlib
+    import importlib.util
+
+    from gridapp import FEATURES
+
+    for feature in FEATURES:
+        name = f"gridapp.{feature}.cli"
+        if importlib.util.find_spec(f"gridapp.{feature}") and importlib.util.find_spec(name):
+            for command in getattr(importlib.import_module(name), "cli_commands", ()):
+                main.add_command(command)
+
+
+_feature_commands()
 
 
 if __name__ == "__main__":
