@@ -118,7 +118,8 @@ def register_extensions(app: Flask) -> None:
     def _inject() -> dict[str, Any]:
         from flask_babel import get_locale
 
-        return {"current_locale": str(get_locale())}
+        # Babel names zh_CN "zh_Hans_CN"; templates compare against our own codes.
+        return {"current_locale": "zh_CN" if str(get_locale()).startswith("zh") else "en"}
 
 
 def register_jobs(app: Flask) -> None:

@@ -15,7 +15,8 @@ def _form_token(client, path="/login") -> str:
 
 
 def test_login_page_is_chinese_by_default_and_english_when_asked(client):
-    assert "登录" in client.get("/login").get_data(as_text=True)
+    html = client.get("/login").get_data(as_text=True)
+    assert "登录" in html and '<html lang="zh-CN">' in html and ">English</button>" in html
     assert "Log in" in client.get("/login?lang=en").get_data(as_text=True)
     client.set_cookie("lang", "en")
     assert "Username" in client.get("/login").get_data(as_text=True)
