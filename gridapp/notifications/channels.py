@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from flask import Flask, current_app
 
 from gridapp.notifications import ece, rules, vapid
-from gridapp.notifications.pushhttp import PushHTTP
+from gridapp.notifications.pushhttp import PushHTTP, Reply
 
 log = logging.getLogger("gridapp.notifications")
 console_log = logging.getLogger("gridapp.notifications.console")
@@ -148,18 +148,33 @@ class WebPushChannel:
         return message.link
 
     def send(self, message: Message) -> Outcome:
+        return self.send_many([message])[0]
+
+    def send_many(self, messages: list[Message]) -> list[Outcome]:
+        """Encrypt each message for its subscription and POST them, a window at a time."""
         keys = self.keys()
-        body = self.encrypt(message.payload(), message.p256dh, message.auth)
-        try:
-            reply = self.http.post(
-                message.endpoint, body, self.headers(message, keys), self.timeout
-            )
-        except OSError as exc:  # refused, reset, timeout, TLS, malformed reply
-            return Outcome(None, error=f"{type(exc).__name__}: {exc}"[:500])
-        error = ""
-        if not reply.ok:
-            error = (reply.body.decode("utf-8", "replace") or reply.reason or "")[:500]
-        return Outcome(reply.status, error=error, retry_after=reply.headers.get("retry-after"))
+        outcomes: list[Outcome | None] = [None] * len(messages)
+        requests, index = [], []
+        for i, m in enumerate(messages):
+            try:
+                body = self.encrypt(m.payload(), m.p256dh, m.auth)
+                requests.append((m.endpoint, body, self.headers(m, keys)))
+                index.append(i)
+            except Exception as exc:  # noqa: BLE001  (a bad subscription key fails one message)
+                log.warning("push %s not encrypted: %s", m.delivery_id, exc)
+                outcomes[i] = Outcome(None, error=f"{type(exc).__name__}: {exc}"[:500])
+        for i, reply in zip(index, self.http.post_many(requests, self.timeout), strict=True):
+            outcomes[i] = _outcome(reply)
+        return outcomes  # type: ignore[return-value]
+
+
+def _outcome(reply: Reply | Exception) -> Outcome:
+    if isinstance(reply, Exception):  # refused, reset, timeout, TLS, malformed reply
+        return Outcome(None, error=f"{type(reply).__name__}: {reply}"[:500])
+    error = ""
+    if not reply.ok:
+        error = (reply.body.decode("utf-8", "replace") or reply.reason or "")[:500]
+    return Outcome(reply.status, error=error, retry_after=reply.headers.get("retry-after"))
 
 
 def settings(app: Flask | None = None) -> dict[str, Any]:

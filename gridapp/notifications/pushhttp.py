@@ -71,12 +71,16 @@ class _Conn:
             self.sock.close()
 
     def dropped(self) -> bool:
-        """An idle keep-alive connection that is readable has been closed (or sent junk)."""
+        """An idle keep-alive connection with anything to read (buffered, or readable on the
+        socket: EOF or junk) has been closed by the server or is out of step: not reusable."""
         try:
+            self.sock.settimeout(0)
+            if self.rfile.peek(1):
+                return True
+            if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+                return True
             r, _, _ = select.select([self.sock], [], [], 0)
         except (OSError, ValueError):
-            return True
-        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
             return True
         return bool(r)
 
@@ -85,7 +89,7 @@ class PushHTTP:
     """Thread-safe: connections are taken from the pool for one request and given back."""
 
     def __init__(self, max_idle: int = 8) -> None:
-        self.max_idle = max_idle
+        self.max_idle = max_idle  # per origin; at least the window of post_many
         self._lock = threading.Lock()
         self._idle: dict[_Origin, list[_Conn]] = {}
         self._origins: dict[str, tuple[_Origin, str]] = {}
@@ -185,8 +189,7 @@ class PushHTTP:
 
     # -- requests --------------------------------------------------------------------------
 
-    def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Reply:
-        """POST ``body``; raises OSError (incl. TimeoutError, ssl errors, HTTPError) on failure."""
+    def _request(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[_Origin, bytes]:
         origin, target = self._origin(url)
         lines = [f"POST {target} HTTP/1.1\r\nHost: {origin.host_header}\r\n"]
         for name, value in headers.items():
@@ -194,7 +197,93 @@ class PushHTTP:
                 raise ValueError(f"header {name} contains a line break")
             lines.append(f"{name}: {value}\r\n")
         lines.append(f"Content-Length: {len(body)}\r\n\r\n")
-        request = "".join(lines).encode("latin-1") + body
+        return origin, "".join(lines).encode("latin-1") + body
+
+    def post_many(
+        self,
+        requests: list[tuple[str, bytes, dict[str, str]]],
+        timeout: float,
+        window: int = 8,
+    ) -> list[Reply | Exception]:
+        """POST each (url, body, headers), up to ``window`` at once on separate keep-alive
+        connections (a push service answers them in parallel; the sender blocks, and is switched
+        out, once per window instead of once per message). Returns a Reply or the OSError /
+        ValueError for each request, in order. ``timeout`` bounds each wait for a reply."""
+        results: list[Reply | Exception | None] = [None] * len(requests)
+        todo: list[tuple[int, int]] = [(i, 0) for i in range(len(requests) - 1, -1, -1)]
+        built: dict[int, tuple[_Origin, bytes]] = {}
+        flying: dict[socket.socket, tuple[_Conn, _Origin, int, int]] = {}
+        while todo or flying:
+            while todo and len(flying) < window:
+                i, attempt = todo.pop()
+                try:
+                    if i not in built:
+                        built[i] = self._request(*requests[i])
+                    origin, data = built[i]
+                    conn = self._take(origin, timeout)
+                except (OSError, ValueError) as exc:
+                    results[i] = exc
+                    continue
+                try:
+                    conn.sock.sendall(data)
+                except (ConnectionResetError, BrokenPipeError) as exc:
+                    conn.close()
+                    if conn.reused and attempt == 0:
+                        todo.append((i, 1))
+                    else:
+                        results[i] = exc
+                    continue
+                except OSError as exc:
+                    conn.close()
+                    results[i] = exc
+                    continue
+                flying[conn.sock] = (conn, origin, i, attempt)
+            if not flying:
+                continue
+            ready, _, _ = select.select(list(flying), [], [], timeout)
+            if not ready:
+                for conn, _origin, i, _attempt in flying.values():
+                    conn.close()
+                    results[i] = TimeoutError("no reply within the timeout")
+                flying.clear()
+                continue
+            for sock in ready:
+                conn, origin, i, attempt = flying.pop(sock)
+                try:
+                    reply, keep = _read_reply(conn.rfile)
+                except _Closed:
+                    conn.close()
+                    if conn.reused and attempt == 0:
+                        todo.append((i, 1))
+                    else:
+                        results[i] = ConnectionResetError("connection closed before any reply")
+                    continue
+                except (ConnectionResetError, BrokenPipeError) as exc:
+                    conn.close()
+                    if conn.reused and attempt == 0:
+                        todo.append((i, 1))
+                    else:
+                        results[i] = exc
+                    continue
+                except OSError as exc:
+                    conn.close()
+                    results[i] = exc
+                    continue
+                except BaseException:
+                    conn.close()
+                    for c, _o, _i, _a in flying.values():
+                        c.close()
+                    raise
+                if keep:
+                    self._give(origin, conn)
+                else:
+                    conn.close()
+                results[i] = reply
+        return results  # type: ignore[return-value]
+
+    def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Reply:
+        """POST ``body``; raises OSError (incl. TimeoutError, ssl errors, HTTPError) on failure."""
+        origin, request = self._request(url, body, headers)
         for attempt in (0, 1):
             conn = self._take(origin, timeout)
             try:
