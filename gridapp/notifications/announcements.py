@@ -15,7 +15,7 @@ from gridapp.changes import record_changes
 from gridapp.db import db, utcnow
 from gridapp.errors import NotFound, ValidationFailed
 from gridapp.jobs import app_task
-from gridapp.notifications.delivery import after_commit_dispatch, insert_ignore
+from gridapp.notifications.delivery import after_commit_dispatch, in_ids, insert_ignore
 from gridapp.notifications.models import Announcement, Notification
 from gridapp.org.models import Grid, User, UserGrid
 from gridapp.scope import Scope
@@ -86,7 +86,7 @@ def fanout(announcement_id: int, batch: int = FANOUT_BATCH) -> int:
             have = {
                 r[0]
                 for r in Notification.select(Notification.recipient)
-                .where(Notification.announcement == a.id, Notification.recipient.in_(chunk))
+                .where(Notification.announcement == a.id, in_ids(Notification.recipient, chunk))
                 .tuples()
             }
             now = utcnow()
@@ -105,7 +105,7 @@ def fanout(announcement_id: int, batch: int = FANOUT_BATCH) -> int:
             )  # fmt: skip
             written = list(
                 Notification.select(Notification.id, Notification.recipient)
-                .where(Notification.announcement == a.id, Notification.recipient.in_(chunk))
+                .where(Notification.announcement == a.id, in_ids(Notification.recipient, chunk))
                 .tuples()
             )
             record_changes(

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 from flask import current_app
 from huey import crontab
-from peewee import JOIN, Model, chunked
+from peewee import JOIN, OP, SQL, Expression, Field, Model, chunked
 
 from gridapp.db import db, is_postgres, utcnow
 from gridapp.jobs import app_periodic_task, app_task
@@ -84,6 +84,20 @@ def insert_ignore(model: type[Model], columns: Sequence[str], rows: Sequence[tup
         db.execute_sql(sql, params)
 
 
+def in_ids(field: Field, ids: Iterable[int]) -> Expression:
+    """``field IN (1, 2, ...)`` for integer ids, rendered as one literal (each value passed
+    through ``int()``) instead of one peewee node and parameter per id (~20 µs each)."""
+    text = ", ".join(str(int(i)) for i in ids)
+    return Expression(field, OP.IN, SQL(f"({text})")) if text else field.in_([])
+
+
+def fetch(query) -> list[tuple]:
+    """The rows of a peewee SELECT as the driver returns them, without per-value conversion
+    (for hot queries whose columns are ints, text and NULL checks)."""
+    sql, params = query.sql()
+    return db.execute_sql(sql, params).fetchall()
+
+
 # ---- enqueueing ----------------------------------------------------------------------------
 
 
@@ -109,7 +123,7 @@ def after_commit_dispatch(notification_ids: Sequence[int]) -> None:
 
 def channel_choices(user_ids: Iterable[int]) -> dict[int, dict[tuple[str, str], bool]]:
     out: dict[int, dict[tuple[str, str], bool]] = defaultdict(dict)
-    for p in NotificationPreference.select().where(NotificationPreference.user.in_(list(user_ids))):
+    for p in NotificationPreference.select().where(in_ids(NotificationPreference.user, user_ids)):
         out[p.user_id][(p.type, p.channel)] = p.enabled
     return out
 
@@ -141,18 +155,18 @@ def dispatch(notification_ids: Sequence[int], now: dt.datetime | None = None) ->
         Notification.select(
             Notification.id, Notification.recipient, Notification.type, Notification.urgent
         )
-        .where(Notification.id.in_(ids))
+        .where(in_ids(Notification.id, ids))
         .tuples()
     )
     if not notes:
         return []
     users = {n[1] for n in notes}
     choices = channel_choices(users)
-    quiet = {q.user_id: q for q in QuietHours.select().where(QuietHours.user.in_(list(users)))}
+    quiet = {q.user_id: q for q in QuietHours.select().where(in_ids(QuietHours.user, users))}
     subs: dict[int, list[int]] = defaultdict(list)
     for sid, uid in (
         PushSubscription.select(PushSubscription.id, PushSubscription.user)
-        .where(PushSubscription.user.in_(list(users)))
+        .where(in_ids(PushSubscription.user, users))
         .tuples()
     ):
         subs[uid].append(sid)
@@ -179,7 +193,7 @@ def dispatch(notification_ids: Sequence[int], now: dt.datetime | None = None) ->
         )  # fmt: skip
     pending = list(
         Delivery.select(Delivery.id, Delivery.next_attempt_at)
-        .where(Delivery.notification.in_(ids), Delivery.status.in_(PENDING))
+        .where(in_ids(Delivery.notification, ids), Delivery.status.in_(PENDING))
         .order_by(Delivery.id)
         .tuples()
     )
@@ -247,7 +261,7 @@ def claim(delivery_ids: Sequence[int], now: dt.datetime) -> list[Claimed]:
         Delivery.update(
             status="sending", claim=token, attempts=Delivery.attempts + 1, updated_at=now
         ).where(
-            Delivery.id.in_(list(delivery_ids)),
+            in_ids(Delivery.id, delivery_ids),
             Delivery.status.in_(PENDING),
             Delivery.next_attempt_at <= now,
         ).execute()
@@ -274,9 +288,8 @@ def claim(delivery_ids: Sequence[int], now: dt.datetime) -> list[Claimed]:
         .join(PushSubscription, JOIN.LEFT_OUTER)
         .where(Delivery.claim == token)
         .order_by(Delivery.id)
-        .tuples()
     )
-    return [Claimed._make(r) for r in q]
+    return [Claimed._make(r) for r in fetch(q)]
 
 
 def send_deliveries(delivery_ids: Sequence[int], now: dt.datetime | None = None) -> int:
@@ -361,14 +374,16 @@ def record(results: list[tuple[Claimed, Outcome]], now: dt.datetime) -> None:
             if at is not None:
                 fields["next_attempt_at"] = at
             for chunk in chunked(ids, 500):
-                Delivery.update(**fields).where(Delivery.id.in_(list(chunk))).execute()
+                Delivery.update(**fields).where(in_ids(Delivery.id, chunk)).execute()
         if ok_subs:
             PushSubscription.update(last_success_at=now).where(
-                PushSubscription.id.in_(sorted(ok_subs))
+                in_ids(PushSubscription.id, sorted(ok_subs))
             ).execute()
         if gone_subs:
             # Pending deliveries to these devices are skipped (their subscription becomes NULL).
-            PushSubscription.delete().where(PushSubscription.id.in_(sorted(gone_subs))).execute()
+            PushSubscription.delete().where(
+                in_ids(PushSubscription.id, sorted(gone_subs))
+            ).execute()
     db.after_commit(lambda: schedule(retries, now))
 
 

@@ -18,6 +18,7 @@ service that already accepted it would show the message once (same Topic replace
 
 from __future__ import annotations
 
+import re
 import select
 import socket
 import ssl
@@ -26,6 +27,7 @@ import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 MAX_LINE = 65536
 MAX_HEADERS = 100
 MAX_BODY = 1 << 20  # replies are small; never buffer an unbounded body
@@ -100,10 +102,12 @@ class PushHTTP:
 
     def _origin(self, url: str) -> tuple[_Origin, str]:
         """(origin, request target) for ``url``; origins are resolved once (proxy included)."""
-        parts = urlsplit(url)
-        key = f"{parts.scheme}://{parts.netloc}"
-        found = self._origins.get(key)
+        m = _PREFIX.match(url)
+        prefix = m.group() if m else url
+        found = self._origins.get(prefix)
         if found is None:
+            parts = urlsplit(url)
+            key = url[: len(parts.scheme) + 3 + len(parts.netloc)]
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError(f"not an http(s) URL: {url[:100]}")
             port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -121,8 +125,9 @@ class PushHTTP:
                 parts.scheme, host, port, shown if default else f"{shown}:{port}", proxy
             )
             found = (origin, key)
-            with self._lock:
-                self._origins[key] = found
+            if m is not None and len(self._origins) < 1000:
+                with self._lock:
+                    self._origins[prefix] = found
         origin, key = found
         if origin.proxy and origin.scheme == "http":
             return origin, url  # absolute-form through a plain proxy
