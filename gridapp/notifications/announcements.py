@@ -15,7 +15,7 @@ from gridapp.changes import record_changes
 from gridapp.db import db, utcnow
 from gridapp.errors import NotFound, ValidationFailed
 from gridapp.jobs import app_task
-from gridapp.notifications.delivery import after_commit_dispatch, in_ids, insert_ignore
+from gridapp.notifications.delivery import after_commit_dispatch, db_time, in_ids, insert_ignore
 from gridapp.notifications.models import Announcement, Notification
 from gridapp.org.models import Grid, User, UserGrid
 from gridapp.scope import Scope
@@ -89,7 +89,7 @@ def fanout(announcement_id: int, batch: int = FANOUT_BATCH) -> int:
                 .where(Notification.announcement == a.id, in_ids(Notification.recipient, chunk))
                 .tuples()
             }
-            now = utcnow()
+            now = db_time(utcnow())
             rows = [
                 (rid, "announcement", a.title, a.body, a.link, a.urgent, now, a.id)
                 for rid in chunk

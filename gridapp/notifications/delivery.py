@@ -63,7 +63,8 @@ def clock() -> dt.datetime:
 def insert_ignore(model: type[Model], columns: Sequence[str], rows: Sequence[tuple]) -> None:
     """Multi-row INSERT that skips rows violating a unique constraint (a re-run job writes
     nothing twice), without peewee's per-value SQL building (most of a fan-out's database CPU).
-    Values must be ready for the database (ids, not model instances); call inside db.atomic()."""
+    Values must be ready for the database (ids, not model instances; datetimes through
+    ``db_time``); call inside db.atomic()."""
     if not rows:
         return
     table = model._meta.table_name
@@ -74,14 +75,19 @@ def insert_ignore(model: type[Model], columns: Sequence[str], rows: Sequence[tup
     for chunk in chunked(rows, 400):
         params: list[Any] = []
         for r in chunk:
-            if pg:
-                params.extend(r)
-            else:  # datetimes as text in peewee's own format (sqlite3's adapter is deprecated)
-                params.extend(str(v) if isinstance(v, dt.datetime) else v for v in r)
+            params.extend(r)
         values = ", ".join([one] * len(chunk))
         # Unique conflicts only (not "OR IGNORE", which would also drop NOT NULL violations).
         sql = f'INSERT INTO "{table}" ({cols}) VALUES {values} ON CONFLICT DO NOTHING'
         db.execute_sql(sql, params)
+
+
+def db_time(value: dt.datetime | None) -> Any:
+    """A naive-UTC datetime as the database takes it: text in peewee's own format on SQLite
+    (sqlite3's default adapter is deprecated), the datetime itself on PostgreSQL."""
+    if value is None or is_postgres():
+        return value
+    return str(value)
 
 
 def in_ids(field: Field, ids: Iterable[int]) -> Expression:
@@ -162,7 +168,15 @@ def dispatch(notification_ids: Sequence[int], now: dt.datetime | None = None) ->
         return []
     users = {n[1] for n in notes}
     choices = channel_choices(users)
-    quiet = {q.user_id: q for q in QuietHours.select().where(in_ids(QuietHours.user, users))}
+    quiet = {
+        q[0]: QuietHours(user=q[0], enabled=bool(q[1]), start_min=q[2], end_min=q[3], timezone=q[4])
+        for q in fetch(
+            QuietHours.select(
+                QuietHours.user, QuietHours.enabled, QuietHours.start_min, QuietHours.end_min,
+                QuietHours.timezone,
+            ).where(in_ids(QuietHours.user, users))
+        )
+    }  # fmt: skip
     subs: dict[int, list[int]] = defaultdict(list)
     for sid, uid in (
         PushSubscription.select(PushSubscription.id, PushSubscription.user)
@@ -172,16 +186,19 @@ def dispatch(notification_ids: Sequence[int], now: dt.datetime | None = None) ->
         subs[uid].append(sid)
     releases: dict[int, dt.datetime | None] = {}
     rows = []
+    now_db = db_time(now)
     for nid, uid, kind, urgent in notes:
         if uid not in releases:
             releases[uid] = release_time(quiet.get(uid), now)
         release = None if urgent else releases[uid]
         status = "held" if release else "queued"
-        at = release or now
+        at = db_time(release) if release else now_db
         for ch in enabled_channels(choices.get(uid, {}), kind):
             targets = subs.get(uid, []) if ch == "webpush" else [None]
             for sid in targets:
-                rows.append((nid, ch, sid, f"{nid}:{ch}:{sid or 0}", status, at, now, now, 0, ""))
+                rows.append(
+                    (nid, ch, sid, f"{nid}:{ch}:{sid or 0}", status, at, now_db, now_db, 0, "")
+                )
     with db.atomic():
         insert_ignore(
             Delivery,
