@@ -253,7 +253,7 @@ def run(backend: str, n: int, origin: str, rounds: int) -> None:
         [
             ("prepare (payload + aes128gcm + VAPID cached)", p, c),
             ("prepare, JWT signed per message", pnc, c),
-            ("whole fan-out (inbox, deliveries, HTTP, results)", w, c),
+            ("whole fan-out (inbox + deliveries + HTTP)", w, c),
             ("whole fan-out, JWT signed per message", cpu_nc / n, crypto_nc),
         ],
         f"push fan-out to {n} subscriptions ({backend}); CPU per message, median of {rounds} "
