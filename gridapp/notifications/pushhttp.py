@@ -77,8 +77,11 @@ class _Conn:
         socket: EOF or junk) has been closed by the server or is out of step: not reusable."""
         try:
             self.sock.settimeout(0)
-            if self.rfile.peek(1):
-                return True
+            try:
+                if self.rfile.peek(1):
+                    return True
+            except ssl.SSLWantReadError:
+                pass  # TLS: nothing buffered and no application data waiting
             if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
                 return True
             r, _, _ = select.select([self.sock], [], [], 0)
@@ -90,12 +93,12 @@ class _Conn:
 class PushHTTP:
     """Thread-safe: connections are taken from the pool for one request and given back."""
 
-    def __init__(self, max_idle: int = 8) -> None:
+    def __init__(self, max_idle: int = 8, ssl_context: ssl.SSLContext | None = None) -> None:
         self.max_idle = max_idle  # per origin; at least the window of post_many
         self._lock = threading.Lock()
         self._idle: dict[_Origin, list[_Conn]] = {}
         self._origins: dict[str, tuple[_Origin, str]] = {}
-        self._ssl: ssl.SSLContext | None = None
+        self._ssl = ssl_context  # default: the system's trust store, hostname checked
         self.connections_opened = 0  # tests and the benchmark read it
 
     # -- origins ---------------------------------------------------------------------------

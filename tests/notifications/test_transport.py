@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import os
 import socket
+import ssl
+import subprocess
 import threading
 import time
 
@@ -73,13 +75,15 @@ class RawServer:
     """Answers each request on a connection with the next scripted reply (bytes), or closes
     (None), or stays silent ("hang")."""
 
-    def __init__(self, script):
+    def __init__(self, script, tls: ssl.SSLContext | None = None):
         self.script = list(script)
+        self.tls = tls
         self.requests: list[bytes] = []
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://localhost:{self.sock.getsockname()[1]}"
         self.connections = 0
         threading.Thread(target=self.serve, daemon=True).start()
 
@@ -93,6 +97,11 @@ class RawServer:
             threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
 
     def handle(self, conn):
+        if self.tls:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except OSError:
+                return
         f = conn.makefile("rb")  # closed with the socket (its fd lives while f does)
         with conn, f:
             while True:
@@ -129,7 +138,7 @@ def test_post_sends_headers_once_and_reuses_the_connection():
             assert r.status == 201
         assert http.connections_opened == 1
         first = srv.requests[0]
-        assert first.startswith(b"POST /push/abc?x=1 HTTP/1.1\r\nHost: 127.0.0.1:")
+        assert first.startswith(b"POST /push/abc?x=1 HTTP/1.1\r\nHost: localhost:")
         assert b"\r\nTTL: 60\r\n" in first and b"\r\nContent-Length: 4\r\n" in first
         assert first.endswith(b"\r\n\r\nBODY")
     finally:
@@ -207,3 +216,28 @@ def test_refused_connection_is_an_error_not_an_exception():
         PushHTTP().post("ftp://example.com/x", b"", {}, timeout=1)
     with pytest.raises(ValueError):
         PushHTTP().post("http://127.0.0.1:1/x", b"", {"Topic": "a\r\nEvil: 1"}, timeout=1)
+
+
+def test_tls_connections_are_verified_and_reused(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    srv = RawServer([CREATED] * 3, tls=server_ctx)
+    try:
+        # The system trust store does not know this certificate: refused.
+        (out,) = PushHTTP().post_many([(srv.url + "/a", b"x", {})], timeout=2)
+        assert isinstance(out, ssl.SSLError)
+        http = PushHTTP(ssl_context=ssl.create_default_context(cafile=str(cert)))
+        for _ in range(3):
+            assert http.post(srv.url + "/a", b"x", {}, timeout=2).status == 201
+            time.sleep(0.02)  # let TLS 1.3 session tickets arrive while idle
+        assert http.connections_opened == 1
+        http.close()
+    finally:
+        srv.close()
