@@ -15,7 +15,7 @@ from gridapp.changes import record_changes
 from gridapp.db import db, utcnow
 from gridapp.errors import NotFound, ValidationFailed
 from gridapp.jobs import app_task
-from gridapp.notifications.delivery import after_commit_dispatch
+from gridapp.notifications.delivery import after_commit_dispatch, db_time, in_ids, insert_ignore
 from gridapp.notifications.models import Announcement, Notification
 from gridapp.org.models import Grid, User, UserGrid
 from gridapp.scope import Scope
@@ -86,29 +86,26 @@ def fanout(announcement_id: int, batch: int = FANOUT_BATCH) -> int:
             have = {
                 r[0]
                 for r in Notification.select(Notification.recipient)
-                .where(Notification.announcement == a.id, Notification.recipient.in_(chunk))
+                .where(Notification.announcement == a.id, in_ids(Notification.recipient, chunk))
                 .tuples()
             }
-            now = utcnow()
+            now = db_time(utcnow())
             rows = [
-                {
-                    "recipient": rid,
-                    "type": "announcement",
-                    "title": a.title,
-                    "body": a.body,
-                    "link": a.link,
-                    "urgent": a.urgent,
-                    "created_at": now,
-                    "announcement": a.id,
-                }
+                (rid, "announcement", a.title, a.body, a.link, a.urgent, now, a.id)
                 for rid in chunk
                 if rid not in have
             ]
-            for part in chunked(rows, 50):
-                Notification.insert_many(part).on_conflict_ignore().execute()
+            insert_ignore(
+                Notification,
+                (
+                    "recipient_id", "type", "title", "body", "link", "urgent", "created_at",
+                    "announcement_id",
+                ),
+                rows,
+            )  # fmt: skip
             written = list(
                 Notification.select(Notification.id, Notification.recipient)
-                .where(Notification.announcement == a.id, Notification.recipient.in_(chunk))
+                .where(Notification.announcement == a.id, in_ids(Notification.recipient, chunk))
                 .tuples()
             )
             record_changes(

@@ -4,10 +4,11 @@
 A channel turns one ``Message`` into one ``Outcome``; what to do with the outcome (retry, prune,
 give up) is decided in ``rules.judge`` and recorded by ``delivery``.
 
-webpush 1.0.6 is used for the encryption only, through one ``WebPush`` per process configured
-once with the subscriber, TTL and expiration. ``WebPush.get()`` is not called: it stores per-call
-options on the instance (sticky, thread-unsafe), signs a fresh JWT per message, and drops the
-port from ``aud`` (DEPENDENCIES.md pitfall 3). The JWT comes from ``vapid.tokens`` instead.
+webpush 1.0.6's ``WebPush.get()`` is not used: it stores per-call options on the instance
+(sticky, thread-unsafe), signs a fresh JWT per message, and drops the port from ``aud``
+(DEPENDENCIES.md pitfall 3). The JWT comes from ``vapid.tokens``; the aes128gcm record from
+``ece.encrypt`` (byte-identical to webpush's, cheaper); the POST goes over ``pushhttp.PushHTTP``
+(keep-alive connections per origin; a fraction of ``requests``' CPU per message).
 """
 
 from __future__ import annotations
@@ -20,12 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import requests
 from flask import Flask, current_app
-from requests.adapters import HTTPAdapter
-from webpush import WebPush
 
-from gridapp.notifications import rules, vapid
+from gridapp.notifications import ece, rules, vapid
+from gridapp.notifications.pushhttp import PushHTTP, Reply
 
 log = logging.getLogger("gridapp.notifications")
 console_log = logging.getLogger("gridapp.notifications.console")
@@ -87,20 +86,6 @@ class ConsoleChannel:
         return Outcome(200)
 
 
-@dataclass(frozen=True)
-class _Keys:
-    auth: str
-    p256dh: str
-
-
-@dataclass(frozen=True)
-class _Subscription:
-    """What ``WebPush._encrypt`` reads (``.keys.auth``, ``.keys.p256dh``), without re-validating
-    the endpoint through pydantic for every message."""
-
-    keys: _Keys
-
-
 class WebPushChannel:
     name = "webpush"
     KEY_CHECK_INTERVAL = 30.0  # seconds between looks at the key file (rotation)
@@ -113,12 +98,10 @@ class WebPushChannel:
         self.ttl = ttl
         self.timeout = timeout
         self._lock = threading.Lock()
-        self._local = threading.local()
         self._keys: vapid.VapidKeys | None = None
-        self._pusher: WebPush | None = None
         self._checked = 0.0
-        self._proxies: dict[str, dict[str, str]] = {}
-        self._sessions: list[requests.Session] = []
+        self.http = PushHTTP()
+        self._ttl = str(ttl)
 
     # -- identity ------------------------------------------------------------------------
 
@@ -130,63 +113,26 @@ class WebPushChannel:
             path = vapid.ensure_keys(self.instance)
             mtime = path.stat().st_mtime_ns
             if self._keys is None or self._keys.mtime_ns != mtime:
-                keys = vapid.load_keys(self.instance)
-                # Configured once per key pair; never given per-call options (pitfall 3).
-                self._pusher = WebPush(
-                    private_key=keys.private_pem,
-                    public_key=keys.public_pem,
-                    subscriber=self.subject.removeprefix("mailto:"),
-                    ttl=self.ttl,
-                    expiration=vapid.TOKEN_LIFETIME,
-                )
-                self._keys = keys
+                self._keys = vapid.load_keys(self.instance)
             self._checked = now
             return self._keys
 
-    def encrypt(self, plaintext: bytes, p256dh: str, auth: str) -> bytes:
+    @staticmethod
+    def encrypt(plaintext: bytes, p256dh: str, auth: str) -> bytes:
         if len(plaintext) > rules.MAX_PLAINTEXT:
             raise ValueError("plaintext over 3,993 bytes cannot be decrypted (RFC 8291)")
-        self.keys()
-        assert self._pusher is not None
-        return self._pusher._encrypt(plaintext, _Subscription(_Keys(auth=auth, p256dh=p256dh)))
+        return ece.encrypt(plaintext, p256dh, auth)
 
     # -- transport -----------------------------------------------------------------------
 
-    def session(self) -> requests.Session:
-        """A pooled keep-alive session per thread (requests sessions are not thread-safe)."""
-        s = getattr(self._local, "session", None)
-        if s is None:
-            s = requests.Session()
-            # Reading proxy/netrc settings from the environment on every request costs about a
-            # third of requests' CPU per POST; they are resolved once per origin instead.
-            s.trust_env = False
-            adapter = HTTPAdapter(pool_connections=8, pool_maxsize=8, max_retries=0)
-            s.mount("https://", adapter)
-            s.mount("http://", adapter)
-            self._local.session = s
-            with self._lock:
-                self._sessions.append(s)
-        return s
-
     def close(self) -> None:
-        """Close every thread's pooled connections (tests, benchmark, shutdown)."""
-        with self._lock:
-            sessions, self._sessions = self._sessions, []
-        for s in sessions:
-            s.close()
-        self._local = threading.local()
-
-    def proxies(self, endpoint: str) -> dict[str, str]:
-        origin = rules.audience(endpoint)
-        found = self._proxies.get(origin)
-        if found is None:
-            found = self._proxies[origin] = requests.utils.get_environ_proxies(endpoint)
-        return found
+        """Close the pooled connections (tests, benchmark, shutdown)."""
+        self.http.close()
 
     def headers(self, message: Message, keys: vapid.VapidKeys) -> dict[str, str]:
         return {
             "Authorization": vapid.tokens.header(keys, message.endpoint, self.subject),
-            "TTL": str(self.ttl),
+            "TTL": self._ttl,
             "Urgency": rules.urgency(message.type, message.urgent),
             "Topic": rules.topic(message.type, self.topic_subject(message)),
             "Content-Encoding": "aes128gcm",
@@ -202,20 +148,33 @@ class WebPushChannel:
         return message.link
 
     def send(self, message: Message) -> Outcome:
+        return self.send_many([message])[0]
+
+    def send_many(self, messages: list[Message]) -> list[Outcome]:
+        """Encrypt each message for its subscription and POST them, a window at a time."""
         keys = self.keys()
-        body = self.encrypt(message.payload(), message.p256dh, message.auth)
-        try:
-            resp = self.session().post(
-                message.endpoint,
-                data=body,
-                headers=self.headers(message, keys),
-                proxies=self.proxies(message.endpoint),
-                timeout=self.timeout,
-            )
-        except requests.RequestException as exc:
-            return Outcome(None, error=f"{type(exc).__name__}: {exc}"[:500])
-        error = "" if resp.ok else (resp.text or resp.reason or "")[:500]
-        return Outcome(resp.status_code, error=error, retry_after=resp.headers.get("Retry-After"))
+        outcomes: list[Outcome | None] = [None] * len(messages)
+        requests, index = [], []
+        for i, m in enumerate(messages):
+            try:
+                body = self.encrypt(m.payload(), m.p256dh, m.auth)
+                requests.append((m.endpoint, body, self.headers(m, keys)))
+                index.append(i)
+            except Exception as exc:  # noqa: BLE001  (a bad subscription key fails one message)
+                log.warning("push %s not encrypted: %s", m.delivery_id, exc)
+                outcomes[i] = Outcome(None, error=f"{type(exc).__name__}: {exc}"[:500])
+        for i, reply in zip(index, self.http.post_many(requests, self.timeout), strict=True):
+            outcomes[i] = _outcome(reply)
+        return outcomes  # type: ignore[return-value]
+
+
+def _outcome(reply: Reply | Exception) -> Outcome:
+    if isinstance(reply, Exception):  # refused, reset, timeout, TLS, malformed reply
+        return Outcome(None, error=f"{type(reply).__name__}: {reply}"[:500])
+    error = ""
+    if not reply.ok:
+        error = (reply.body.decode("utf-8", "replace") or reply.reason or "")[:500]
+    return Outcome(reply.status, error=error, retry_after=reply.headers.get("retry-after"))
 
 
 def settings(app: Flask | None = None) -> dict[str, Any]:

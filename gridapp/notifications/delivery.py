@@ -20,12 +20,13 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 from flask import current_app
 from huey import crontab
-from peewee import JOIN, chunked
+from peewee import JOIN, OP, SQL, Expression, Field, Model, chunked
 
-from gridapp.db import db, utcnow
+from gridapp.db import db, is_postgres, utcnow
 from gridapp.jobs import app_periodic_task, app_task
 from gridapp.notifications import rules
 from gridapp.notifications.channels import (
@@ -59,6 +60,50 @@ def clock() -> dt.datetime:
     return fn() if fn else utcnow()
 
 
+def insert_ignore(model: type[Model], columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    """Multi-row INSERT that skips rows violating a unique constraint (a re-run job writes
+    nothing twice), without peewee's per-value SQL building (most of a fan-out's database CPU).
+    Values must be ready for the database (ids, not model instances; datetimes through
+    ``db_time``); call inside db.atomic()."""
+    if not rows:
+        return
+    table = model._meta.table_name
+    cols = ", ".join(f'"{c}"' for c in columns)
+    pg = is_postgres()
+    mark = "%s" if pg else "?"
+    one = "(" + ", ".join(mark for _ in columns) + ")"
+    for chunk in chunked(rows, 400):
+        params: list[Any] = []
+        for r in chunk:
+            params.extend(r)
+        values = ", ".join([one] * len(chunk))
+        # Unique conflicts only (not "OR IGNORE", which would also drop NOT NULL violations).
+        sql = f'INSERT INTO "{table}" ({cols}) VALUES {values} ON CONFLICT DO NOTHING'
+        db.execute_sql(sql, params)
+
+
+def db_time(value: dt.datetime | None) -> Any:
+    """A naive-UTC datetime as the database takes it: text in peewee's own format on SQLite
+    (sqlite3's default adapter is deprecated), the datetime itself on PostgreSQL."""
+    if value is None or is_postgres():
+        return value
+    return str(value)
+
+
+def in_ids(field: Field, ids: Iterable[int]) -> Expression:
+    """``field IN (1, 2, ...)`` for integer ids, rendered as one literal (each value passed
+    through ``int()``) instead of one peewee node and parameter per id (~20 µs each)."""
+    text = ", ".join(str(int(i)) for i in ids)
+    return Expression(field, OP.IN, SQL(f"({text})")) if text else field.in_([])
+
+
+def fetch(query) -> list[tuple]:
+    """The rows of a peewee SELECT as the driver returns them, without per-value conversion
+    (for hot queries whose columns are ints, text and NULL checks)."""
+    sql, params = query.sql()
+    return db.execute_sql(sql, params).fetchall()
+
+
 # ---- enqueueing ----------------------------------------------------------------------------
 
 
@@ -84,7 +129,7 @@ def after_commit_dispatch(notification_ids: Sequence[int]) -> None:
 
 def channel_choices(user_ids: Iterable[int]) -> dict[int, dict[tuple[str, str], bool]]:
     out: dict[int, dict[tuple[str, str], bool]] = defaultdict(dict)
-    for p in NotificationPreference.select().where(NotificationPreference.user.in_(list(user_ids))):
+    for p in NotificationPreference.select().where(in_ids(NotificationPreference.user, user_ids)):
         out[p.user_id][(p.type, p.channel)] = p.enabled
     return out
 
@@ -115,48 +160,57 @@ def dispatch(notification_ids: Sequence[int], now: dt.datetime | None = None) ->
     notes = list(
         Notification.select(
             Notification.id, Notification.recipient, Notification.type, Notification.urgent
-        ).where(Notification.id.in_(ids))
+        )
+        .where(in_ids(Notification.id, ids))
+        .tuples()
     )
     if not notes:
         return []
-    users = {n.recipient_id for n in notes}
+    users = {n[1] for n in notes}
     choices = channel_choices(users)
-    quiet = {q.user_id: q for q in QuietHours.select().where(QuietHours.user.in_(list(users)))}
+    quiet = {
+        q[0]: QuietHours(user=q[0], enabled=bool(q[1]), start_min=q[2], end_min=q[3], timezone=q[4])
+        for q in fetch(
+            QuietHours.select(
+                QuietHours.user, QuietHours.enabled, QuietHours.start_min, QuietHours.end_min,
+                QuietHours.timezone,
+            ).where(in_ids(QuietHours.user, users))
+        )
+    }  # fmt: skip
     subs: dict[int, list[int]] = defaultdict(list)
     for sid, uid in (
         PushSubscription.select(PushSubscription.id, PushSubscription.user)
-        .where(PushSubscription.user.in_(list(users)))
+        .where(in_ids(PushSubscription.user, users))
         .tuples()
     ):
         subs[uid].append(sid)
     releases: dict[int, dt.datetime | None] = {}
     rows = []
-    for n in notes:
-        uid = n.recipient_id
+    now_db = db_time(now)
+    for nid, uid, kind, urgent in notes:
         if uid not in releases:
             releases[uid] = release_time(quiet.get(uid), now)
-        release = None if n.urgent else releases[uid]
-        for ch in enabled_channels(choices.get(uid, {}), n.type):
+        release = None if urgent else releases[uid]
+        status = "held" if release else "queued"
+        at = db_time(release) if release else now_db
+        for ch in enabled_channels(choices.get(uid, {}), kind):
             targets = subs.get(uid, []) if ch == "webpush" else [None]
             for sid in targets:
                 rows.append(
-                    {
-                        "notification": n.id,
-                        "channel": ch,
-                        "subscription": sid,
-                        "dedupe_key": f"{n.id}:{ch}:{sid or 0}",
-                        "status": "held" if release else "queued",
-                        "next_attempt_at": release or now,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
+                    (nid, ch, sid, f"{nid}:{ch}:{sid or 0}", status, at, now_db, now_db, 0, "")
                 )
     with db.atomic():
-        for chunk in chunked(rows, 50):
-            Delivery.insert_many(chunk).on_conflict_ignore().execute()
+        insert_ignore(
+            Delivery,
+            (
+                "notification_id", "channel", "subscription_id", "dedupe_key", "status",
+                "next_attempt_at", "created_at", "updated_at", "attempts", "error",
+            ),
+            rows,
+        )  # fmt: skip
     pending = list(
         Delivery.select(Delivery.id, Delivery.next_attempt_at)
-        .where(Delivery.notification.in_(ids), Delivery.status.in_(PENDING))
+        .where(in_ids(Delivery.notification, ids), Delivery.status.in_(PENDING))
         .order_by(Delivery.id)
         .tuples()
     )
@@ -183,42 +237,76 @@ def schedule(pending: Iterable[tuple[int, dt.datetime]], now: dt.datetime) -> No
 # ---- sending -------------------------------------------------------------------------------
 
 
-def _message(d: Delivery) -> Message:
-    n = d.notification
-    sub = d.subscription if d.subscription_id else None
-    return Message(
-        delivery_id=d.id,
-        notification_id=n.id,
-        recipient_id=n.recipient_id,
-        type=n.type,
-        title=n.title,
-        body=n.body,
-        link=n.link,
-        urgent=n.urgent,
-        endpoint=sub.endpoint if sub else "",
-        p256dh=sub.p256dh if sub else "",
-        auth=sub.auth if sub else "",
-    )
+class Claimed(NamedTuple):
+    """A claimed delivery with what sending it needs (read in the claim's one SELECT)."""
+
+    id: int
+    channel: str
+    attempts: int
+    subscription_id: int | None
+    notification_id: int
+    recipient_id: int
+    type: str
+    title: str
+    body: str
+    link: str
+    urgent: bool
+    read_at: Any
+    endpoint: str | None
+    p256dh: str | None
+    auth: str | None
+
+    def message(self) -> Message:
+        return Message(
+            delivery_id=self.id,
+            notification_id=self.notification_id,
+            recipient_id=self.recipient_id,
+            type=self.type,
+            title=self.title,
+            body=self.body,
+            link=self.link,
+            urgent=bool(self.urgent),
+            endpoint=self.endpoint or "",
+            p256dh=self.p256dh or "",
+            auth=self.auth or "",
+        )
 
 
-def claim(delivery_ids: Sequence[int], now: dt.datetime) -> list[Delivery]:
+def claim(delivery_ids: Sequence[int], now: dt.datetime) -> list[Claimed]:
     token = uuid.uuid4().hex
     with db.atomic():
         Delivery.update(
             status="sending", claim=token, attempts=Delivery.attempts + 1, updated_at=now
         ).where(
-            Delivery.id.in_(list(delivery_ids)),
+            in_ids(Delivery.id, delivery_ids),
             Delivery.status.in_(PENDING),
             Delivery.next_attempt_at <= now,
         ).execute()
-    return list(
-        Delivery.select(Delivery, Notification, PushSubscription)
+    q = (
+        Delivery.select(
+            Delivery.id,
+            Delivery.channel,
+            Delivery.attempts,
+            Delivery.subscription,
+            Notification.id,
+            Notification.recipient,
+            Notification.type,
+            Notification.title,
+            Notification.body,
+            Notification.link,
+            Notification.urgent,
+            Notification.read_at,
+            PushSubscription.endpoint,
+            PushSubscription.p256dh,
+            PushSubscription.auth,
+        )  # fmt: skip
         .join(Notification)
         .switch(Delivery)
         .join(PushSubscription, JOIN.LEFT_OUTER)
         .where(Delivery.claim == token)
         .order_by(Delivery.id)
     )
+    return [Claimed._make(r) for r in fetch(q)]
 
 
 def send_deliveries(delivery_ids: Sequence[int], now: dt.datetime | None = None) -> int:
@@ -228,26 +316,40 @@ def send_deliveries(delivery_ids: Sequence[int], now: dt.datetime | None = None)
     if not rows:
         return 0
     chans = channels()
-    results: list[tuple[Delivery, Outcome]] = []
+    results: list[tuple[Claimed, Outcome]] = []
+    pushes: list[Claimed] = []
     for d in rows:
         if d.channel == "webpush" and not d.subscription_id:
             results.append((d, Outcome(None, error="subscription removed")))
             continue
-        if d.notification.read_at is not None:
+        if d.read_at is not None:
             # Read in the inbox meanwhile (e.g. held overnight): no need to ring the phone.
             results.append((d, Outcome(None, error="read before delivery")))
             continue
+        if d.channel == "webpush":
+            pushes.append(d)  # sent together below, several requests in flight
+            continue
+        results.append((d, _send_one(chans[d.channel], d)))
+    if pushes:
         try:
-            outcome = chans[d.channel].send(_message(d))
-        except Exception as exc:  # noqa: BLE001  (a bad row must not stop the batch)
-            log.exception("delivery %s failed", d.id)
-            outcome = Outcome(None, error=f"{type(exc).__name__}: {exc}"[:500])
-        results.append((d, outcome))
+            outcomes = chans["webpush"].send_many([d.message() for d in pushes])
+        except Exception as exc:  # noqa: BLE001  (recorded; the rows are retried)
+            log.exception("push batch of %s failed", len(pushes))
+            outcomes = [Outcome(None, error=f"{type(exc).__name__}: {exc}"[:500])] * len(pushes)
+        results.extend(zip(pushes, outcomes, strict=True))
     record(results, now)
     return len(results)
 
 
-def record(results: list[tuple[Delivery, Outcome]], now: dt.datetime) -> None:
+def _send_one(channel, d: Claimed) -> Outcome:
+    try:
+        return channel.send(d.message())
+    except Exception as exc:  # noqa: BLE001  (a bad row must not stop the batch)
+        log.exception("delivery %s failed", d.id)
+        return Outcome(None, error=f"{type(exc).__name__}: {exc}"[:500])
+
+
+def record(results: list[tuple[Claimed, Outcome]], now: dt.datetime) -> None:
     """Store each outcome (grouped into a few UPDATEs), prune gone subscriptions, schedule
     retries."""
     s = settings()
@@ -289,14 +391,16 @@ def record(results: list[tuple[Delivery, Outcome]], now: dt.datetime) -> None:
             if at is not None:
                 fields["next_attempt_at"] = at
             for chunk in chunked(ids, 500):
-                Delivery.update(**fields).where(Delivery.id.in_(list(chunk))).execute()
+                Delivery.update(**fields).where(in_ids(Delivery.id, chunk)).execute()
         if ok_subs:
             PushSubscription.update(last_success_at=now).where(
-                PushSubscription.id.in_(sorted(ok_subs))
+                in_ids(PushSubscription.id, sorted(ok_subs))
             ).execute()
         if gone_subs:
             # Pending deliveries to these devices are skipped (their subscription becomes NULL).
-            PushSubscription.delete().where(PushSubscription.id.in_(sorted(gone_subs))).execute()
+            PushSubscription.delete().where(
+                in_ids(PushSubscription.id, sorted(gone_subs))
+            ).execute()
     db.after_commit(lambda: schedule(retries, now))
 
 

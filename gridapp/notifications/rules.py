@@ -9,6 +9,7 @@ import datetime as dt
 import email.utils
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -132,9 +133,27 @@ def judge(
 # ---- message headers and payload -----------------------------------------------------------
 
 
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+_audiences: dict[str, str] = {}
+
+
 def audience(endpoint: str) -> str:
     """The VAPID ``aud`` claim: the origin of the push resource, port included when it is not
-    the scheme's default (webpush 1.0.6 drops it: pitfall 3)."""
+    the scheme's default (webpush 1.0.6 drops it: pitfall 3). Memoised per scheme://netloc
+    prefix (a fan-out asks it for every message, to a handful of push services)."""
+    m = _ORIGIN.match(endpoint)
+    if m is None:
+        return _audience(endpoint)
+    prefix = m.group()
+    found = _audiences.get(prefix)
+    if found is None:
+        found = _audience(prefix)
+        if len(_audiences) < 1000:
+            _audiences[prefix] = found
+    return found
+
+
+def _audience(endpoint: str) -> str:
     parts = urlsplit(endpoint)
     host = parts.hostname or ""
     if ":" in host:  # IPv6 literal
