@@ -7,7 +7,8 @@ give up) is decided in ``rules.judge`` and recorded by ``delivery``.
 webpush 1.0.6's ``WebPush.get()`` is not used: it stores per-call options on the instance
 (sticky, thread-unsafe), signs a fresh JWT per message, and drops the port from ``aud``
 (DEPENDENCIES.md pitfall 3). The JWT comes from ``vapid.tokens``; the aes128gcm record from
-``ece.encrypt`` (byte-identical to webpush's, cheaper); the POST goes over ``pushhttp.PushHTTP``
+webpush's own aes128gcm encryption (``WebPush._encrypt``, the settled choice; pinned at 1.0.6
+because it is a private method), through one instance configured once per key pair; the POST goes over ``pushhttp.PushHTTP``
 (keep-alive connections per origin; a fraction of ``requests``' CPU per message).
 """
 
@@ -22,11 +23,28 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from flask import Flask, current_app
+from webpush import WebPush
 
-from gridapp.notifications import ece, rules, vapid
+from gridapp.notifications import rules, vapid
 from gridapp.notifications.pushhttp import PushHTTP, Reply
 
 log = logging.getLogger("gridapp.notifications")
+
+
+@dataclass(frozen=True)
+class _Keys:
+    auth: str
+    p256dh: str
+
+
+@dataclass(frozen=True)
+class _Subscription:
+    """What ``WebPush._encrypt`` reads (``.keys.auth``, ``.keys.p256dh``), without re-validating
+    the endpoint through pydantic for every message."""
+
+    keys: _Keys
+
+
 console_log = logging.getLogger("gridapp.notifications.console")
 
 
@@ -101,6 +119,7 @@ class WebPushChannel:
         self._keys: vapid.VapidKeys | None = None
         self._checked = 0.0
         self.http = PushHTTP()
+        self._pushers: dict[int, WebPush] = {}
         self._ttl = str(ttl)
 
     # -- identity ------------------------------------------------------------------------
@@ -117,11 +136,23 @@ class WebPushChannel:
             self._checked = now
             return self._keys
 
-    @staticmethod
-    def encrypt(plaintext: bytes, p256dh: str, auth: str) -> bytes:
+    def encrypt(self, plaintext: bytes, p256dh: str, auth: str) -> bytes:
         if len(plaintext) > rules.MAX_PLAINTEXT:
             raise ValueError("plaintext over 3,993 bytes cannot be decrypted (RFC 8291)")
-        return ece.encrypt(plaintext, p256dh, auth)
+        keys = self.keys()
+        pusher = self._pushers.get(id(keys))
+        if pusher is None:
+            # Configured once per key pair; never given per-call options (pitfall 3).
+            self._pushers = {
+                id(keys): WebPush(
+                    private_key=keys.private_pem,
+                    public_key=keys.public_pem,
+                    subscriber=self.subject.removeprefix("mailto:"),
+                    ttl=self.ttl,
+                )
+            }
+            pusher = self._pushers[id(keys)]
+        return pusher._encrypt(plaintext, _Subscription(_Keys(auth=auth, p256dh=p256dh)))
 
     # -- transport -----------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from gridapp.notifications import ece
 from gridapp.notifications.pushhttp import PushHTTP
 
 
@@ -31,41 +30,18 @@ def subscriber():
     return key, b64u(pub), os.urandom(16)
 
 
-def test_encryption_matches_webpush_byte_for_byte(subscriber, monkeypatch):
-    import webpush
-    from webpush import WebPush
-
-    from gridapp.notifications.vapid import load_keys
+def test_encryption_decrypts_with_http_ece_and_is_fresh_each_time(subscriber, tmp_path):
+    from gridapp.notifications.channels import WebPushChannel
 
     key, p256dh, auth = subscriber
-    salt, local = os.urandom(16), ec.generate_private_key(ec.SECP256R1())
-    ours = ece.encrypt(b"hello \xe4\xbd\xa0", p256dh, b64u(auth), salt=salt, local_key=local)
-
-    class Keys:
-        pass
-
-    sub = Keys()
-    sub.keys = Keys()
-    sub.keys.p256dh, sub.keys.auth = p256dh, b64u(auth)
-    monkeypatch.setattr(webpush.os, "urandom", lambda n: salt)
-    monkeypatch.setattr(webpush.ec, "generate_private_key", lambda *a, **k: local)
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        v = load_keys(tmp)
-        pusher = WebPush(private_key=v.private_pem, public_key=v.public_pem, subscriber="a@b.c")
-        theirs = pusher._encrypt(b"hello \xe4\xbd\xa0", sub)
-    assert ours == theirs
-
-
-def test_encryption_decrypts_with_http_ece_and_is_fresh_each_time(subscriber):
-    key, p256dh, auth = subscriber
-    a = ece.encrypt(b'{"id":1}', p256dh, b64u(auth))
-    b = ece.encrypt(b'{"id":1}', p256dh, b64u(auth))
+    channel = WebPushChannel(tmp_path, "mailto:ops@example.org", 3600, 5.0)
+    a = channel.encrypt(b'{"id":1}', p256dh, b64u(auth))
+    b = channel.encrypt(b'{"id":1}', p256dh, b64u(auth))
     assert a != b and a[:16] != b[:16]  # new salt and key pair per message
     for body in (a, b):
         plain = http_ece.decrypt(body, private_key=key, auth_secret=auth, version="aes128gcm")
         assert plain == b'{"id":1}'
+    channel.close()
 
 
 CREATED = b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
