@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import request, url_for
-from peewee import Field, ModelSelect
+from peewee import Field, ModelSelect, Ordering
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 
@@ -71,7 +71,8 @@ def paginate(
     fields = list(fields) if isinstance(fields, list | tuple) else [fields]
     if tiebreak is not None:
         fields.append(tiebreak)
-    order = [f.desc() if desc else f.asc() for f in fields]
+    # An entry that is already an ordering (``Matter.urgent.desc()``) keeps its direction.
+    order = [f if isinstance(f, Ordering) else (f.desc() if desc else f.asc()) for f in fields]
     total = query.order_by().count()
     pages = max(1, -(-total // per_page))
     page = _int_arg("page", 1, 1, pages)

@@ -41,7 +41,12 @@ def nav_items() -> list[dict[str, Any]]:
 
 
 def init_app(app: Flask) -> None:
-    from gridapp.console import admin, dashboard, department  # noqa: F401  (routes on bp)
+    import importlib.util
+
+    from gridapp.console import admin, dashboard  # noqa: F401  (routes on bp)
+
+    if importlib.util.find_spec("gridapp.matters"):
+        from gridapp.console import matters  # noqa: F401
     from gridapp.core import ROLE_HOMES
 
     app.register_blueprint(bp)
@@ -50,4 +55,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["has_endpoint"] = lambda name: name in current_app.view_functions
     ROLE_HOMES["supervisor"] = "console.dashboard"
     ROLE_HOMES["admin"] = "console.dashboard"
-    ROLE_HOMES["department"] = "console.department_matters"
+    if "console.department_matters" in app.view_functions:
+        ROLE_HOMES["department"] = "console.department_matters"

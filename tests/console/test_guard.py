@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 
 import pytest
@@ -13,7 +14,6 @@ from gridapp.org.models import ROLES
 SUP = ("supervisor", "admin")
 PAGES: dict[str, tuple[str, ...]] = {
     "console.dashboard": SUP,
-    "console.department_matters": ("department",),
     "console.admin_index": ("admin",),
     "console.admin_org": ("admin",),
     "console.admin_departments": ("admin",),
@@ -23,6 +23,16 @@ PAGES: dict[str, tuple[str, ...]] = {
     "console.admin_care_tags": ("admin",),
     "console.admin_audit": ("admin",),
 }
+if importlib.util.find_spec("gridapp.matters"):
+    PAGES.update(
+        {
+            "console.triage": SUP,
+            "console.matters": SUP,
+            "console.matters_export": SUP,
+            "console.matter": (*SUP, "department"),
+            "console.department_matters": ("department",),
+        }
+    )
 
 
 def _url(app, endpoint, people):
@@ -52,8 +62,9 @@ def test_console_page_per_role(app, people, login_as, endpoint, role):
     client = login_as(people[role])
     resp = client.get(_url(app, endpoint, people), headers={"Accept": "text/html"})
     if role in PAGES[endpoint]:
-        assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
-        assert "text/html" in resp.content_type
+        # a page about one row answers 404 for a row that does not exist, never 403
+        expected = (200, 404) if "<" in str(app.url_map._rules_by_endpoint[endpoint][0]) else (200,)
+        assert resp.status_code in expected, resp.get_data(as_text=True)[:500]
     else:
         assert resp.status_code == 403
         body = resp.get_data(as_text=True)
@@ -71,7 +82,9 @@ def test_console_page_needs_login(app, client, people, endpoint):
     "role,home",
     [("supervisor", "/console/"), ("admin", "/console/"), ("department", "/console/department")],
 )
-def test_role_homes(people, login_as, role, home):
+def test_role_homes(app, people, login_as, role, home):
+    if "console.department_matters" not in app.view_functions and role == "department":
+        pytest.skip("needs the matters feature")
     resp = login_as(people[role]).get("/")
     assert resp.status_code == 302 and resp.headers["Location"].endswith(home)
 
@@ -82,7 +95,10 @@ def test_every_console_form_carries_csrf(app, people, login_as):
     for endpoint in PAGES:
         if "admin" not in PAGES[endpoint]:
             continue
-        html = client.get(_url(app, endpoint, people)).get_data(as_text=True)
+        resp = client.get(_url(app, endpoint, people))
+        if "text/html" not in resp.content_type:
+            continue
+        html = resp.get_data(as_text=True)
         for form in re.findall(r"<form[^>]*method=\"post\"[^>]*>(.*?)</form>", html, re.S):
             assert 'name="csrf_token"' in form, endpoint
     bare = app.test_client()
