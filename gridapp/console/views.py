@@ -47,6 +47,10 @@ def init_app(app: Flask) -> None:
 
     if importlib.util.find_spec("gridapp.matters"):
         from gridapp.console import matters  # noqa: F401
+    if importlib.util.find_spec("gridapp.tasks") and importlib.util.find_spec(
+        "gridapp.tasks.service"
+    ):
+        from gridapp.console import tasks  # noqa: F401
     from gridapp.core import ROLE_HOMES
 
     app.register_blueprint(bp)

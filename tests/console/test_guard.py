@@ -33,6 +33,15 @@ if importlib.util.find_spec("gridapp.matters"):
             "console.department_matters": ("department",),
         }
     )
+if importlib.util.find_spec("gridapp.tasks") and importlib.util.find_spec("gridapp.tasks.service"):
+    PAGES.update(
+        {
+            "console.tasks": SUP,
+            "console.tasks_export": SUP,
+            "console.task": SUP,
+            "console.campaign": SUP,
+        }
+    )
 
 
 def _url(app, endpoint, people):
