@@ -77,6 +77,11 @@ def filtered_matters(scope) -> Any:
     community = lists.int_arg("community")
     if community is not None:
         q = q.where(Matter.community == community)
+    street = lists.int_arg("street")
+    if street is not None:
+        q = q.where(
+            Matter.community.in_(Community.select(Community.id).where(Community.street == street))
+        )
     alarm = lists.arg("alarm")
     now = utcnow()
     if alarm == "overdue":
@@ -148,8 +153,8 @@ def matters():
 def matters_export():
     q = filtered_matters(current_scope()).order_by(Matter.created_at.desc(), Matter.id.desc())
     state_names = actions.state_names()
-    rows = q.limit(xlsx.MAX_ROWS)
-    grid_names = _grid_names({g for (g,) in q.select(Matter.grid).distinct().tuples()})
+    rows = list(q.limit(xlsx.MAX_ROWS))
+    grid_names = _grid_names({m.grid_id for m in rows})
     return xlsx.send(
         "matters",
         [

@@ -209,3 +209,18 @@ def visits_per_grid(grid_ids: list[int] | None, since: dt.datetime) -> dict[int,
         .tuples()
     )
     return {g: int(n) for g, n in rows}
+
+
+def matters_per_community(
+    grid_ids: list[int] | None, now: dt.datetime
+) -> dict[int, dict[str, int]]:
+    from gridapp.matters.models import Matter
+
+    overdue = fn.SUM(Case(None, [(overdue_condition(now), 1)], 0))
+    rows = (
+        Matter.select(Matter.community, fn.COUNT(Matter.id), overdue)
+        .where(_grid_filter(Matter.grid, grid_ids), Matter.state != "closed")
+        .group_by(Matter.community)
+        .tuples()
+    )
+    return {c: {"open": int(n), "overdue": int(o or 0)} for c, n, o in rows}

@@ -80,6 +80,11 @@ def filtered_tasks(scope) -> Any:
     community = lists.int_arg("community")
     if community is not None:
         q = q.where(Task.grid.in_(Grid.select(Grid.id).where(Grid.community == community)))
+    street = lists.int_arg("street")
+    if street is not None:
+        q = q.where(
+            Task.grid.in_(Grid.select(Grid.id).join(Community).where(Community.street == street))
+        )
     text = lists.arg("q")
     if text:
         q = q.where(Task.title.contains(text))

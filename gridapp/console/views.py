@@ -51,6 +51,10 @@ def init_app(app: Flask) -> None:
         "gridapp.tasks.service"
     ):
         from gridapp.console import tasks  # noqa: F401
+    if importlib.util.find_spec("gridapp.visits") and importlib.util.find_spec(
+        "gridapp.visits.models"
+    ):
+        from gridapp.console import visits  # noqa: F401
     from gridapp.core import ROLE_HOMES
 
     app.register_blueprint(bp)

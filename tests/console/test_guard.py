@@ -42,6 +42,8 @@ if importlib.util.find_spec("gridapp.tasks") and importlib.util.find_spec("grida
             "console.campaign": SUP,
         }
     )
+if importlib.util.find_spec("gridapp.visits") and importlib.util.find_spec("gridapp.visits.models"):
+    PAGES.update({"console.visits": SUP, "console.households_due": SUP})
 
 
 def _url(app, endpoint, people):
