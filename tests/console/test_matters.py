@@ -8,10 +8,9 @@ import pytest
 
 from tests.console.conftest import form_post
 
-pytest.importorskip("gridapp.matters.service")
-
-from gridapp.matters import service as msvc  # noqa: E402
-from gridapp.matters.models import Matter, MatterEvent  # noqa: E402
+msvc = pytest.importorskip("gridapp.matters.service")
+_models = pytest.importorskip("gridapp.matters.models")
+Matter, MatterEvent = _models.Matter, _models.MatterEvent
 
 
 @pytest.fixture
