@@ -15,7 +15,7 @@ from gridapp.console import actions, lists, stats, xlsx
 from gridapp.console.blueprint import bp
 from gridapp.console.guard import DEPARTMENTS, SUPERVISORS, actor, roles_required
 from gridapp.db import utcnow
-from gridapp.errors import Problem, ValidationFailed
+from gridapp.errors import NotFound, Problem, ValidationFailed
 from gridapp.matters import service as msvc
 from gridapp.matters import states
 from gridapp.matters.models import Matter, MatterPart
@@ -328,6 +328,11 @@ def matter_act(matter_id: int):
             state=actions.state_names()[m.state],
         )
     )
+    try:
+        msvc.get_matter(actor(), matter_id, current_scope())
+    except NotFound:
+        # e.g. a department that returned the matter no longer sees it
+        return redirect(url_for("console.department_matters"))
     return redirect(url_for("console.matter", matter_id=matter_id))
 
 
