@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from peewee import BigIntegerField, BooleanField, CharField, DateTimeField, IntegerField
 
-from gridapp.db import BaseModel, db, utcnow
+from gridapp.db import BaseModel, db, insert_rows, utcnow
 
 
 class ChangeCounter(BaseModel):
@@ -78,6 +78,82 @@ def record_change(
     return seq
 
 
+def record_changes(entity: str, rows: list[dict]) -> list[int]:
+    """``record_change`` for many records at once (a fan-out): one counter bump for the whole
+    batch, then one multi-row insert. Each row is ``{"entity_id": ..., "user_id": ..., ...}``
+    with the keyword arguments of ``record_change``; returns the seqs in order."""
+    if not rows:
+        return []
+    if not db.in_transaction():
+        raise RuntimeError("record_changes() must be called inside db.atomic()")
+    n = len(rows)
+    updated = (
+        ChangeCounter.update(value=ChangeCounter.value + n).where(ChangeCounter.id == 1).execute()
+    )
+    if not updated:
+        ChangeCounter.insert(id=1, value=n).execute()
+        last = n
+    else:
+        last = ChangeCounter.get_by_id(1).value
+    first = last - n + 1
+    now = utcnow()
+    data = [
+        {
+            "seq": first + i,
+            "entity": entity,
+            "entity_id": str(row["entity_id"]),
+            "grid_id": row.get("grid_id"),
+            "community_id": row.get("community_id"),
+            "department_id": row.get("department_id"),
+            "user_id": row.get("user_id"),
+            "deleted": bool(row.get("deleted", False)),
+            "at": now,
+        }
+        for i, row in enumerate(rows)
+    ]
+    for start in range(0, n, 100):
+        Change.insert_many(data[start : start + 100]).execute()
+    return list(range(first, last + 1))
+
+
 def current_seq() -> int:
     row = ChangeCounter.get_or_none(ChangeCounter.id == 1)
     return row.value if row else 0
+
+
+def record_changes(entries: list[dict]) -> int:
+    """Bulk ``record_change`` for imports: one counter bump reserves a block of numbers, the rows
+    go in with ``insert_many``. Each entry holds ``entity``, ``entity_id`` and the optional
+    keyword arguments of ``record_change``. Returns the last seq (0 when ``entries`` is empty)."""
+    if not entries:
+        return 0
+    if not db.in_transaction():
+        raise RuntimeError("record_changes() must be called inside db.atomic()")
+    n = len(entries)
+    updated = (
+        ChangeCounter.update(value=ChangeCounter.value + n).where(ChangeCounter.id == 1).execute()
+    )
+    if not updated:
+        ChangeCounter.insert(id=1, value=n).execute()
+        last = n
+    else:
+        last = ChangeCounter.get_by_id(1).value
+    now = utcnow()
+    columns = ["seq", "entity", "entity_id", "grid_id", "community_id", "department_id"]
+    columns += ["user_id", "deleted", "at"]
+    rows = [
+        (
+            last - n + 1 + i,
+            e["entity"],
+            str(e["entity_id"]),
+            e.get("grid_id"),
+            e.get("community_id"),
+            e.get("department_id"),
+            e.get("user_id"),
+            bool(e.get("deleted", False)),
+            now,
+        )
+        for i, e in enumerate(entries)
+    ]
+    insert_rows(Change, columns, rows)
+    return last

@@ -205,5 +205,23 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         _serve(host, port, 2, True)
 
 
+def _feature_commands() -> None:
+    """Features add commands by listing click commands in ``gridapp/<feature>/cli.py`` as
+    ``cli_commands`` (e.g. ``gridapp push rotate-keys``)."""
+    import importlib
+    import importlib.util
+
+    from gridapp import FEATURES
+
+    for feature in FEATURES:
+        name = f"gridapp.{feature}.cli"
+        if importlib.util.find_spec(f"gridapp.{feature}") and importlib.util.find_spec(name):
+            for command in getattr(importlib.import_module(name), "cli_commands", ()):
+                main.add_command(command)
+
+
+_feature_commands()
+
+
 if __name__ == "__main__":
     main()

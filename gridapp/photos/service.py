@@ -1,0 +1,142 @@
+"""Photo verbs: ``store_photo`` (idempotent by client UUID), ``attach_photos``, ``read_photo``.
+
+A photo is visible to its uploader until it is attached to a record; from then on to everyone
+whose scope holds the record's grid (the same rule as the record itself).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from flask_babel import gettext as _
+
+from gridapp.db import db
+from gridapp.errors import NotFound, Problem, ValidationFailed
+from gridapp.org.models import User
+from gridapp.photos.imaging import BadImage, clean_image
+from gridapp.photos.models import Photo
+from gridapp.photos.storage import get_storage
+from gridapp.scope import Scope, scope_for
+
+
+def _messages() -> dict[str, str]:
+    return {
+        "too_large": _("The photo is larger than 10 MB."),
+        "empty": _("The upload is empty."),
+        "format": _("Only JPEG, PNG and WebP photos are accepted."),
+        "too_many_pixels": _("The photo has too many pixels."),
+        "undecodable": _("The file is not a readable JPEG, PNG or WebP image."),
+    }
+
+
+def _check_uuid(photo_id: str) -> str:
+    try:
+        return str(uuid.UUID(str(photo_id)))
+    except ValueError:
+        raise ValidationFailed("id", _("The id must be a UUID.")) from None
+
+
+def store_photo(
+    actor: User,
+    photo_id: str,
+    data: bytes,
+    *,
+    owner_type: str = "",
+    owner_id: str = "",
+) -> tuple[Photo, bool]:
+    """Verify, clean (EXIF/GPS stripped, upright) and store an uploaded image under the client's
+    UUID; returns ``(photo, created)``. Uploading the same id again returns the stored photo
+    (``created=False``) without decoding it twice. ``owner_type``/``owner_id`` (e.g. "visit",
+    its UUID) may be given now or later via ``attach_photos``; a visit logged before or after
+    the upload claims it either way. Raises ``ValidationFailed`` (422, field "file") for anything
+    that is not a JPEG/PNG/WebP of at most 10 MB."""
+    photo_id = _check_uuid(photo_id)
+    existing = Photo.get_or_none(Photo.id == photo_id)
+    if existing is not None:
+        if existing.uploader_id != actor.id:
+            raise NotFound()
+        return existing, False
+    try:
+        img = clean_image(data)
+    except BadImage as exc:
+        raise ValidationFailed("file", _messages()[exc.reason], code=exc.reason) from None
+    storage = get_storage()
+    key = f"photos/{photo_id[:2]}/{photo_id}.{img.ext}"
+    thumb_key = f"photos/{photo_id[:2]}/{photo_id}.thumb.jpg"
+    storage.put(key, img.data)
+    storage.put(thumb_key, img.thumb)
+    grid_id = _owner_grid(actor, owner_type, owner_id)
+    with db.atomic():
+        photo = Photo.create(
+            id=photo_id,
+            uploader=actor.id,
+            grid_id=grid_id,
+            owner_type=owner_type or "",
+            owner_id=owner_id or "",
+            content_type=img.content_type,
+            width=img.width,
+            height=img.height,
+            size=len(img.data),
+            storage_key=key,
+            thumb_key=thumb_key,
+        )
+    return photo, True
+
+
+def _owner_grid(actor: User, owner_type: str, owner_id: str) -> int | None:
+    """The grid of an owning visit that the actor may see (else the photo stays private)."""
+    if owner_type == "visit" and owner_id:
+        from gridapp.visits.models import Visit
+
+        visit = Visit.get_or_none(Visit.id == owner_id)
+        if visit is not None and scope_for(actor).sees_grid(visit.grid_id):
+            return visit.grid_id
+    return None
+
+
+def attach_photos(
+    actor: User, photo_ids: Iterable[str], owner_type: str, owner_id: str, grid_id: int
+) -> int:
+    """Give the actor's photos (and any already naming this owner) to a record; run inside the
+    record's transaction. Photos of other users are left alone."""
+    ids = [str(p) for p in photo_ids]
+    claimed = 0
+    if ids:
+        claimed += (
+            Photo.update(owner_type=owner_type, owner_id=owner_id, grid_id=grid_id)
+            .where(Photo.id.in_(ids), Photo.uploader == actor.id)
+            .execute()
+        )
+    claimed += (
+        Photo.update(grid_id=grid_id)
+        .where(Photo.owner_type == owner_type, Photo.owner_id == owner_id, Photo.grid_id.is_null())
+        .execute()
+    )
+    return claimed
+
+
+def visible_photo(actor: User, photo_id: str, scope: Scope | None = None) -> Photo:
+    """The photo if the actor may see its owning record (or uploaded it and it is unattached)."""
+    photo = Photo.get_or_none(Photo.id == str(photo_id))
+    if photo is None:
+        raise NotFound()
+    if photo.grid_id is None:
+        if photo.uploader_id != actor.id:
+            raise NotFound()
+        return photo
+    scope = scope or scope_for(actor)
+    if not scope.sees_grid(photo.grid_id):
+        raise NotFound()
+    return photo
+
+
+def read_photo(actor: User, photo_id: str, *, thumb: bool = False, scope: Scope | None = None):
+    """``(bytes, content_type)`` of a photo the actor may see."""
+    photo = visible_photo(actor, photo_id, scope)
+    try:
+        if thumb:
+            return get_storage().get(photo.thumb_key), "image/jpeg"
+        return get_storage().get(photo.storage_key), photo.content_type
+    except FileNotFoundError:
+        raise Problem(_("The photo file is missing."), status=410) from None
