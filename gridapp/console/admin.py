@@ -23,6 +23,7 @@ from gridapp.console.guard import ADMINS, actor, roles_required
 from gridapp.errors import NotFound, Problem, ValidationFailed
 from gridapp.org import service
 from gridapp.org.models import ROLES, Community, Department, Grid, Street, User, UserGrid
+from gridapp.registry.care import save_care_tag
 from gridapp.registry.models import CareTag
 
 
@@ -342,16 +343,15 @@ def admin_care_tags(tag_id: int | None = None):
     if request.method == "POST":
         f = request.form
         try:
-            service.save_care_tag(
-                actor(),
-                tag_id,
-                code=f.get("code", ""),
-                name=f.get("name", ""),
-                interval_days=_int("interval_days") or 0,
-                sort=_int("sort") or 0,
-                is_active=bool(f.get("is_active")),
-                ip=_ip(),
-            )
+            fields = {
+                "code": f.get("code", "").strip(),
+                "name": f.get("name", "").strip(),
+                "interval_days": _int("interval_days") or 0,
+                "sort": _int("sort") or 0,
+                "is_active": bool(f.get("is_active")),
+            }
+            # the registry's verb: it also reschedules the households carrying the tag
+            save_care_tag(actor(), tag_id, fields, ip=_ip())
         except ValidationFailed as exc:
             error = exc
         else:

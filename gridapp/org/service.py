@@ -17,7 +17,6 @@ from gridapp.changes import record_change
 from gridapp.db import db
 from gridapp.errors import Forbidden, NotFound, ValidationFailed
 from gridapp.org.models import Community, Department, Grid, Street, User, UserGrid
-from gridapp.registry.models import CareTag
 
 
 def _require_admin(actor: User) -> None:
@@ -237,59 +236,6 @@ def admin_reset_password(actor: User, user_id: int, password: str, *, ip: str = 
         user = User.get_or_none(User.id == user_id) or _missing()
         set_password(user, password)
         write_audit(actor.id, "user.reset_password", "user", user.id, ip=ip)
-
-
-def save_care_tag(
-    actor: User,
-    tag_id: int | None,
-    *,
-    code: str,
-    name: str,
-    interval_days: int,
-    sort: int = 0,
-    is_active: bool = True,
-    ip: str = "",
-) -> CareTag:
-    """Create or edit a care tag (关爱标签) and its visit interval."""
-    _require_admin(actor)
-    if not 1 <= int(interval_days) <= 3660:
-        raise ValidationFailed("interval_days", _("The interval must be 1 to 3660 days."))
-    with db.atomic():
-        name = _clean_name(name)
-        clash = CareTag.select().where(CareTag.name == name)
-        if tag_id is not None:
-            clash = clash.where(CareTag.id != tag_id)
-        if clash.exists():
-            raise ValidationFailed("name", _("This name is already used."))
-        if tag_id is None:
-            row = CareTag.create(
-                code=_clean_code(CareTag, code),
-                name=name,
-                interval_days=interval_days,
-                sort=sort,
-                is_active=is_active,
-            )
-            action = "care_tag.create"
-            before = None
-        else:
-            row = CareTag.get_or_none(CareTag.id == tag_id) or _missing()
-            before = row.interval_days
-            row.code = _clean_code(CareTag, code, row.id)
-            row.name = name
-            row.interval_days = interval_days
-            row.sort = sort
-            row.is_active = is_active
-            row.save()
-            action = "care_tag.update"
-        write_audit(
-            actor.id,
-            action,
-            "care_tag",
-            row.id,
-            ip=ip,
-            detail={"name": row.name, "interval_days": row.interval_days, "before": before},
-        )
-    return row
 
 
 def _missing() -> Any:

@@ -167,8 +167,8 @@ def test_care_tag_interval(people, login_as):
         {"name": tag.name, "code": tag.code, "interval_days": "0", "is_active": "1"},
     )
     assert resp.status_code == 422
-    audit = _audits("care_tag.update")
-    assert len(audit) == 1 and '"before": 7' in audit[0].detail
+    audit = _audits("admin.care_tag")
+    assert len(audit) == 1 and '"interval_days": 14' in audit[0].detail
 
 
 def test_audit_log_filters(people, login_as):
