@@ -159,7 +159,7 @@ def matters_export():
         "matters",
         [
             _("Tracking code"),
-            _("Reported"),
+            _("Reported at"),
             _("Grid"),
             _("Source"),
             _("Title"),

@@ -44,12 +44,23 @@ def _fmt(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
 
 
-def _label_width(labels: list[str]) -> int:
-    # CJK glyphs are about one em wide, Latin about half: a readable estimate without fonts.
-    def w(s: str) -> float:
-        return sum(13 if ord(ch) > 0x2E7F else 7.5 for ch in s)
+def _text_width(text: str, size: float = 13) -> int:
+    """CJK glyphs are about one em wide, Latin about half: an estimate without fonts."""
+    return int(sum(size if ord(ch) > 0x2E7F else size * 0.58 for ch in text))
 
-    return int(min(220, max([60.0] + [w(s) for s in labels]) + 10))
+
+def _label_width(labels: list[str]) -> int:
+    return int(min(220, max([60] + [_text_width(s) for s in labels]) + 10))
+
+
+def _legend_lines(legend: list[tuple[str, str]], width: int) -> int:
+    lines, x = 1, 4
+    for name, _color in legend:
+        step = 24 + _text_width(name, 12)
+        if x + step > width:
+            lines, x = lines + 1, 4
+        x += step
+    return lines
 
 
 def bar_chart(
@@ -111,7 +122,7 @@ def stacked_bars(
     ``legend`` is ``[(name, color)]`` in drawing order; each segment links to its list."""
     left = _label_width([r.label for r in rows])
     right = 50
-    legend_h = 22 * (1 + (len(legend) * 90) // max(1, width - 20))
+    legend_h = 22 * _legend_lines(legend, width)
     top = legend_h + 4
     height = top + row * max(1, len(rows)) + 6
     total_max = max([sum(s.value for s in r.segments) for r in rows] + [0])
@@ -125,13 +136,14 @@ def stacked_bars(
     ]
     x, y = 4, 4
     for name, color in legend:
-        if x + 90 > width:
+        step = 24 + _text_width(name, 12)
+        if x + step > width:
             x, y = 4, y + 22
         parts.append(
             f'<rect x="{x}" y="{y + 3}" width="12" height="12" rx="2" fill="{color}"/>'
             f'<text x="{x + 16}" y="{y + 13}" font-size="12" fill="#1f2328">{escape(name)}</text>'
         )
-        x += 90
+        x += step
     for i, r in enumerate(rows):
         y = top + i * row
         parts.append(

@@ -197,7 +197,7 @@ def test_dashboard_screenshot(app, live_server, desktop, org, make_user, artifac
     assert page.locator("#matters tbody tr[data-matter]").count() >= 1
 
 
-def test_dashboard_usable_at_360px(live_server, page, org, make_user):
+def test_dashboard_usable_at_360px(live_server, page, org, make_user, artifacts_dir):
     worker = make_user("grid_worker", grids=[org.grid])
     make_user("supervisor", username="sup_phone")
     from tests.console.seed import seed_activity
@@ -205,6 +205,7 @@ def test_dashboard_usable_at_360px(live_server, page, org, make_user):
     seed_activity(org, worker, matters_per_grid=4, households_per_grid=4)
     login(page, live_server.url, "sup_phone")
     assert page.locator("#kpis").is_visible()
+    page.screenshot(path=str(artifacts_dir / "console-dashboard-360.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.goto(live_server.url + "/console/triage")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
