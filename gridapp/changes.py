@@ -78,44 +78,6 @@ def record_change(
     return seq
 
 
-def record_changes(entity: str, rows: list[dict]) -> list[int]:
-    """``record_change`` for many records at once (a fan-out): one counter bump for the whole
-    batch, then one multi-row insert. Each row is ``{"entity_id": ..., "user_id": ..., ...}``
-    with the keyword arguments of ``record_change``; returns the seqs in order."""
-    if not rows:
-        return []
-    if not db.in_transaction():
-        raise RuntimeError("record_changes() must be called inside db.atomic()")
-    n = len(rows)
-    updated = (
-        ChangeCounter.update(value=ChangeCounter.value + n).where(ChangeCounter.id == 1).execute()
-    )
-    if not updated:
-        ChangeCounter.insert(id=1, value=n).execute()
-        last = n
-    else:
-        last = ChangeCounter.get_by_id(1).value
-    first = last - n + 1
-    now = utcnow()
-    data = [
-        {
-            "seq": first + i,
-            "entity": entity,
-            "entity_id": str(row["entity_id"]),
-            "grid_id": row.get("grid_id"),
-            "community_id": row.get("community_id"),
-            "department_id": row.get("department_id"),
-            "user_id": row.get("user_id"),
-            "deleted": bool(row.get("deleted", False)),
-            "at": now,
-        }
-        for i, row in enumerate(rows)
-    ]
-    for start in range(0, n, 100):
-        Change.insert_many(data[start : start + 100]).execute()
-    return list(range(first, last + 1))
-
-
 def current_seq() -> int:
     row = ChangeCounter.get_or_none(ChangeCounter.id == 1)
     return row.value if row else 0

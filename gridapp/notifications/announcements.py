@@ -112,8 +112,11 @@ def fanout(announcement_id: int, batch: int = FANOUT_BATCH) -> int:
                 .tuples()
             )
             record_changes(
-                "notification",
-                [{"entity_id": nid, "user_id": rid} for nid, rid in written if rid not in have],
+                [
+                    {"entity": "notification", "entity_id": nid, "user_id": rid}
+                    for nid, rid in written
+                    if rid not in have
+                ]
             )
             # Every row of the batch, old ones too: a retried job re-sends what a crash may
             # have left undelivered; deliveries are deduplicated.
