@@ -19,6 +19,7 @@ NAV: list[tuple[str, Any, tuple[str, ...]]] = [
     ("console.matters", _l("Matters"), SUPERVISORS),
     ("console.tasks", _l("Tasks"), SUPERVISORS),
     ("console.announcements", _l("Announcements"), SUPERVISORS),
+    ("console.roster", _l("Roster"), SUPERVISORS),
     ("console.department_matters", _l("My department's matters"), DEPARTMENTS),
     ("console.admin_index", _l("Administration"), ADMINS),
 ]
@@ -43,10 +44,10 @@ def nav_items() -> list[dict[str, Any]]:
 def init_app(app: Flask) -> None:
     import importlib.util
 
-    from gridapp.console import admin, dashboard  # noqa: F401  (routes on bp)
+    from gridapp.console import admin, announcements, dashboard  # noqa: F401  (routes on bp)
 
     if importlib.util.find_spec("gridapp.matters"):
-        from gridapp.console import matters  # noqa: F401
+        from gridapp.console import deadlines, matters  # noqa: F401
     if importlib.util.find_spec("gridapp.tasks") and importlib.util.find_spec(
         "gridapp.tasks.service"
     ):
@@ -54,7 +55,7 @@ def init_app(app: Flask) -> None:
     if importlib.util.find_spec("gridapp.visits") and importlib.util.find_spec(
         "gridapp.visits.models"
     ):
-        from gridapp.console import visits  # noqa: F401
+        from gridapp.console import settings, visits  # noqa: F401
     from gridapp.core import ROLE_HOMES
 
     app.register_blueprint(bp)
