@@ -173,6 +173,7 @@ def test_matter_triaged_dispatched_returned_redispatched_resolved_closed(
     ):
         assert action in timeline, action
     assert msvc.Matter.get_by_id(m.id).state == "closed"
+    sup.screenshot(path=str(artifacts_dir / "console-matter.png"), full_page=True)
 
 
 def test_dashboard_screenshot(app, live_server, desktop, org, make_user, artifacts_dir):
