@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, make_response, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -91,22 +91,31 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
         raise pydantic_problem(exc, prefix="query") from None
 
 
+_ADAPTERS: dict[Any, TypeAdapter] = {}
+
+
+def _adapter(tp: Any) -> TypeAdapter:
+    """Building a TypeAdapter costs milliseconds; build one per response type, once."""
+    adapter = _ADAPTERS.get(tp)
+    if adapter is None:
+        adapter = _ADAPTERS[tp] = TypeAdapter(tp)
+    return adapter
+
+
 def serialise(result: Any, response: Any, status: int) -> Response:
+    """Straight to JSON bytes through pydantic (no ``jsonify`` round trip through dicts)."""
     if isinstance(result, Response):
         return result
     if isinstance(result, tuple):
         result, status = result
-    if response is not None and not isinstance(result, BaseModel):
-        result = TypeAdapter(response).validate_python(result, from_attributes=True)
     if isinstance(result, BaseModel):
-        payload = result.model_dump(mode="json")
+        body = result.model_dump_json()
     elif response is not None:
-        payload = TypeAdapter(response).dump_python(result, mode="json")
+        adapter = _adapter(response)
+        body = adapter.dump_json(adapter.validate_python(result, from_attributes=True))
     else:
-        payload = result
-    resp = jsonify(payload)
-    resp.status_code = status
-    return resp
+        return make_response(jsonify(result), status)
+    return Response(body, status=status, mimetype="application/json")
 
 
 def endpoint(

@@ -17,9 +17,11 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enable
 
 def select_locale() -> str:
     """zh_CN unless English was chosen: the user's setting, then the ``lang`` cookie or query."""
-    from flask import current_app
+    from flask import current_app, has_request_context
     from flask_login import current_user
 
+    if not has_request_context():  # jobs and service calls from the CLI: the default locale
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     languages = current_app.config["LANGUAGES"]
     asked = request.args.get("lang") or request.cookies.get("lang")
     if asked in languages:

@@ -1,0 +1,66 @@
+"""Deadline rules and the running deadline of a matter (DB side of ``deadlines.py``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from gridapp.matters import deadlines
+from gridapp.matters.calendar import working_calendar
+from gridapp.matters.models import DeadlineRule
+
+
+def rule_for(
+    community_id: int | None, category: str, department_id: int | None
+) -> tuple[int, str, int | None]:
+    """(amount, unit, progress_every): the most specific of community+department, community,
+    department, street-wide rows, else the DESIGN defaults."""
+    rows = list(
+        DeadlineRule.select().where(
+            DeadlineRule.category == category,
+            (DeadlineRule.community == community_id) | DeadlineRule.community.is_null(),
+            (DeadlineRule.department == department_id) | DeadlineRule.department.is_null(),
+        )
+    )
+
+    def rank(r: DeadlineRule) -> tuple[int, int]:
+        return (r.community_id is not None, r.department_id is not None)
+
+    if rows:
+        best = max(rows, key=rank)
+        return best.amount, best.unit, best.progress_every
+    return deadlines.DEFAULT_RULES.get(category, (7, "workdays", None))
+
+
+def start_deadline(matter, now: dt.datetime, department_id: int | None) -> None:
+    """Set deadline, warning point and (难事) progress-report point on ``matter`` (not saved)."""
+    amount, unit, progress_every = rule_for(matter.community_id, matter.category, department_id)
+    if matter.urgent:
+        amount, unit = deadlines.URGENT_HOURS if unit != "hours" else amount, "hours"
+    local = deadlines.to_local(now)
+    cal = working_calendar(local.date(), span_days=max(60, amount * 4 + 30))
+    d = deadlines.compute(local, amount, unit, cal)
+    matter.deadline_start = now
+    matter.deadline_at = deadlines.to_utc(d.due_at)
+    matter.warn_at = deadlines.to_utc(d.warn_at)
+    matter.escalate_at = matter.deadline_at
+    matter.progress_every = progress_every
+    if progress_every and unit == "workdays":
+        matter.progress_due_at = deadlines.to_utc(
+            deadlines.add_working_days(local, progress_every, cal)
+        )
+    else:
+        matter.progress_due_at = None
+
+
+def next_progress_due(matter, now: dt.datetime) -> dt.datetime | None:
+    if not matter.progress_every:
+        return None
+    local = deadlines.to_local(now)
+    cal = working_calendar(local.date())
+    return deadlines.to_utc(deadlines.add_working_days(local, matter.progress_every, cal))
+
+
+def stop_deadline(matter) -> None:
+    matter.warn_at = None
+    matter.escalate_at = None
+    matter.progress_due_at = None
