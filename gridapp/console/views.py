@@ -42,20 +42,16 @@ def nav_items() -> list[dict[str, Any]]:
 
 
 def init_app(app: Flask) -> None:
-    import importlib.util
-
-    from gridapp.console import admin, announcements, dashboard  # noqa: F401  (routes on bp)
-
-    if importlib.util.find_spec("gridapp.matters"):
-        from gridapp.console import deadlines, matters  # noqa: F401
-    if importlib.util.find_spec("gridapp.tasks") and importlib.util.find_spec(
-        "gridapp.tasks.service"
-    ):
-        from gridapp.console import tasks  # noqa: F401
-    if importlib.util.find_spec("gridapp.visits") and importlib.util.find_spec(
-        "gridapp.visits.models"
-    ):
-        from gridapp.console import settings, visits  # noqa: F401
+    from gridapp.console import (  # noqa: F401  (their routes land on bp)
+        admin,
+        announcements,
+        dashboard,
+        deadlines,
+        matters,
+        settings,
+        tasks,
+        visits,
+    )
     from gridapp.core import ROLE_HOMES
 
     app.register_blueprint(bp)
@@ -64,5 +60,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["has_endpoint"] = lambda name: name in current_app.view_functions
     ROLE_HOMES["supervisor"] = "console.dashboard"
     ROLE_HOMES["admin"] = "console.dashboard"
-    if "console.department_matters" in app.view_functions:
-        ROLE_HOMES["department"] = "console.department_matters"
+    ROLE_HOMES["department"] = "console.department_matters"
