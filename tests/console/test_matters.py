@@ -1,0 +1,169 @@
+"""Triage, dispatch and the department's handling through the console pages (Flask client)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.console.conftest import form_post
+
+msvc = pytest.importorskip("gridapp.matters.service")
+_models = pytest.importorskip("gridapp.matters.models")
+Matter, MatterEvent = _models.Matter, _models.MatterEvent
+
+
+@pytest.fixture
+def reported(app, org, people):
+    with app.test_request_context():
+        return msvc.report_matter(
+            people["grid_worker"],
+            source="worker",
+            grid_id=org.grid.id,
+            text="3号楼自来水管破裂，楼道积水",
+            title="水管破裂",
+        )
+
+
+def _actions(html: str) -> set[str]:
+    block = html.split('id="matter-actions"', 1)[1].split("</section>", 1)[0]
+    return set(re.findall(r'data-action="(\w+)"', block))
+
+
+def _act(client, matter, action, **fields):
+    m = Matter.get_by_id(matter.id)
+    data = {"action": action, "version": m.version, **fields}
+    return form_post(client, f"/console/matters/{m.id}/act", data)
+
+
+def test_triage_dispatch_return_redispatch_resolve_close(
+    org, people, login_as, reported, make_user
+):
+    sup = login_as(people["supervisor"])
+    dept = login_as(people["department"])
+    queue = sup.get("/console/triage").get_data(as_text=True)
+    assert reported.code in queue and "3号楼自来水管破裂" in queue
+    page = sup.get(f"/console/matters/{reported.id}").get_data(as_text=True)
+    assert "triage" in _actions(page) and "accept" not in _actions(page)
+
+    # triage as 专事 and dispatch to the water company from the queue
+    resp = form_post(
+        sup,
+        f"/console/triage/{reported.id}",
+        {
+            "version": reported.version,
+            "category": "专事",
+            "department_ids": str(org.department.id),
+            "dispatch": "1",
+        },
+    )
+    assert resp.status_code == 302
+    m = Matter.get_by_id(reported.id)
+    assert (m.state, m.category) == ("dispatched", "专事") and m.deadline_at is not None
+    assert f'data-code="{reported.code}"' not in sup.get("/console/triage").get_data(as_text=True)
+
+    # the department sees it, may accept / return / resolve, not verify
+    listing = dept.get("/console/department").get_data(as_text=True)
+    assert reported.code in listing
+    acts = _actions(dept.get(f"/console/matters/{m.id}").get_data(as_text=True))
+    assert {"accept", "return", "resolve"} <= acts and not acts & {"verify", "close", "triage"}
+    # returning needs a reason: shown on the page, nothing changes
+    resp = _act(dept, m, "return")
+    assert resp.status_code == 422 and 'data-field="reason"' in resp.get_data(as_text=True)
+    assert _act(dept, m, "return", reason="不属于我司管辖，应为物业").status_code == 302
+    assert Matter.get_by_id(m.id).state == "returned"
+    assert reported.code not in dept.get("/console/department").get_data(as_text=True)
+    assert f'data-code="{reported.code}"' in sup.get("/console/triage").get_data(as_text=True)
+
+    # re-dispatched (still 专事, same department after a call), accepted, progress, resolved
+    m = Matter.get_by_id(m.id)
+    resp = form_post(
+        sup,
+        f"/console/triage/{m.id}",
+        {
+            "version": m.version,
+            "category": "专事",
+            "department_ids": str(org.department.id),
+            "dispatch": "1",
+        },
+    )
+    assert Matter.get_by_id(m.id).state == "dispatched", resp.headers
+    assert _act(dept, m, "accept").status_code == 302
+    assert _act(dept, m, "progress", note="已派维修班组").status_code == 302
+    assert _act(dept, m, "resolve", result="管道已更换，积水已清理").status_code == 302
+    assert Matter.get_by_id(m.id).state == "resolved"
+
+    # the supervisor verifies and closes
+    acts = _actions(sup.get(f"/console/matters/{m.id}").get_data(as_text=True))
+    assert {"verify", "reject"} <= acts and "accept" not in acts
+    assert _act(sup, m, "verify").status_code == 302
+    assert _act(sup, m, "close").status_code == 302
+    m = Matter.get_by_id(m.id)
+    assert m.state == "closed"
+    page = sup.get(f"/console/matters/{m.id}").get_data(as_text=True)
+    timeline = page.split('id="timeline"', 1)[1]
+    for action in (
+        "report",
+        "triage",
+        "dispatch",
+        "return",
+        "accept",
+        "progress",
+        "resolve",
+        "verify",
+        "close",
+    ):
+        assert f'data-action="{action}"' in timeline, action
+    assert "不属于我司管辖" in timeline and "管道已更换" in page
+    assert MatterEvent.select().where(MatterEvent.matter == m.id).count() >= 10
+
+
+def test_stale_version_is_a_409_page(org, people, login_as, reported):
+    sup = login_as(people["supervisor"])
+    resp = form_post(
+        sup,
+        f"/console/matters/{reported.id}/act",
+        {"action": "triage", "version": reported.version + 5, "category": "个事"},
+    )
+    assert resp.status_code == 409
+    assert Matter.get_by_id(reported.id).state == "reported"
+
+
+def test_other_department_and_worker_cannot_open(org, people, login_as, make_user, reported):
+    other = make_user("department", department=org.department2)
+    sup = login_as(people["supervisor"])
+    form_post(
+        sup,
+        f"/console/triage/{reported.id}",
+        {
+            "version": reported.version,
+            "category": "专事",
+            "department_ids": str(org.department.id),
+            "dispatch": "1",
+        },
+    )
+    assert login_as(other).get(f"/console/matters/{reported.id}").status_code == 404
+    assert login_as(people["grid_worker"]).get(f"/console/matters/{reported.id}").status_code == 403
+    # a supervisor of another community does not see it either
+    far = make_user("supervisor", community=org.other_community)
+    assert login_as(far).get(f"/console/matters/{reported.id}").status_code == 404
+
+
+def test_matter_list_filters_and_export(org, people, login_as, reported):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    from gridapp.audit import AuditLog
+
+    sup = login_as(people["supervisor"])
+    page = sup.get("/console/matters?state=reported&sort=created&dir=asc").get_data(as_text=True)
+    assert reported.code in page
+    page = sup.get("/console/matters?state=closed").get_data(as_text=True)
+    assert reported.code not in page
+    resp = sup.get("/console/matters.xlsx?state=open")
+    assert resp.status_code == 200 and resp.mimetype.endswith("spreadsheetml.sheet")
+    ws = load_workbook(BytesIO(resp.data)).active
+    rows = list(ws.values)
+    assert rows[0][0] == "查询码" and rows[1][0] == reported.code
+    assert AuditLog.select().where(AuditLog.action == "export.matters").count() == 1
