@@ -10,7 +10,7 @@ from tests.conftest import PASSWORD, api_login, csrf_token
 
 
 def _form_token(client, path="/login") -> str:
-    html = client.get(path).get_data(as_text=True)
+    html = client.get(path, follow_redirects=True).get_data(as_text=True)
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
@@ -31,7 +31,7 @@ def test_form_login_and_logout(client, make_user):
     )
     assert resp.status_code == 302
     assert client.get("/api/v1/me").get_json()["username"] == user.username
-    token = _form_token(client, "/")  # any page carries a token
+    token = _form_token(client, "/")  # any page (here the role's home) carries a token
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302
     assert client.get("/api/v1/me").status_code == 401
 
