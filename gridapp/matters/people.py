@@ -102,3 +102,61 @@ def loads(text: str | None) -> list[str]:
         return list(json.loads(text or "[]"))
     except ValueError:
         return []
+
+
+# ---- the same, for many matters at once (the deadline job) -----------------------------------
+
+
+def grid_workers_by_grid(grid_ids: Iterable[int]) -> dict[int, list[int]]:
+    ids = sorted(set(grid_ids))
+    out: dict[int, list[int]] = {g: [] for g in ids}
+    if ids:
+        for uid, gid in (
+            User.select(User.id, UserGrid.grid)
+            .join(UserGrid, on=(UserGrid.user == User.id))
+            .where(UserGrid.grid.in_(ids), User.role == "grid_worker", User.is_active == True)  # noqa: E712
+            .tuples()
+        ):
+            out[gid].append(uid)
+    return out
+
+
+def supervisors_by_community(community_ids: Iterable[int]) -> dict[int, list[int]]:
+    """Like ``supervisors`` for each community: its own and its street's supervisors."""
+    ids = sorted(set(community_ids))
+    out: dict[int, list[int]] = {c: [] for c in ids}
+    if not ids:
+        return out
+    street_of = dict(
+        Community.select(Community.id, Community.street).where(Community.id.in_(ids)).tuples()
+    )
+    streets = sorted({s for s in street_of.values() if s})
+    cond = User.community.in_(ids)
+    if streets:
+        cond |= User.street.in_(streets) & User.community.is_null()
+    by_street: dict[int, list[int]] = {}
+    for uid, cid, sid in (
+        User.select(User.id, User.community, User.street)
+        .where(cond, User.role == "supervisor", User.is_active == True)  # noqa: E712
+        .tuples()
+    ):
+        if cid is not None:
+            out[cid].append(uid)
+        else:
+            by_street.setdefault(sid, []).append(uid)
+    for cid in ids:
+        out[cid] += by_street.get(street_of.get(cid), [])
+    return out
+
+
+def department_users_by_department(department_ids: Iterable[int]) -> dict[int, list[int]]:
+    ids = sorted(set(department_ids))
+    out: dict[int, list[int]] = {d: [] for d in ids}
+    if ids:
+        for uid, dep in (
+            User.select(User.id, User.department)
+            .where(User.department.in_(ids), User.role == "department", User.is_active == True)  # noqa: E712
+            .tuples()
+        ):
+            out[dep].append(uid)
+    return out

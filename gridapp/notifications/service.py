@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import gettext as _
 
-from gridapp.changes import record_change
-from gridapp.db import db, utcnow
+from gridapp.changes import record_change, record_changes
+from gridapp.db import db, insert_rows, reserve_ids, utcnow
 from gridapp.errors import NotFound, ValidationFailed
 from gridapp.notifications import rules
 from gridapp.notifications.channels import CHANNEL_NAMES, DEFAULT_ENABLED
@@ -57,6 +57,33 @@ def notify(
             )
             record_change("notification", n.id, user_id=rid)
             ids.append(n.id)
+        after_commit_dispatch(ids)
+    return ids
+
+
+NOTE_COLS = ["id", "recipient_id", "type", "title", "body", "link", "urgent", "created_at"]
+
+
+def notify_many(items: Iterable[tuple[Iterable[int], str, str, str, str, bool]]) -> list[int]:
+    """Bulk ``notify`` for jobs that raise many events at once: each item is
+    ``(recipient_ids, type, title, body, link, urgent)``. The inbox rows go in with one
+    ``insert_rows``, their change-log rows with one ``record_changes``; delivery is enqueued after
+    the outermost commit, as with ``notify``. Returns the new notification ids."""
+    now = utcnow()
+    rows: list[list] = []
+    for recipient_ids, type, title, body, link, urgent in items:
+        for rid in dict.fromkeys(recipient_ids):
+            rows.append([0, rid, type, title, body, link, bool(urgent), now])
+    if not rows:
+        return []
+    with db.atomic():
+        ids = reserve_ids(Notification, len(rows))
+        for row, nid in zip(rows, ids, strict=True):
+            row[0] = nid
+        insert_rows(Notification, NOTE_COLS, [tuple(r) for r in rows])
+        record_changes(
+            [{"entity": "notification", "entity_id": r[0], "user_id": r[1]} for r in rows]
+        )
         after_commit_dispatch(ids)
     return ids
 

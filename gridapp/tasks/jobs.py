@@ -1,43 +1,48 @@
 """Task due-soon and overdue notifications (run by the matters' periodic deadline job).
 
-Same pattern as the matter job: each alarm is claimed by a conditional UPDATE that clears it, in
-the same transaction as its notification, so two passes notify once."""
+Same pattern as the matter job: in batches of ``CHUNK`` tasks, one transaction each, the alarms
+are claimed by one set-based UPDATE that clears them (``gridapp.matters.jobs.claim``) and the
+notifications go in with one ``notify_many`` in the same transaction, so two passes notify once
+and a pass costs a fixed number of statements per batch."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from flask_babel import gettext as _
+from peewee import chunked
 
 from gridapp.db import db, utcnow
-from gridapp.notifications.service import notify
+from gridapp.notifications.service import notify_many
 from gridapp.tasks.models import Task
 
+CHUNK = 500
 
-def _pass(column, kind: str, now: dt.datetime, limit: int) -> int:
+
+def _pass(column, kind: str, now: dt.datetime, limit: int, chunk: int = CHUNK) -> int:
+    from gridapp.matters.jobs import claim
+
     count = 0
     ids = [
         i
         for (i,) in Task.select(Task.id).where(column <= now).order_by(column).limit(limit).tuples()
     ]
-    for tid in ids:
+    for part in chunked(ids, chunk):
         with db.atomic():
-            claimed = (
-                Task.update({column: None})
-                .where(Task.id == tid, column.is_null(False), column <= now)
-                .execute()
-            )
-            if claimed != 1:
+            got = claim(Task, column, list(part), now)
+            if not got:
                 continue
-            task = Task.get_by_id(tid)
-            if kind == "task.due_soon":
-                title = _("Task due soon: %(t)s", t=task.title)
-                who = [task.assignee_id]
-            else:
-                title = _("Task overdue: %(t)s", t=task.title)
-                who = [task.assignee_id] + ([task.created_by_id] if task.created_by_id else [])
-            notify(who, kind, title, "", f"/tasks/{task.id}", urgent=kind == "task.overdue")
-            count += 1
+            sends = []
+            for task in Task.select().where(Task.id.in_(got)).order_by(Task.id):
+                if kind == "task.due_soon":
+                    title = _("Task due soon: %(t)s", t=task.title)
+                    who = [task.assignee_id]
+                else:
+                    title = _("Task overdue: %(t)s", t=task.title)
+                    who = [task.assignee_id] + ([task.created_by_id] if task.created_by_id else [])
+                sends.append((who, kind, title, "", f"/tasks/{task.id}", kind == "task.overdue"))
+            notify_many(sends)
+            count += len(sends)
     return count
 
 
