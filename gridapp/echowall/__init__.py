@@ -1,0 +1,1 @@
+"""Echo wall (回音壁): posters, the public report and tracking pages, the community wall."""

@@ -1,0 +1,204 @@
+"""Echo wall pages: the public report form ``/e/<token>``, the tracking page ``/t/<code>``, the
+community wall ``/w/<token>``, and the grid poster for supervisors and admins."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from gridapp.echowall import rules, service
+from gridapp.errors import Conflict, Forbidden, NotFound, Problem
+from gridapp.extensions import limiter
+from gridapp.matters import public
+from gridapp.matters.service import rate_matter_by_code
+from gridapp.org.models import Grid
+from gridapp.scope import get_scoped, scope_for
+
+bp = Blueprint("echowall", __name__)
+
+RATINGS = ("满意", "基本满意", "不满意")
+
+
+def _limit(name: str):
+    return lambda: current_app.config.get(name) or DEFAULT_LIMITS[name]
+
+
+DEFAULT_LIMITS = {
+    "ECHOWALL_SUBMIT_LIMIT": "5 per 10 minutes",
+    "ECHOWALL_PAGE_LIMIT": "60 per minute",
+    "ECHOWALL_TRACK_LIMIT": "60 per minute",
+    "ECHOWALL_RATE_LIMIT": "10 per minute",
+}
+
+
+def _base_url() -> str:
+    return current_app.config.get("ECHOWALL_PUBLIC_URL") or request.url_root
+
+
+@bp.route("/e/<token>", methods=["GET", "POST"])
+@limiter.limit(_limit("ECHOWALL_PAGE_LIMIT"), methods=["GET"])
+@limiter.limit(_limit("ECHOWALL_SUBMIT_LIMIT"), methods=["POST"])
+def report(token: str):
+    """The resident's form for one grid (no account; CSRF through the session cookie)."""
+    try:
+        grid = service.grid_by_token(token)
+    except NotFound:
+        abort(404)
+    errors: dict[str, str] = {}
+    form = {"text": "", "contact_phone": ""}
+    status = 200
+    if request.method == "POST":
+        form = {
+            "text": request.form.get("text", "")[: rules.TEXT_MAX * 2],
+            "contact_phone": request.form.get("contact_phone", "")[:40],
+        }
+        upload = request.files.get("photo")
+        data = None
+        if upload is not None:
+            try:
+                data = upload.read(rules.PHOTO_MAX_BYTES + 1) if upload.filename else None
+            finally:
+                upload.close()
+        try:
+            matter = service.submit_need(grid, form["text"], form["contact_phone"], data)
+        except Problem as exc:
+            errors[(exc.field or "text").split(".")[0]] = str(exc.detail or exc.title)
+            status = 422
+        else:
+            return render_template(
+                "echowall/submitted.html", grid=grid, code=matter.code, token=token
+            )
+    return (
+        render_template(
+            "echowall/report.html",
+            grid=grid,
+            worker=service.grid_worker(grid),
+            form=form,
+            errors=errors,
+            text_max=rules.TEXT_MAX,
+        ),
+        status,
+    )
+
+
+@bp.route("/t/<code>")
+@limiter.limit(_limit("ECHOWALL_TRACK_LIMIT"))
+def track(code: str):
+    try:
+        view = public.public_view(code[:16])
+    except NotFound:
+        abort(404)
+    return render_template("echowall/track.html", view=view, ratings=RATINGS)
+
+
+@bp.route("/t/<code>/rating", methods=["POST"])
+@limiter.limit(_limit("ECHOWALL_RATE_LIMIT"))
+def rate(code: str):
+    rating = request.form.get("rating", "")
+    if rating not in RATINGS:
+        flash(_("Choose one of the ratings."), "error")
+        return redirect(url_for("echowall.track", code=code))
+    try:
+        rate_matter_by_code(code[:16], rating, request.form.get("note", "")[:500])
+    except NotFound:
+        abort(404)
+    except (Conflict, Forbidden, Problem):
+        flash(_("This matter cannot be rated now."), "error")
+    else:
+        flash(_("Thank you for your rating."), "ok")
+    return redirect(url_for("echowall.track", code=code))
+
+
+@bp.route("/w/<token>")
+@limiter.limit(_limit("ECHOWALL_PAGE_LIMIT"))
+def community_wall(token: str):
+    try:
+        community = service.community_by_token(token)
+    except NotFound:
+        abort(404)
+    page = request.args.get("page", "1")
+    data = service.wall(community, int(page) if page.isdigit() else 1)
+    return render_template("echowall/wall.html", community=community, token=token, **data)
+
+
+# ---- for supervisors and admins -----------------------------------------------------------------
+
+
+def _poster_grid(grid_id: int) -> Grid:
+    user = current_user._get_current_object()
+    if user.role not in ("supervisor", "admin"):
+        abort(404)
+    try:
+        return get_scoped(Grid, grid_id, scope_for(user), grid_field=Grid.id)
+    except NotFound:
+        abort(404)
+
+
+@bp.route("/echowall/grids/<int:grid_id>/poster.svg")
+@login_required
+def poster_svg(grid_id: int):
+    grid = _poster_grid(grid_id)
+    svg = rules.poster_svg(service.poster(grid, _base_url()))
+    resp = Response(svg, mimetype="image/svg+xml")
+    resp.headers["Content-Disposition"] = f'inline; filename="poster-{grid.code}.svg"'
+    return resp
+
+
+@bp.route("/echowall/grids/<int:grid_id>/poster.pdf")
+@login_required
+def poster_pdf(grid_id: int):
+    grid = _poster_grid(grid_id)
+    pdf = rules.poster_pdf(service.poster(grid, _base_url()))
+    resp = Response(pdf, mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = f'inline; filename="poster-{grid.code}.pdf"'
+    return resp
+
+
+@bp.route("/echowall/")
+@login_required
+def posters():
+    """The supervisor's list of grids with poster downloads and the community wall links."""
+    user = current_user._get_current_object()
+    if user.role not in ("supervisor", "admin"):
+        abort(404)
+    scope = scope_for(user)
+    grids = list(
+        Grid.select().where(scope.grid_condition(Grid.id)).order_by(Grid.community, Grid.sort)
+    )
+    walls = {g.community_id: service.token_for("community", g.community_id) for g in grids}
+    return render_template("echowall/posters.html", grids=grids, walls=walls)
+
+
+_WRAPPED: dict = {}
+
+
+def _limit_json_tracking(app) -> None:
+    """The public JSON tracking endpoints of the matters feature get the same limits. The
+    limiter is process-wide, so each view function is wrapped (and its limit registered) once,
+    however many apps the process creates."""
+    for endpoint, name in (
+        ("matters_api.track", "ECHOWALL_TRACK_LIMIT"),
+        ("matters_api.rate", "ECHOWALL_RATE_LIMIT"),
+    ):
+        view = app.view_functions.get(endpoint)
+        if view is None:
+            continue
+        if view not in _WRAPPED:
+            _WRAPPED[view] = limiter.limit(_limit(name))(view)
+        app.view_functions[endpoint] = _WRAPPED[view]
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+    _limit_json_tracking(app)
