@@ -83,41 +83,33 @@ def fanout(announcement_id: int, batch: int = FANOUT_BATCH) -> int:
     for chunk in chunked(recipients, batch):
         chunk = list(chunk)
         with db.atomic():
-            have = {
-                r[0]
-                for r in Notification.select(Notification.recipient)
-                .where(Notification.announcement == a.id, in_ids(Notification.recipient, chunk))
-                .tuples()
-            }
             now = db_time(utcnow())
             rows = [
-                (rid, "announcement", a.title, a.body, a.link, a.urgent, now, a.id)
-                for rid in chunk
-                if rid not in have
+                (rid, "announcement", a.title, a.body, a.link, a.urgent, now, a.id) for rid in chunk
             ]
-            insert_ignore(
+            new = insert_ignore(
                 Notification,
                 (
                     "recipient_id", "type", "title", "body", "link", "urgent", "created_at",
                     "announcement_id",
                 ),
                 rows,
+                returning=("id", "recipient_id"),
             )  # fmt: skip
-            written = list(
-                Notification.select(Notification.id, Notification.recipient)
-                .where(Notification.announcement == a.id, in_ids(Notification.recipient, chunk))
-                .tuples()
-            )
             record_changes(
-                [
-                    {"entity": "notification", "entity_id": nid, "user_id": rid}
-                    for nid, rid in written
-                    if rid not in have
-                ]
+                [{"entity": "notification", "entity_id": nid, "user_id": rid} for nid, rid in new]
             )
-            # Every row of the batch, old ones too: a retried job re-sends what a crash may
-            # have left undelivered; deliveries are deduplicated.
-            after_commit_dispatch([nid for nid, _rid in written])
+            written = [nid for nid, _rid in new]
+            if len(new) < len(chunk):
+                # A re-run after a partial one: the rows written then are delivered too (a
+                # crash may have left them undelivered; deliveries are deduplicated).
+                written = [
+                    r[0]
+                    for r in Notification.select(Notification.id)
+                    .where(Notification.announcement == a.id, in_ids(Notification.recipient, chunk))
+                    .tuples()
+                ]
+            after_commit_dispatch(sorted(written))
     with db.atomic():
         Announcement.update(recipients=len(recipients), status="done", finished_at=utcnow()).where(
             Announcement.id == a.id

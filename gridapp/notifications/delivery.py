@@ -60,26 +60,58 @@ def clock() -> dt.datetime:
     return fn() if fn else utcnow()
 
 
-def insert_ignore(model: type[Model], columns: Sequence[str], rows: Sequence[tuple]) -> None:
+_PG_ARRAY = {
+    "AUTO": "integer", "INT": "integer", "BIGAUTO": "bigint", "BIGINT": "bigint",
+    "SMALLINT": "smallint", "VARCHAR": "text", "CHAR": "text", "TEXT": "text",
+    "BOOL": "boolean", "DATETIME": "timestamp", "DATE": "date", "FLOAT": "double precision",
+    "DOUBLE": "double precision",
+}  # fmt: skip
+
+
+def insert_ignore(
+    model: type[Model],
+    columns: Sequence[str],
+    rows: Sequence[tuple],
+    returning: Sequence[str] = (),
+) -> list[tuple]:
     """Multi-row INSERT that skips rows violating a unique constraint (a re-run job writes
     nothing twice), without peewee's per-value SQL building (most of a fan-out's database CPU).
-    Values must be ready for the database (ids, not model instances; datetimes through
-    ``db_time``); call inside db.atomic()."""
+    With ``returning``, gives those columns of the rows actually inserted (not the skipped ones),
+    so the caller needs no SELECT to learn their ids. Values must be ready for the database
+    (ids, not model instances; datetimes through ``db_time``); call inside db.atomic().
+
+    On PostgreSQL the values travel as one array per column (``unnest``): a statement with a
+    placeholder per value made psycopg split a query of thousands of ``%s`` on every call,
+    which cost more than the database's own work. SQLite takes one ``?`` per value (its parser
+    is C and the values bind without conversion)."""
     if not rows:
-        return
+        return []
     table = model._meta.table_name
     cols = ", ".join(f'"{c}"' for c in columns)
-    pg = is_postgres()
-    mark = "%s" if pg else "?"
-    one = "(" + ", ".join(mark for _ in columns) + ")"
+    # Unique conflicts only (not "OR IGNORE", which would also drop NOT NULL violations).
+    tail = " ON CONFLICT DO NOTHING"
+    if returning:
+        tail += " RETURNING " + ", ".join(f'"{c}"' for c in returning)
+    out: list[tuple] = []
+    if is_postgres():
+        fields = model._meta.columns
+        arrays = ", ".join(f"%s::{_PG_ARRAY[fields[c].field_type]}[]" for c in columns)
+        sql = f'INSERT INTO "{table}" ({cols}) SELECT * FROM unnest({arrays}){tail}'
+        for chunk in chunked(rows, 5000):
+            cur = db.execute_sql(sql, [list(col) for col in zip(*chunk, strict=True)])
+            if returning:
+                out.extend(cur.fetchall())
+        return out
+    one = "(" + ", ".join("?" for _ in columns) + ")"
     for chunk in chunked(rows, 400):
         params: list[Any] = []
         for r in chunk:
             params.extend(r)
         values = ", ".join([one] * len(chunk))
-        # Unique conflicts only (not "OR IGNORE", which would also drop NOT NULL violations).
-        sql = f'INSERT INTO "{table}" ({cols}) VALUES {values} ON CONFLICT DO NOTHING'
-        db.execute_sql(sql, params)
+        cur = db.execute_sql(f'INSERT INTO "{table}" ({cols}) VALUES {values}{tail}', params)
+        if returning:
+            out.extend(cur.fetchall())
+    return out
 
 
 def db_time(value: dt.datetime | None) -> Any:
@@ -153,17 +185,23 @@ def release_time(quiet: QuietHours | None, now: dt.datetime) -> dt.datetime | No
 
 
 def dispatch(notification_ids: Sequence[int], now: dt.datetime | None = None) -> list[int]:
-    """Write the deliveries for committed notifications; enqueue the due ones and schedule the
-    held ones. Returns the ids of the deliveries written or found pending."""
+    """Write the deliveries for committed notifications and send the due ones in this job.
+
+    Fresh deliveries that are due go in already claimed ("sending", attempt 1, this run's
+    claim token) and are sent from what this job has just read: a fan-out batch costs one
+    INSERT and one UPDATE of its deliveries, not INSERT, claim UPDATE, SELECT and UPDATE plus
+    a job per batch. A crash after the INSERT leaves them "sending"; ``release_due`` retries
+    them once they are stuck. Held rows are scheduled for their release; rows that an earlier
+    run of this job left pending (it is retried) go through ``send_deliveries``. Returns the ids
+    of the deliveries written or found pending."""
     now = now or clock()
     ids = list(notification_ids)
-    notes = list(
+    notes = fetch(
         Notification.select(
-            Notification.id, Notification.recipient, Notification.type, Notification.urgent
-        )
-        .where(in_ids(Notification.id, ids))
-        .tuples()
-    )
+            Notification.id, Notification.recipient, Notification.type, Notification.urgent,
+            Notification.title, Notification.body, Notification.link, Notification.read_at,
+        ).where(in_ids(Notification.id, ids))
+    )  # fmt: skip
     if not notes:
         return []
     users = {n[1] for n in notes}
@@ -177,45 +215,74 @@ def dispatch(notification_ids: Sequence[int], now: dt.datetime | None = None) ->
             ).where(in_ids(QuietHours.user, users))
         )
     }  # fmt: skip
-    subs: dict[int, list[int]] = defaultdict(list)
-    for sid, uid in (
-        PushSubscription.select(PushSubscription.id, PushSubscription.user)
-        .where(in_ids(PushSubscription.user, users))
-        .tuples()
-    ):
-        subs[uid].append(sid)
+    subs: dict[int, list[tuple]] = defaultdict(list)
+    devices: dict[int, tuple] = {}
+    for sub in fetch(
+        PushSubscription.select(
+            PushSubscription.id, PushSubscription.user, PushSubscription.endpoint,
+            PushSubscription.p256dh, PushSubscription.auth,
+        ).where(in_ids(PushSubscription.user, users))
+    ):  # fmt: skip
+        subs[sub[1]].append(sub[0])
+        devices[sub[0]] = sub
+    token = uuid.uuid4().hex
     releases: dict[int, dt.datetime | None] = {}
+    held_until: dict[int, dt.datetime] = {}
     rows = []
     now_db = db_time(now)
-    for nid, uid, kind, urgent in notes:
+    for nid, uid, kind, urgent, *_rest in notes:
         if uid not in releases:
             releases[uid] = release_time(quiet.get(uid), now)
         release = None if urgent else releases[uid]
-        status = "held" if release else "queued"
-        at = db_time(release) if release else now_db
+        if release:
+            held_until[nid] = release
+            status, at, claim_token, attempts = "held", db_time(release), None, 0
+        else:
+            status, at, claim_token, attempts = "sending", now_db, token, 1
         for ch in enabled_channels(choices.get(uid, {}), kind):
-            targets = subs.get(uid, []) if ch == "webpush" else [None]
-            for sid in targets:
+            for sid in subs.get(uid, ()) if ch == "webpush" else (None,):
                 rows.append(
-                    (nid, ch, sid, f"{nid}:{ch}:{sid or 0}", status, at, now_db, now_db, 0, "")
-                )
+                    (nid, ch, sid, f"{nid}:{ch}:{sid or 0}", status, at, now_db, now_db,
+                     attempts, "", claim_token)
+                )  # fmt: skip
     with db.atomic():
-        insert_ignore(
+        inserted = insert_ignore(
             Delivery,
             (
                 "notification_id", "channel", "subscription_id", "dedupe_key", "status",
-                "next_attempt_at", "created_at", "updated_at", "attempts", "error",
+                "next_attempt_at", "created_at", "updated_at", "attempts", "error", "claim",
             ),
             rows,
+            returning=("id", "notification_id", "channel", "subscription_id", "status"),
         )  # fmt: skip
-    pending = list(
-        Delivery.select(Delivery.id, Delivery.next_attempt_at)
-        .where(in_ids(Delivery.notification, ids), Delivery.status.in_(PENDING))
-        .order_by(Delivery.id)
-        .tuples()
-    )
-    schedule(pending, now)
-    return [p[0] for p in pending]
+    mine = {r[0] for r in inserted}
+    later = [(r[0], held_until[r[1]]) for r in inserted if r[4] == "held"]
+    if len(inserted) < len(rows):  # a re-run: what an earlier run wrote and did not finish
+        later += [
+            p
+            for p in Delivery.select(Delivery.id, Delivery.next_attempt_at)
+            .where(in_ids(Delivery.notification, ids), Delivery.status.in_(PENDING))
+            .order_by(Delivery.id)
+            .tuples()
+            if p[0] not in mine
+        ]
+    schedule(later, now)
+    by_id = {n[0]: n for n in notes}
+    claimed = []
+    for did, nid, ch, sid, status in inserted:
+        if status != "sending":
+            continue
+        n = by_id[nid]
+        dev = devices.get(sid) if sid else None
+        claimed.append(
+            Claimed(
+                did, ch, 1, sid, nid, n[1], n[2], n[4], n[5], n[6], n[3], n[7],
+                dev[2] if dev else None, dev[3] if dev else None, dev[4] if dev else None,
+            )
+        )  # fmt: skip
+    claimed.sort(key=lambda c: c.id)
+    deliver(claimed, now)
+    return sorted(mine | {p[0] for p in later})
 
 
 def schedule(pending: Iterable[tuple[int, dt.datetime]], now: dt.datetime) -> None:
@@ -312,7 +379,12 @@ def claim(delivery_ids: Sequence[int], now: dt.datetime) -> list[Claimed]:
 def send_deliveries(delivery_ids: Sequence[int], now: dt.datetime | None = None) -> int:
     """Send the due deliveries among ``delivery_ids``; returns how many were attempted."""
     now = now or clock()
-    rows = claim(delivery_ids, now)
+    return deliver(claim(delivery_ids, now), now)
+
+
+def deliver(rows: list[Claimed], now: dt.datetime) -> int:
+    """Send claimed deliveries (outside any transaction) and record the outcomes; returns how
+    many were attempted."""
     if not rows:
         return 0
     chans = channels()
