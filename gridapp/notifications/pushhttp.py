@@ -24,6 +24,7 @@ import socket
 import ssl
 import threading
 import urllib.request
+from collections import deque
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -100,6 +101,8 @@ class PushHTTP:
         self._origins: dict[str, tuple[_Origin, str]] = {}
         self._ssl = ssl_context  # default: the system's trust store, hostname checked
         self.connections_opened = 0  # tests and the benchmark read it
+        # Origins that closed a connection inside a pipelined run: one request at a time.
+        self._serial: set[_Origin] = set()
 
     # -- origins ---------------------------------------------------------------------------
 
@@ -197,97 +200,45 @@ class PushHTTP:
 
     # -- requests --------------------------------------------------------------------------
 
-    def _request(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[_Origin, bytes]:
+    def _request(
+        self, url: str, body: bytes, headers: dict[str, str] | str
+    ) -> tuple[_Origin, bytes]:
+        """The request's bytes. ``headers`` is a dict, or header lines already rendered
+        (``"Name: value\r\n"`` each) by a caller that built them from values it controls."""
         origin, target = self._origin(url)
-        lines = [f"POST {target} HTTP/1.1\r\nHost: {origin.host_header}\r\n"]
-        for name, value in headers.items():
-            if "\r" in value or "\n" in value:
-                raise ValueError(f"header {name} contains a line break")
-            lines.append(f"{name}: {value}\r\n")
-        lines.append(f"Content-Length: {len(body)}\r\n\r\n")
-        return origin, "".join(lines).encode("latin-1") + body
+        if isinstance(headers, str):
+            head = headers
+        else:
+            for value in headers.values():
+                if "\r" in value or "\n" in value:
+                    raise ValueError("a header value contains a line break")
+            head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        return origin, (
+            f"POST {target} HTTP/1.1\r\nHost: {origin.host_header}\r\n{head}"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode("latin-1") + body
 
     def post_many(
         self,
-        requests: list[tuple[str, bytes, dict[str, str]]],
+        requests: list[tuple[str, bytes, dict[str, str] | str]],
         timeout: float,
         window: int = 8,
+        depth: int = 16,
     ) -> list[Reply | Exception]:
-        """POST each (url, body, headers), up to ``window`` at once on separate keep-alive
-        connections (a push service answers them in parallel; the sender blocks, and is switched
-        out, once per window instead of once per message). Returns a Reply or the OSError /
-        ValueError for each request, in order. ``timeout`` bounds each wait for a reply."""
-        results: list[Reply | Exception | None] = [None] * len(requests)
-        todo: list[tuple[int, int]] = [(i, 0) for i in range(len(requests) - 1, -1, -1)]
-        built: dict[int, tuple[_Origin, bytes]] = {}
-        flying: dict[socket.socket, tuple[_Conn, _Origin, int, int]] = {}
-        while todo or flying:
-            while todo and len(flying) < window:
-                i, attempt = todo.pop()
-                try:
-                    if i not in built:
-                        built[i] = self._request(*requests[i])
-                    origin, data = built[i]
-                    conn = self._take(origin, timeout)
-                except (OSError, ValueError) as exc:
-                    results[i] = exc
-                    continue
-                try:
-                    conn.sock.sendall(data)
-                except (ConnectionResetError, BrokenPipeError) as exc:
-                    conn.close()
-                    if conn.reused and attempt == 0:
-                        todo.append((i, 1))
-                    else:
-                        results[i] = exc
-                    continue
-                except OSError as exc:
-                    conn.close()
-                    results[i] = exc
-                    continue
-                flying[conn.sock] = (conn, origin, i, attempt)
-            if not flying:
-                continue
-            ready, _, _ = select.select(list(flying), [], [], timeout)
-            if not ready:
-                for conn, _origin, i, _attempt in flying.values():
-                    conn.close()
-                    results[i] = TimeoutError("no reply within the timeout")
-                flying.clear()
-                continue
-            for sock in ready:
-                conn, origin, i, attempt = flying.pop(sock)
-                try:
-                    reply, keep = _read_reply(conn.rfile)
-                except _Closed:
-                    conn.close()
-                    if conn.reused and attempt == 0:
-                        todo.append((i, 1))
-                    else:
-                        results[i] = ConnectionResetError("connection closed before any reply")
-                    continue
-                except (ConnectionResetError, BrokenPipeError) as exc:
-                    conn.close()
-                    if conn.reused and attempt == 0:
-                        todo.append((i, 1))
-                    else:
-                        results[i] = exc
-                    continue
-                except OSError as exc:
-                    conn.close()
-                    results[i] = exc
-                    continue
-                except BaseException:
-                    conn.close()
-                    for c, _o, _i, _a in flying.values():
-                        c.close()
-                    raise
-                if keep:
-                    self._give(origin, conn)
-                else:
-                    conn.close()
-                results[i] = reply
-        return results  # type: ignore[return-value]
+        """POST each (url, body, headers): up to ``window`` keep-alive connections at once, and
+        on each a run of up to ``depth`` requests to one origin written with one ``sendall``
+        (HTTP/1.1 pipelining, RFC 9112 §9.3.2; the replies come back in order). A push service
+        answers the connections in parallel; the sender makes a few system calls per run instead
+        of several per message. Returns a Reply or the OSError / ValueError for each request,
+        in order. ``timeout`` bounds each wait for a reply.
+
+        A run's requests left unanswered when the server closes the connection are sent again
+        on a new one: after a ``Connection: close`` reply they were not processed (RFC 9112
+        §9.6); after a silent close or reset they are retried once, as a single request on a
+        reused connection is, and that origin gets one request per connection from then on (a
+        server or middlebox that mishandles pipelining). A reply that never comes fails the
+        rest of its run with TimeoutError (head-of-line blocking is pipelining's price)."""
+        return _Batch(self, requests, timeout, window, depth).run()
 
     def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Reply:
         """POST ``body``; raises OSError (incl. TimeoutError, ssl errors, HTTPError) on failure."""
@@ -323,6 +274,122 @@ class PushHTTP:
         for conns in pools.values():
             for c in conns:
                 c.close()
+
+
+class _Batch:
+    """One ``post_many`` call: the requests' bytes, the runs still to send, the replies."""
+
+    def __init__(self, http: PushHTTP, requests, timeout: float, window: int, depth: int):
+        self.http, self.timeout, self.window, self.depth = http, timeout, window, max(1, depth)
+        self.results: list[Reply | Exception | None] = [None] * len(requests)
+        self.data: list[bytes] = [b""] * len(requests)
+        self.todo: deque[tuple[_Origin, list[tuple[int, int]]]] = deque()
+        per_origin: dict[_Origin, list[tuple[int, int]]] = {}
+        for i, req in enumerate(requests):
+            try:
+                origin, self.data[i] = http._request(*req)
+            except (OSError, ValueError) as exc:
+                self.results[i] = exc
+                continue
+            per_origin.setdefault(origin, []).append((i, 0))
+        for origin, items in per_origin.items():
+            self.plan(origin, items)
+
+    def plan(self, origin: _Origin, items: list[tuple[int, int]]) -> None:
+        """Queue (request index, attempt) pairs as runs for ``origin``."""
+        size = 1 if origin in self.http._serial else self.depth
+        for k in range(0, len(items), size):
+            self.todo.append((origin, items[k : k + size]))
+
+    def fail(self, items: list[tuple[int, int]], exc: Exception) -> None:
+        for i, _attempt in items:
+            self.results[i] = exc
+
+    def again(self, origin: _Origin, items: list[tuple[int, int]], exc: Exception) -> None:
+        """Unanswered after the connection closed: a first attempt goes out once more."""
+        self.fail([it for it in items if it[1] != 0], exc)
+        retry = [(i, 1) for i, attempt in items if attempt == 0]
+        if retry:
+            self.plan(origin, retry)
+
+    def run(self) -> list[Reply | Exception]:
+        flying: dict[socket.socket, tuple[_Conn, _Origin, list[tuple[int, int]]]] = {}
+        try:
+            while self.todo or flying:
+                while self.todo and len(flying) < self.window:
+                    origin, run = self.todo.popleft()
+                    conn = self.send(origin, run)
+                    if conn is not None:
+                        flying[conn.sock] = (conn, origin, run)
+                if not flying:
+                    continue
+                ready, _, _ = select.select(list(flying), [], [], self.timeout)
+                if not ready:
+                    for conn, _origin, run in flying.values():
+                        conn.close()
+                        self.fail(run, TimeoutError("no reply within the timeout"))
+                    flying.clear()
+                    continue
+                for sock in ready:
+                    conn, origin, run = flying.pop(sock)
+                    self.read(conn, origin, run)
+        except BaseException:
+            for conn, _origin, _run in flying.values():
+                conn.close()
+            raise
+        return self.results  # type: ignore[return-value]
+
+    def send(self, origin: _Origin, run: list[tuple[int, int]]) -> _Conn | None:
+        try:
+            conn = self.http._take(origin, self.timeout)
+        except (OSError, ValueError) as exc:
+            self.fail(run, exc)
+            return None
+        try:
+            conn.sock.sendall(b"".join([self.data[i] for i, _attempt in run]))
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            conn.close()
+            (self.again if conn.reused else self.fail)(origin, run, exc)  # type: ignore[operator]
+            return None
+        except OSError as exc:
+            conn.close()
+            self.fail(run, exc)
+            return None
+        return conn
+
+    def read(self, conn: _Conn, origin: _Origin, run: list[tuple[int, int]]) -> None:
+        """The replies of one run, in order (the first byte is there; the rest follow at the
+        server's pace, each wait bounded by the socket's timeout)."""
+        for k, (i, _attempt) in enumerate(run):
+            try:
+                reply, keep = _read_reply(conn.rfile)
+            except (_Closed, ConnectionResetError, BrokenPipeError) as exc:
+                conn.close()
+                if len(run) > 1:
+                    self.http._serial.add(origin)  # closed inside a pipelined run
+                err = exc
+                if isinstance(exc, _Closed):
+                    err = ConnectionResetError("connection closed before any reply")
+                if conn.reused or len(run) > 1:
+                    self.again(origin, run[k:], err)
+                else:
+                    self.fail(run[k:], err)
+                return
+            except OSError as exc:  # timeout, TLS, malformed reply
+                conn.close()
+                self.fail(run[k:], exc)
+                return
+            except BaseException:
+                conn.close()
+                raise
+            self.results[i] = reply
+            if not keep:
+                conn.close()
+                if k + 1 < len(run):
+                    # Announced close: the rest was not processed; the same attempt again.
+                    self.plan(origin, run[k + 1 :])
+                return
+        self.http._give(origin, conn)
 
 
 class _Closed(Exception):

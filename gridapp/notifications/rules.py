@@ -176,7 +176,8 @@ def urgency(kind: str, urgent: bool) -> str:
     return "high" if urgent or kind in HIGH_URGENCY_TYPES else "normal"
 
 
-def _dump(data: dict[str, Any]) -> bytes:
+def dump(data: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON, as the payload is sent (without the size limit of build_payload)."""
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -188,25 +189,25 @@ def _fit(data: dict[str, Any], key: str, limit: int) -> bool:
     while lo <= hi:
         mid = (lo + hi) // 2
         data[key] = text[:mid].rstrip() + "…" if mid < len(text) else text
-        if len(_dump(data)) <= limit:
+        if len(dump(data)) <= limit:
             best = data[key]
             lo = mid + 1
         else:
             hi = mid - 1
     data[key] = best if best is not None else ""
-    return len(_dump(data)) <= limit
+    return len(dump(data)) <= limit
 
 
 def build_payload(data: dict[str, Any], limit: int = MAX_PLAINTEXT) -> bytes:
     """Serialise the push message as compact UTF-8 JSON of at most ``limit`` bytes: the body is
     shortened first (it is in the inbox in full), then the title; the result stays valid JSON."""
-    raw = _dump(data)
+    raw = dump(data)
     if len(raw) <= limit:
         return raw
     data = {**data, "truncated": True}
     for key in ("body", "title", "link"):
         if isinstance(data.get(key), str) and _fit(data, key, limit):
-            return _dump(data)
+            return dump(data)
     raise ValueError("payload cannot fit")
 
 

@@ -170,12 +170,86 @@ def test_post_many_keeps_order_and_times_out_what_never_answers():
     try:
         t0 = time.monotonic()
         out = http.post_many(
-            [(srv.url + f"/{i}", b"x", {}) for i in range(3)], timeout=0.5, window=1
+            [(srv.url + f"/{i}", b"x", {}) for i in range(3)], timeout=0.5, window=1, depth=1
         )
         assert time.monotonic() - t0 < 1.5
         assert out[0].status == 201
         assert isinstance(out[1], TimeoutError)
         assert out[2].status == 500 and out[2].body == b"no"
+    finally:
+        http.close()
+        srv.close()
+
+
+def test_pipelined_runs_share_one_connection_and_keep_order():
+    replies = [
+        f"HTTP/1.1 {201 + i % 3} X\r\nContent-Length: 1\r\n\r\n{i % 10}".encode() for i in range(7)
+    ]
+    srv = RawServer(replies)
+    http = PushHTTP()
+    try:
+        out = http.post_many(
+            [(srv.url + f"/{i}", b"x", {"TTL": "1"}) for i in range(7)],
+            timeout=2,
+            window=1,
+            depth=4,
+        )
+        assert [(r.status, r.body) for r in out] == [
+            (201 + i % 3, str(i).encode()) for i in range(7)
+        ]
+        assert [r.split(b" ", 2)[1] for r in srv.requests] == [f"/{i}".encode() for i in range(7)]
+        assert http.connections_opened == 1  # two runs (4 + 3) on one keep-alive connection
+    finally:
+        http.close()
+        srv.close()
+
+
+def test_a_run_cut_by_connection_close_goes_on_over_a_new_connection():
+    # The server announces "Connection: close" on its second reply: the two requests behind it
+    # were not processed and are sent again; pipelining stays on for this origin.
+    closing = b"HTTP/1.1 201 Created\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    srv = RawServer([CREATED, closing])
+    http = PushHTTP()
+    try:
+        out = http.post_many(
+            [(srv.url + f"/{i}", b"x", {}) for i in range(4)], timeout=2, window=1, depth=4
+        )
+        assert [r.status for r in out] == [201] * 4
+        assert http.connections_opened == 2
+        assert sorted(r.split(b" ", 2)[1] for r in srv.requests[-2:]) == [b"/2", b"/3"]
+        assert not http._serial
+    finally:
+        http.close()
+        srv.close()
+
+
+def test_a_silent_close_inside_a_run_retries_once_and_stops_pipelining():
+    srv = RawServer([CREATED, None])  # answers one, then drops the connection without a word
+    http = PushHTTP()
+    try:
+        out = http.post_many(
+            [(srv.url + f"/{i}", b"x", {}) for i in range(3)], timeout=2, window=1, depth=3
+        )
+        assert [r.status for r in out] == [201] * 3
+        assert len(http._serial) == 1  # this origin now gets one request per connection
+        out = http.post_many(
+            [(srv.url + f"/{i}", b"x", {}) for i in range(2)], timeout=2, window=1, depth=3
+        )
+        assert [r.status for r in out] == [201] * 2
+    finally:
+        http.close()
+        srv.close()
+
+
+def test_head_of_line_blocking_times_out_the_rest_of_the_run():
+    srv = RawServer([CREATED, "hang"])
+    http = PushHTTP()
+    try:
+        out = http.post_many(
+            [(srv.url + f"/{i}", b"x", {}) for i in range(3)], timeout=0.5, window=1, depth=3
+        )
+        assert out[0].status == 201
+        assert isinstance(out[1], TimeoutError) and isinstance(out[2], TimeoutError)
     finally:
         http.close()
         srv.close()
