@@ -102,11 +102,9 @@ def insert_rows(model: type[Model], columns: list[str], rows: list[tuple]) -> No
                 copy.write_row(row)
         return
     marks = ", ".join("?" for _ in columns)
-    # Datetimes as text in peewee's own format (sqlite3's default adapter is deprecated).
-    db.cursor().executemany(
-        f'INSERT INTO "{table}" ({cols}) VALUES ({marks})',
-        [tuple(str(v) if isinstance(v, dt.datetime) else v for v in r) for r in rows],
-    )
+    # Datetimes bind as text through sqlite3's adapter (peewee registers its own, same format,
+    # where Python 3.12 deprecates the default one).
+    db.cursor().executemany(f'INSERT INTO "{table}" ({cols}) VALUES ({marks})', rows)
 
 
 def reserve_ids(model: type[Model], n: int) -> list[int]:

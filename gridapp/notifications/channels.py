@@ -227,7 +227,7 @@ class WebPushChannel:
                 body = pusher._encrypt(plain, _Subscription(_Keys(m.auth, m.p256dh)))
                 cut = m.endpoint.find("/", 8)  # after "https://host[:port]"
                 prefix = m.endpoint if cut < 0 else m.endpoint[:cut]
-                value = auth.get(prefix)
+                value = auth.get(prefix) if vapid.tokens.enabled else None
                 if value is None:
                     value = auth[prefix] = vapid.tokens.header(keys, m.endpoint, self.subject)
                 requests.append((m.endpoint, body, self.head(m, value)))

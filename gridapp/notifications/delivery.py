@@ -80,38 +80,75 @@ def insert_ignore(
     so the caller needs no SELECT to learn their ids. Values must be ready for the database
     (ids, not model instances; datetimes through ``db_time``); call inside db.atomic().
 
-    On PostgreSQL the values travel as one array per column (``unnest``): a statement with a
+    A column with one value in every row goes in once (a fan-out's title, status and times).
+    On PostgreSQL the others travel as one array per column (``unnest``): a statement with a
     placeholder per value made psycopg split a query of thousands of ``%s`` on every call,
     which cost more than the database's own work. SQLite takes one ``?`` per value (its parser
     is C and the values bind without conversion)."""
     if not rows:
         return []
-    table = model._meta.table_name
-    cols = ", ".join(f'"{c}"' for c in columns)
     # Unique conflicts only (not "OR IGNORE", which would also drop NOT NULL violations).
     tail = " ON CONFLICT DO NOTHING"
     if returning:
         tail += " RETURNING " + ", ".join(f'"{c}"' for c in returning)
     out: list[tuple] = []
-    if is_postgres():
-        fields = model._meta.columns
-        arrays = ", ".join(f"%s::{_PG_ARRAY[fields[c].field_type]}[]" for c in columns)
-        sql = f'INSERT INTO "{table}" ({cols}) SELECT * FROM unnest({arrays}){tail}'
-        for chunk in chunked(rows, 5000):
-            cur = db.execute_sql(sql, [list(col) for col in zip(*chunk, strict=True)])
-            if returning:
-                out.extend(cur.fetchall())
-        return out
-    one = "(" + ", ".join("?" for _ in columns) + ")"
-    for chunk in chunked(rows, 400):
-        params: list[Any] = []
-        for r in chunk:
-            params.extend(r)
-        values = ", ".join([one] * len(chunk))
-        cur = db.execute_sql(f'INSERT INTO "{table}" ({cols}) VALUES {values}{tail}', params)
+    for chunk in chunked(rows, 5000 if is_postgres() else 400):
+        sql, params = _insert_sql(model, columns, chunk, tail)
+        cur = db.execute_sql(sql, params)
         if returning:
             out.extend(cur.fetchall())
     return out
+
+
+def _insert_sql(
+    model: type[Model], columns: Sequence[str], rows: Sequence[tuple], tail: str
+) -> tuple[str, list[Any]]:
+    """The INSERT for ``rows``: a column whose value is the same in every row (a fan-out's
+    title, status, times) is passed once, the others once per row."""
+    table = model._meta.table_name
+    cols = ", ".join(f'"{c}"' for c in columns)
+    first = rows[0]
+    varying = [k for k in range(len(columns)) if any(r[k] != first[k] for r in rows)]
+    if is_postgres():
+        fields = model._meta.columns
+        pg = [_PG_ARRAY[fields[c].field_type] for c in columns]
+        select, params = [], []
+        for k in range(len(columns)):
+            if k in varying:
+                select.append(f"u.c{k}")
+            else:
+                select.append(f"%s::{pg[k]}")
+                params.append(first[k])
+        if varying:
+            arrays = ", ".join(f"%s::{pg[k]}[]" for k in varying)
+            names = ", ".join(f"c{k}" for k in varying)
+            source = f" FROM unnest({arrays}) AS u({names})"
+            params += [[r[k] for r in rows] for k in varying]
+        else:
+            source = ""
+        return f'INSERT INTO "{table}" ({cols}) SELECT {", ".join(select)}{source}{tail}', params
+    if not varying or len(rows) == 1:
+        params = [v for r in rows for v in r]
+        one = "(" + ", ".join("?" for _ in columns) + ")"
+        values = ", ".join([one] * len(rows))
+        return f'INSERT INTO "{table}" ({cols}) VALUES {values}{tail}', params
+    select, params = [], []
+    for k in range(len(columns)):
+        if k in varying:
+            select.append(f"column{varying.index(k) + 1}")
+        else:
+            select.append("?")
+            params.append(first[k])
+    one = "(" + ", ".join("?" for _ in varying) + ")"
+    values = ", ".join([one] * len(rows))
+    for r in rows:
+        params.extend([r[k] for k in varying])
+    # "WHERE true": SQLite's parser needs it between a SELECT and ON CONFLICT.
+    return (
+        f'INSERT INTO "{table}" ({cols}) SELECT {", ".join(select)} FROM (VALUES {values}) '
+        f"WHERE true{tail}",
+        params,
+    )
 
 
 def db_time(value: dt.datetime | None) -> Any:
@@ -176,7 +213,16 @@ def enabled_channels(choices: dict[tuple[str, str], bool], kind: str) -> list[st
     return result
 
 
-def release_time(quiet: QuietHours | None, now: dt.datetime) -> dt.datetime | None:
+class Quiet(NamedTuple):
+    """A user's quiet hours as read for a batch (a model instance per user cost more)."""
+
+    enabled: bool
+    start_min: int
+    end_min: int
+    timezone: str
+
+
+def release_time(quiet: Quiet | None, now: dt.datetime) -> dt.datetime | None:
     if quiet is None:
         return rules.quiet_release(now, 22 * 60, 7 * 60, "Asia/Shanghai")
     if not quiet.enabled:
@@ -207,7 +253,7 @@ def dispatch(notification_ids: Sequence[int], now: dt.datetime | None = None) ->
     users = {n[1] for n in notes}
     choices = channel_choices(users)
     quiet = {
-        q[0]: QuietHours(user=q[0], enabled=bool(q[1]), start_min=q[2], end_min=q[3], timezone=q[4])
+        q[0]: Quiet(bool(q[1]), q[2], q[3], q[4])
         for q in fetch(
             QuietHours.select(
                 QuietHours.user, QuietHours.enabled, QuietHours.start_min, QuietHours.end_min,

@@ -99,7 +99,12 @@ class RawServer:
                 if reply == "hang":
                     time.sleep(2)
                     return
-                conn.sendall(reply)
+                try:
+                    conn.sendall(reply)
+                except OSError:
+                    return  # the client gave up on this connection
+                if b"connection: close" in reply.lower():
+                    return  # as a real server does (RFC 9112 §9.6)
 
     def close(self):
         self.sock.close()
