@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 _PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
-MAX_LINE = 65536
+MAX_HEAD = 65536
+RECV_SIZE = 262144
 MAX_HEADERS = 100
 MAX_BODY = 1 << 20  # replies are small; never buffer an unbounded body
 
@@ -60,35 +61,40 @@ class _Origin:
 
 
 class _Conn:
-    __slots__ = ("sock", "rfile", "reused")
+    __slots__ = ("sock", "buf", "reused")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.rfile = sock.makefile("rb")
+        self.buf = bytearray()  # received and not yet parsed
         self.reused = False
 
     def close(self) -> None:
-        try:
-            self.rfile.close()
-        finally:
-            self.sock.close()
+        self.sock.close()
+
+    def recv(self) -> bytes:
+        """What has arrived (b"" at EOF): one system call for every reply already there; a
+        TLS record's remaining plaintext is drained too (select cannot see it)."""
+        data = self.sock.recv(RECV_SIZE)
+        if data and isinstance(self.sock, ssl.SSLSocket):
+            while self.sock.pending():
+                data += self.sock.recv(RECV_SIZE)
+        return data
 
     def dropped(self) -> bool:
-        """An idle keep-alive connection with anything to read (buffered, or readable on the
-        socket: EOF or junk) has been closed by the server or is out of step: not reusable."""
+        """An idle keep-alive connection with anything to read (EOF or junk) has been closed by
+        the server or is out of step: not reusable. A TLS 1.3 session ticket arriving while
+        idle is not application data (SSLWantReadError) and leaves it reusable."""
+        if self.buf:
+            return True
         try:
             self.sock.settimeout(0)
             try:
-                if self.rfile.peek(1):
-                    return True
-            except ssl.SSLWantReadError:
-                pass  # TLS: nothing buffered and no application data waiting
-            if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
-                return True
-            r, _, _ = select.select([self.sock], [], [], 0)
+                self.sock.recv(1)
+            except (BlockingIOError, ssl.SSLWantReadError):
+                return False
         except (OSError, ValueError):
-            return True
-        return bool(r)
+            pass
+        return True
 
 
 class PushHTTP:
@@ -168,13 +174,15 @@ class PushHTTP:
         host = f"[{origin.host}]" if ":" in origin.host else origin.host
         target = f"{host}:{origin.port}"
         sock.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode("ascii"))
-        f = sock.makefile("rb")
-        try:
-            status, _reason, _headers = _read_head(f)
-        finally:
-            f.close()
-        if status != 200:
-            raise HTTPError(f"proxy CONNECT answered {status}")
+        buf = bytearray()
+        while True:
+            data = sock.recv(RECV_SIZE)
+            buf += data
+            parsed = _parse(buf, eof=not data, connect=True)
+            if parsed is not None:
+                break
+        if parsed[0].status != 200:
+            raise HTTPError(f"proxy CONNECT answered {parsed[0].status}")
 
     def _take(self, origin: _Origin, timeout: float) -> _Conn:
         while True:
@@ -223,7 +231,7 @@ class PushHTTP:
         requests: list[tuple[str, bytes, dict[str, str] | str]],
         timeout: float,
         window: int = 8,
-        depth: int = 16,
+        depth: int = 32,
     ) -> list[Reply | Exception]:
         """POST each (url, body, headers): up to ``window`` keep-alive connections at once, and
         on each a run of up to ``depth`` requests to one origin written with one ``sendall``
@@ -240,33 +248,13 @@ class PushHTTP:
         rest of its run with TimeoutError (head-of-line blocking is pipelining's price)."""
         return _Batch(self, requests, timeout, window, depth).run()
 
-    def post(self, url: str, body: bytes, headers: dict[str, str], timeout: float) -> Reply:
-        """POST ``body``; raises OSError (incl. TimeoutError, ssl errors, HTTPError) on failure."""
-        origin, request = self._request(url, body, headers)
-        for attempt in (0, 1):
-            conn = self._take(origin, timeout)
-            try:
-                conn.sock.sendall(request)
-                reply, keep = _read_reply(conn.rfile)
-            except _Closed:
-                conn.close()
-                if conn.reused and attempt == 0:
-                    continue  # the server closed an idle keep-alive connection: once more
-                raise ConnectionResetError("connection closed before any reply") from None
-            except (ConnectionResetError, BrokenPipeError) as exc:
-                conn.close()
-                if conn.reused and attempt == 0:
-                    continue
-                raise exc
-            except BaseException:
-                conn.close()
-                raise
-            if keep:
-                self._give(origin, conn)
-            else:
-                conn.close()
-            return reply
-        raise AssertionError("unreachable")
+    def post(self, url: str, body: bytes, headers: dict[str, str] | str, timeout: float) -> Reply:
+        """POST ``body``; raises OSError (incl. TimeoutError, ssl errors, HTTPError) on failure
+        and ValueError for a bad URL or header."""
+        (reply,) = _Batch(self, [(url, body, headers)], timeout, 1, 1).run()
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
 
     def close(self) -> None:
         with self._lock:
@@ -313,29 +301,32 @@ class _Batch:
             self.plan(origin, retry)
 
     def run(self) -> list[Reply | Exception]:
-        flying: dict[socket.socket, tuple[_Conn, _Origin, list[tuple[int, int]]]] = {}
+        # socket → (connection, origin, run, replies received so far)
+        flying: dict[socket.socket, list] = {}
         try:
             while self.todo or flying:
                 while self.todo and len(flying) < self.window:
                     origin, run = self.todo.popleft()
                     conn = self.send(origin, run)
                     if conn is not None:
-                        flying[conn.sock] = (conn, origin, run)
+                        flying[conn.sock] = [conn, origin, run, 0]
                 if not flying:
                     continue
                 ready, _, _ = select.select(list(flying), [], [], self.timeout)
                 if not ready:
-                    for conn, _origin, run in flying.values():
+                    for conn, _origin, run, k in flying.values():
                         conn.close()
-                        self.fail(run, TimeoutError("no reply within the timeout"))
+                        self.fail(run[k:], TimeoutError("no reply within the timeout"))
                     flying.clear()
                     continue
                 for sock in ready:
-                    conn, origin, run = flying.pop(sock)
-                    self.read(conn, origin, run)
+                    entry = flying[sock]
+                    entry[3] = self.read(*entry)
+                    if entry[3] < 0:
+                        del flying[sock]
         except BaseException:
-            for conn, _origin, _run in flying.values():
-                conn.close()
+            for entry in flying.values():
+                entry[0].close()
             raise
         return self.results  # type: ignore[return-value]
 
@@ -357,113 +348,145 @@ class _Batch:
             return None
         return conn
 
-    def read(self, conn: _Conn, origin: _Origin, run: list[tuple[int, int]]) -> None:
-        """The replies of one run, in order (the first byte is there; the rest follow at the
-        server's pace, each wait bounded by the socket's timeout)."""
-        for k, (i, _attempt) in enumerate(run):
+    def read(self, conn: _Conn, origin: _Origin, run: list[tuple[int, int]], k: int) -> int:
+        """Take what arrived on a readable connection and every complete reply in it, without
+        waiting for the rest. Returns how many of the run are answered, or -1 once the
+        connection is done with (all answered, closed, or failed)."""
+        try:
+            data = conn.recv()
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            return self.closed(conn, origin, run, k, exc)
+        except OSError as exc:  # TLS error, timeout inside a TLS record
+            conn.close()
+            self.fail(run[k:], exc)
+            return -1
+        conn.buf += data
+        while k < len(run):
             try:
-                reply, keep = _read_reply(conn.rfile)
-            except (_Closed, ConnectionResetError, BrokenPipeError) as exc:
-                conn.close()
-                if len(run) > 1:
-                    self.http._serial.add(origin)  # closed inside a pipelined run
-                err = exc
-                if isinstance(exc, _Closed):
-                    err = ConnectionResetError("connection closed before any reply")
-                if conn.reused or len(run) > 1:
-                    self.again(origin, run[k:], err)
-                else:
-                    self.fail(run[k:], err)
-                return
-            except OSError as exc:  # timeout, TLS, malformed reply
+                parsed = _parse(conn.buf, eof=not data)
+            except _Closed:
+                return self.closed(conn, origin, run, k, None)
+            except HTTPError as exc:
                 conn.close()
                 self.fail(run[k:], exc)
-                return
-            except BaseException:
-                conn.close()
-                raise
-            self.results[i] = reply
+                return -1
+            if parsed is None:
+                if not data:  # EOF inside a reply
+                    conn.close()
+                    self.fail(run[k:], HTTPError("reply truncated"))
+                    return -1
+                return k  # the rest has not arrived yet
+            reply, keep, used = parsed
+            del conn.buf[:used]
+            self.results[run[k][0]] = reply
+            k += 1
             if not keep:
                 conn.close()
-                if k + 1 < len(run):
+                if k < len(run):
                     # Announced close: the rest was not processed; the same attempt again.
-                    self.plan(origin, run[k + 1 :])
-                return
-        self.http._give(origin, conn)
+                    self.plan(origin, run[k:])
+                return -1
+        if conn.buf or not data:
+            conn.close()  # bytes nobody asked for, or closed: not reusable
+        else:
+            self.http._give(origin, conn)
+        return -1
+
+    def closed(self, conn: _Conn, origin: _Origin, run: list[tuple[int, int]], k: int, exc) -> int:
+        """The server closed (or reset) the connection before answering ``run[k:]``."""
+        conn.close()
+        if len(run) > 1:
+            self.http._serial.add(origin)  # closed inside a pipelined run
+        err = exc or ConnectionResetError("connection closed before any reply")
+        if conn.reused or len(run) > 1:
+            self.again(origin, run[k:], err)
+        else:
+            self.fail(run[k:], err)
+        return -1
 
 
-class _Closed(Exception):
+class _Closed(ConnectionResetError):
     """The peer closed the connection before sending a status line."""
 
 
-def _readline(f) -> bytes:
-    line = f.readline(MAX_LINE + 1)
-    if len(line) > MAX_LINE:
-        raise HTTPError("reply line too long")
-    return line
-
-
-def _read_head(f) -> tuple[int, str, dict[str, str]]:
-    line = _readline(f)
-    if not line:
-        raise _Closed
-    try:
-        version, status_s, *rest = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
-        status = int(status_s)
-    except ValueError:
-        raise HTTPError(f"malformed status line {line[:80]!r}") from None
-    if not version.startswith("HTTP/") or not 100 <= status <= 999:
-        raise HTTPError(f"malformed status line {line[:80]!r}")
-    headers: dict[str, str] = {}
-    for _ in range(MAX_HEADERS + 1):
-        line = _readline(f)
-        if line in (b"\r\n", b"\n", b""):
-            break
-        name, sep, value = line.decode("latin-1").partition(":")
-        if sep:
-            headers[name.strip().lower()] = value.strip()
-    else:
-        raise HTTPError("too many reply headers")
-    headers[":version"] = version
-    return status, rest[0] if rest else "", headers
-
-
-def _read_exact(f, n: int) -> bytes:
-    data = f.read(n)
-    if len(data) != n:
-        raise HTTPError("reply body truncated")
-    return data
-
-
-def _read_reply(f) -> tuple[Reply, bool]:
-    """The final reply (1xx skipped) and whether the connection may be reused."""
+def _parse(buf: bytearray, eof: bool, connect: bool = False) -> tuple[Reply, bool, int] | None:
+    """The first final reply in ``buf`` (1xx replies skipped): (reply, keep-alive, bytes used),
+    or None while more bytes are needed. ``eof``: nothing more will come (a body without a
+    length ends there). Raises _Closed at EOF before any byte of a reply, HTTPError for a
+    malformed or oversize reply. ``connect``: the reply to CONNECT (a 2xx has no body)."""
+    pos = 0
     while True:
-        status, reason, headers = _read_head(f)
-        if status >= 200 or status == 101:
-            break
-    version = headers.pop(":version")
+        if eof and pos == len(buf):
+            raise _Closed
+        end = buf.find(b"\r\n\r\n", pos)
+        sep = 4
+        lf = buf.find(b"\n\n", pos)  # bare LF line ends are tolerated (RFC 9112 §2.2)
+        if lf >= 0 and (end < 0 or lf < end):
+            end, sep = lf, 2
+        if end < 0:
+            if len(buf) - pos > MAX_HEAD:
+                raise HTTPError("reply head too long")
+            if eof:
+                raise HTTPError("reply truncated")
+            return None
+        if end - pos > MAX_HEAD:
+            raise HTTPError("reply head too long")
+        lines = bytes(buf[pos:end]).decode("latin-1").split("\n")
+        status_line = lines[0].rstrip("\r")
+        try:
+            version, status_s, *rest = status_line.split(" ", 2)
+            status = int(status_s)
+        except ValueError:
+            raise HTTPError(f"malformed status line {status_line[:80]!r}") from None
+        if not version.startswith("HTTP/") or not 100 <= status <= 999:
+            raise HTTPError(f"malformed status line {status_line[:80]!r}")
+        if len(lines) > MAX_HEADERS + 1:
+            raise HTTPError("too many reply headers")
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, colon, value = line.partition(":")
+            if colon:
+                headers[name.strip().lower()] = value.strip()
+        pos = end + sep
+        if 100 <= status < 200 and status != 101:
+            continue  # interim reply
+        break
+    reason = rest[0] if rest else ""
     conn_tokens = headers.get("connection", "").lower()
     keep = "close" not in conn_tokens and (version != "HTTP/1.0" or "keep-alive" in conn_tokens)
-    if status in (204, 304) or 100 <= status < 200:
-        return Reply(status, reason, headers, b""), keep
+    if status in (204, 304) or status == 101 or (connect and 200 <= status < 300):
+        return Reply(status, reason, headers, b""), keep, pos
     if "chunked" in headers.get("transfer-encoding", "").lower():
         parts, total = [], 0
         while True:
-            size_line = _readline(f).split(b";", 1)[0].strip()
+            eol = buf.find(b"\n", pos)
+            if eol < 0:
+                return _need(buf, pos, eof)
+            size_line = bytes(buf[pos:eol]).split(b";", 1)[0].strip()
             try:
                 size = int(size_line, 16)
             except ValueError:
                 raise HTTPError("malformed chunk size") from None
+            pos = eol + 1
             if size == 0:
-                while _readline(f) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                break
+                while True:  # trailers, up to an empty line
+                    eol = buf.find(b"\n", pos)
+                    if eol < 0:
+                        return _need(buf, pos, eof)
+                    line, pos = buf[pos:eol], eol + 1
+                    if line in (b"", b"\r"):
+                        return Reply(status, reason, headers, b"".join(parts)), keep, pos
             total += size
             if total > MAX_BODY:
                 raise HTTPError("reply body too large")
-            parts.append(_read_exact(f, size))
-            _readline(f)
-        return Reply(status, reason, headers, b"".join(parts)), keep
+            if len(buf) < pos + size + 1:
+                return _need(buf, pos, eof)
+            parts.append(bytes(buf[pos : pos + size]))
+            pos += size
+            eol = buf.find(b"\n", pos)  # the CRLF after the chunk
+            if eol < 0:
+                return _need(buf, pos, eof)
+            pos = eol + 1
     length = headers.get("content-length")
     if length is not None:
         try:
@@ -472,8 +495,19 @@ def _read_reply(f) -> tuple[Reply, bool]:
             raise HTTPError("malformed Content-Length") from None
         if not 0 <= n <= MAX_BODY:
             raise HTTPError("reply body too large")
-        return Reply(status, reason, headers, _read_exact(f, n)), keep
-    body = f.read(MAX_BODY + 1)  # no length: the body ends when the server closes
-    if len(body) > MAX_BODY:
+        if len(buf) < pos + n:
+            return _need(buf, pos, eof)
+        return Reply(status, reason, headers, bytes(buf[pos : pos + n])), keep, pos + n
+    # No length: the body ends when the server closes.
+    if len(buf) - pos > MAX_BODY:
         raise HTTPError("reply body too large")
-    return Reply(status, reason, headers, body), False
+    if not eof:
+        return None
+    return Reply(status, reason, headers, bytes(buf[pos:])), False, len(buf)
+
+
+def _need(buf: bytearray, pos: int, eof: bool) -> None:
+    """More bytes are needed: fine unless the connection has ended."""
+    if eof:
+        raise HTTPError("reply truncated")
+    return None

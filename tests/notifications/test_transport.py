@@ -296,3 +296,67 @@ def test_tls_connections_are_verified_and_reused(tmp_path):
         http.close()
     finally:
         srv.close()
+
+
+REPLIES = [
+    b"HTTP/1.1 201 Created\r\nLocation: /m/1\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 400 Bad\r\nContent-Length: 3\r\n\r\nbad",
+    b"HTTP/1.1 429 Slow\r\nRetry-After: 7\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"5\r\nslow \r\n4;x=y\r\ndown\r\n0\r\nX-Trailer: 1\r\n\r\n",
+    b"HTTP/1.1 201 Created\nContent-Length: 2\n\nok",  # bare LF line ends
+    b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("raw", REPLIES)
+def test_a_reply_is_parsed_whatever_the_pieces_it_arrives_in(raw):
+    from gridapp.notifications.pushhttp import _parse
+
+    whole = _parse(bytearray(raw + b"HTTP/1.1 201"), eof=False)
+    assert whole is not None and whole[2] == len(raw)  # the next reply's bytes are left alone
+    for cut in range(len(raw)):
+        assert _parse(bytearray(raw[:cut]), eof=False) is None, cut
+    assert _parse(bytearray(raw), eof=False) == whole
+
+
+def test_malformed_truncated_and_read_to_close_replies():
+    from gridapp.notifications.pushhttp import HTTPError, _Closed, _parse
+
+    with pytest.raises(_Closed):
+        _parse(bytearray(), eof=True)
+    with pytest.raises(HTTPError):
+        _parse(bytearray(b"HTTP/1.1 201 Created\r\nContent-Length: 9\r\n\r\nshort"), eof=True)
+    with pytest.raises(HTTPError):
+        _parse(bytearray(b"SMTP ready\r\n\r\n"), eof=False)
+    with pytest.raises(HTTPError):
+        _parse(bytearray(b"HTTP/1.1 201 X\r\nContent-Length: 99999999\r\n\r\n"), eof=False)
+    with pytest.raises(HTTPError):
+        _parse(bytearray(b"HTTP/1.1 201 X\r\n" + b"X: y\r\n" * 20000), eof=False)
+    raw = bytearray(b"HTTP/1.0 500 Oops\r\n\r\nto the end")
+    assert _parse(raw, eof=False) is None
+    reply, keep, used = _parse(raw, eof=True)
+    assert (reply.status, reply.body, keep, used) == (500, b"to the end", False, len(raw))
+
+
+def test_replies_trickling_in_small_pieces_are_put_together():
+    class Trickle(RawServer):
+        def handle(self, conn):
+            with conn:
+                data = b""
+                while data.count(b"\r\n\r\nx") < 3:
+                    data += conn.recv(65536)
+                for raw in REPLIES[:3]:
+                    for k in range(0, len(raw), 7):
+                        conn.sendall(raw[k : k + 7])
+                        time.sleep(0.001)
+                time.sleep(0.2)
+
+    srv = Trickle([])
+    http = PushHTTP()
+    try:
+        out = http.post_many([(srv.url + f"/{i}", b"x", {}) for i in range(3)], timeout=2)
+        assert [(r.status, r.body) for r in out] == [(201, b""), (400, b"bad"), (429, b"slow down")]
+        assert out[2].headers["retry-after"] == "7"
+    finally:
+        http.close()
+        srv.close()
