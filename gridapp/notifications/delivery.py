@@ -4,13 +4,14 @@
    the dispatch job reads the rows back, so a rolled-back notification (even one inside a
    released savepoint's rollback) is never delivered.
 2. ``dispatch`` writes one ``Delivery`` per (notification, channel, device) — idempotent through
-   ``dedupe_key`` — queued now, or held until quiet hours end (a job scheduled with that eta).
+   ``dedupe_key``. Due ones go in already claimed and the same job sends them; the others are
+   held until quiet hours end (a job scheduled with that eta).
 3. ``send_deliveries`` claims due rows (one UPDATE, so the eta job and the sweeper never send a
-   row twice), sends outside any transaction, then records the outcomes: sent; retry with
-   exponential backoff or Retry-After (re-enqueued with an eta); gone (404/410: the subscription
-   is deleted); failed.
-4. ``release_due`` (periodic, and the tests' controllable clock) sends whatever is due, so a lost
-   scheduled job only delays a message.
+   row twice); ``deliver`` sends claimed rows outside any transaction, then records the
+   outcomes: sent; retry with exponential backoff or Retry-After (re-enqueued with an eta);
+   gone (404/410: the subscription is deleted); failed.
+4. ``release_due`` (periodic, and the tests' controllable clock) sends whatever is due and
+   retries rows stuck in "sending", so a lost job or a crash only delays a message.
 """
 
 from __future__ import annotations
