@@ -39,6 +39,7 @@ ACTION_NAMES = {
     "rate": _l("Rate"),
     "reopen": _l("Reopen"),
     "escalate": _l("Escalate"),
+    "photo": _l("Photos added"),  # a photo that arrived after its matter (not a move)
 }
 PART_STATE_NAMES = {
     "dispatched": _l("Waiting to be accepted"),

@@ -9,6 +9,8 @@ Verbs:
 - ``transition_matter(actor, matter_id, action, *, version, note="", reason="", result="",
   category=None, department_ids=(), rating=None, photo_ids=()) -> Matter`` — every lifecycle
   move (actions in ``states.ACTIONS``); 403 role, 409 stale version / illegal move, 422 missing.
+- ``add_photos(actor, matter_id, photo_ids) -> list[str]`` — photos that arrived after their
+  matter (an offline outbox's late upload) join it, with a ``photo`` timeline event.
 - ``rate_matter_by_code(code, rating, note="") -> Matter`` — the resident's rating.
 - ``get_matter(actor, matter_id)``, ``list_matters(actor, ...)``, ``triage_queue(actor, ...)``,
   ``timeline(actor, matter_id)``, ``public_view(code)``, ``suggest(actor, matter_id)``.
@@ -32,6 +34,7 @@ from gridapp.matters import people, states, triage
 from gridapp.matters.models import Matter, MatterEvent, MatterPart
 from gridapp.notifications.service import notify
 from gridapp.org.models import Department, Grid, User
+from gridapp.photos.models import Photo
 from gridapp.scope import Scope, in_scope, scope_for
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -257,7 +260,7 @@ def report_matter(
             created_at=now,
             updated_at=now,
         )
-        people.attach_photos(ids, "matter", matter.id)
+        people.attach_photos(ids, "matter", matter.id, grid_id=grid.id)
         _event(matter, actor, actor.role if actor else "resident", "report", "", photo_ids=ids)
         record_matter(matter)
         sups = people.supervisors(grid.community_id)
@@ -270,6 +273,59 @@ def report_matter(
             urgent=matter.urgent,
         )
     return matter
+
+
+def add_photos(
+    actor: User, matter_id: int, photo_ids: Sequence[str], *, scope: Scope | None = None
+) -> list[str]:
+    """Attach photos that arrived after their matter was created. An offline outbox uploads each
+    photo on its own and a matter never waits for a failed one (DESIGN section 9), so a photo
+    can reach the server after the matter that names it: it joins ``matter.photo_ids`` then, and
+    a ``photo`` timeline event records who added which photos when (the timeline is the trace).
+
+    Idempotent: photos already on the matter, or attached to another record, are skipped, and
+    nothing is written when none is left. Returns the ids attached now. 404 outside the actor's
+    scope; 422 for a photo the actor neither uploaded nor may see."""
+    scope = scope or scope_for(actor)
+    with db.atomic():
+        for _attempt in range(10):
+            matter = get_matter(actor, matter_id, scope)
+            ids = people.check_photos(photo_ids, actor=actor, scope=scope, grid_id=matter.grid_id)
+            current = people.loads(matter.photo_ids)
+            wanted = [p for p in ids if p not in current]
+            if not wanted:
+                return []
+            free = {
+                p
+                for (p,) in Photo.select(Photo.id)
+                .where(Photo.id.in_(wanted), people.claimable("matter", matter.id))
+                .tuples()
+            }
+            wanted = [p for p in wanted if p in free]
+            if not wanted:
+                return []
+            # Only photo_ids and the version change: a concurrent move of the matter makes this
+            # update miss, and the loop reads the matter again instead of failing the upload.
+            version = matter.version
+            matter.photo_ids = people.dumps(current + wanted)
+            matter.version, matter.updated_at = version + 1, utcnow()
+            n = (
+                Matter.update(
+                    photo_ids=matter.photo_ids,
+                    version=matter.version,
+                    updated_at=matter.updated_at,
+                )
+                .where(Matter.id == matter.id, Matter.version == version)
+                .execute()
+            )
+            if n == 1:
+                break
+        else:
+            raise Conflict(_("Someone changed this matter meanwhile; reload it."), code="stale")
+        people.attach_photos(wanted, "matter", matter.id, grid_id=matter.grid_id)
+        _event(matter, actor, actor.role, "photo", matter.state, photo_ids=wanted)
+        record_matter(matter)
+    return wanted
 
 
 # ---- transitions --------------------------------------------------------------------------------
@@ -376,7 +432,7 @@ def transition_matter(
         from gridapp.matters import apply
 
         apply.apply(matter, actor, role, action, fields, ids, version, part)
-        people.attach_photos(ids, "matter", matter.id)
+        people.attach_photos(ids, "matter", matter.id, grid_id=matter.grid_id)
     return matter
 
 
