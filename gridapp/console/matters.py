@@ -1,6 +1,7 @@
 """Matter pages: the triage queue, the matter list (with its .xlsx export), the matter page with
 its whole timeline, and the department's view. Every move is ``transition_matter``; which moves
-a page offers is asked of the state machine (``actions.available``), never decided here."""
+a page offers is asked of the matters feature (``allowed_actions``, via ``actions.available``),
+never decided here."""
 
 from __future__ import annotations
 

@@ -135,6 +135,8 @@ class MatterDetail(MatterOut):
     contact_phone: str
     parts: list[PartOut]
     timeline: list[EventOut]
+    # What the caller may do now (``service.allowed_actions``); a missing reason etc. still 422s.
+    allowed_actions: list[str] = Field(default_factory=list)
 
 
 class ReportedOut(BaseModel):

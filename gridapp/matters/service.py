@@ -11,6 +11,8 @@ Verbs:
   move (actions in ``states.ACTIONS``); 403 role, 409 stale version / illegal move, 422 missing.
 - ``add_photos(actor, matter_id, photo_ids) -> list[str]`` — photos that arrived after their
   matter (an offline outbox's late upload) join it, with a ``photo`` timeline event.
+- ``allowed_actions(actor, matter) -> list[str]`` — what ``transition_matter`` would accept from
+  this actor now (the console's buttons, the API's ``allowed_actions``).
 - ``rate_matter_by_code(code, rating, note="") -> Matter`` — the resident's rating.
 - ``get_matter(actor, matter_id)``, ``list_matters(actor, ...)``, ``triage_queue(actor, ...)``,
   ``timeline(actor, matter_id)``, ``public_view(code)``, ``suggest(actor, matter_id)``.
@@ -348,6 +350,33 @@ def _check_role(actor: User | None, action: str, matter: Matter, scope: Scope | 
     if role == handler == "grid_worker" and not (scope and scope.sees_grid(matter.grid_id)):
         return "grid_worker-other-grid"
     return role
+
+
+def allowed_actions(actor: User, matter: Matter, scope: Scope | None = None) -> list[str]:
+    """The actions (``states.ACTIONS`` order) that ``transition_matter`` would let ``actor`` take
+    on ``matter`` in its current state, given the fields each one asks for.
+
+    Pages and clients ask this instead of re-deriving the rule: it sees the actor the way
+    ``transition_matter`` does (a department only on its own dispatched part, a grid worker
+    only in their grids, the reporter for ``rate``), so what is offered is exactly what would
+    be accepted, and the rule stays in ``states``. Missing input (a reason, a category) does
+    not remove an action: the form asks for it."""
+    scope = scope if scope is not None else scope_for(actor)
+    part_state: str | None = None
+    if actor.role == "department" and matter.category in states.DEPARTMENT_CATEGORIES:
+        part_state = (
+            MatterPart.select(MatterPart.state)
+            .where(MatterPart.matter == matter.id, MatterPart.department == actor.department_id)
+            .scalar()
+        )
+    out = []
+    for action in states.ACTIONS:
+        role = _check_role(actor, action, matter, scope)
+        own_part = part_state if role == "department" else None  # as transition_matter does
+        refusal = states.check(matter.state, action, role, matter.category, {}, own_part)
+        if refusal is None or refusal.kind == "missing":
+            out.append(action)
+    return out
 
 
 def transition_matter(

@@ -74,6 +74,7 @@ def detail(matter) -> MatterDetail:
             )
             for e in service.timeline(matter)
         ],
+        allowed_actions=service.allowed_actions(user, matter, current_scope()),
     )
 
 

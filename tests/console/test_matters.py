@@ -118,6 +118,59 @@ def test_triage_dispatch_return_redispatch_resolve_close(
     assert MatterEvent.select().where(MatterEvent.matter == m.id).count() >= 10
 
 
+def _dispatch(client, matter, category, department_ids=()):
+    m = Matter.get_by_id(matter.id)
+    data = {"version": m.version, "category": category, "dispatch": "1"}
+    if department_ids:
+        data["department_ids"] = [str(d) for d in department_ids]
+    resp = form_post(client, f"/console/triage/{m.id}", data)
+    assert resp.status_code == 302
+    return Matter.get_by_id(m.id)
+
+
+def test_console_offers_only_the_allowed_actions(app, org, people, login_as, reported):
+    """The matter page's forms are ``allowed_actions`` for that user and state, nothing else."""
+    sup, dept = login_as(people["supervisor"]), login_as(people["department"])
+
+    def offered(client, matter):
+        resp = client.get(f"/console/matters/{matter.id}")
+        assert resp.status_code == 200
+        return _actions(resp.get_data(as_text=True))
+
+    def allowed(user, matter):
+        with app.test_request_context():
+            return set(msvc.allowed_actions(user, Matter.get_by_id(matter.id))) - {"rate"}
+
+    # reported: the supervisor triages; nothing else yet
+    assert offered(sup, reported) == allowed(people["supervisor"], reported) == {"triage"}
+    # 专事 dispatched to the water company: it handles, the supervisor may only escalate
+    m = _dispatch(sup, reported, "专事", [org.department.id])
+    assert offered(dept, m) == allowed(people["department"], m) == {"accept", "return", "resolve"}
+    assert offered(sup, m) == allowed(people["supervisor"], m) == {"escalate"}
+    # once the department accepted: progress instead of accept
+    assert _act(dept, m, "accept").status_code == 302
+    assert offered(dept, m) == {"progress", "return", "resolve"}
+    # a 社事 is the supervisor's own to handle
+    with app.test_request_context():
+        other = msvc.report_matter(
+            people["grid_worker"], source="worker", grid_id=org.grid.id, text="楼道堆放杂物"
+        )
+    other = _dispatch(sup, other, "社事")
+    assert offered(sup, other) == {"accept", "return", "resolve", "escalate"}
+    # resolved: the supervisor verifies or rejects
+    assert _act(sup, other, "resolve", result="已清理").status_code == 302
+    assert offered(sup, other) == allowed(people["supervisor"], other) == {"verify", "reject"}
+
+
+def test_console_asks_the_matters_feature_not_its_internals():
+    """Which buttons to show comes from the public ``allowed_actions``, not a private helper."""
+    from pathlib import Path
+
+    console = Path(msvc.__file__).resolve().parent.parent / "console"
+    for path in console.glob("*.py"):
+        assert "_check_role" not in path.read_text(encoding="utf-8"), path.name
+
+
 def test_stale_version_is_a_409_page(org, people, login_as, reported):
     sup = login_as(people["supervisor"])
     resp = form_post(

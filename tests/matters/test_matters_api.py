@@ -341,6 +341,24 @@ def test_illegal_moves_are_refused_and_write_nothing(flow, people, org, state, w
     assert MatterEvent.select().where(MatterEvent.matter == mid).count() == events
 
 
+def test_allowed_actions_are_exactly_the_legal_moves(flow, people, org):
+    """``allowed_actions`` in the matter's API detail is the table above: what each user may do in
+    each state (and what ``transition_matter`` accepts), for every user who sees the matter."""
+    for state in sorted(ALLOWED):
+        mid = _bring_to(flow, org, state)
+        for who in ("worker", "sup", "water", "power", "admin"):
+            resp = people.api[who].get(f"/api/v1/matters/{mid}")
+            if resp.status_code == 404:  # a department sees only what is dispatched to it
+                assert who == "power" or (who == "water" and state == "reported")
+                continue
+            expected = {a for (w, a) in ALLOWED[state] if w == who}
+            assert set(resp.get_json()["allowed_actions"]) == expected, (state, who)
+    # the answer to a move carries the next allowed moves too
+    mid = _bring_to(flow, org, "reported")
+    moved = flow.move(mid, "sup", "triage", category="社事")
+    assert set(moved["allowed_actions"]) == {"triage", "dispatch", "escalate"}
+
+
 def test_other_community_and_bad_phone(flow, people, org, login_as):
     mid = flow.report("worker")
     other = login_as(people.other_sup)
