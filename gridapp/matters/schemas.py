@@ -45,6 +45,8 @@ class TransitionIn(BaseModel):
     department_ids: list[int] = Field(default_factory=list, max_length=10)
     rating: str | None = Field(default=None, max_length=10)
     photo_ids: list[str] = Field(default_factory=list, max_length=9)
+    # dispatch only: a local (Asia/Shanghai) date replacing the rule's deadline
+    deadline: dt.date | None = None
 
 
 class RatingIn(BaseModel):

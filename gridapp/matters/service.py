@@ -7,8 +7,10 @@ Verbs:
   urgent=False) -> Matter`` — ``actor=None, source="resident"`` for the echo wall; the matter's
   ``code`` is the public tracking code.
 - ``transition_matter(actor, matter_id, action, *, version, note="", reason="", result="",
-  category=None, department_ids=(), rating=None, photo_ids=()) -> Matter`` — every lifecycle
-  move (actions in ``states.ACTIONS``); 403 role, 409 stale version / illegal move, 422 missing.
+  category=None, department_ids=(), rating=None, photo_ids=(), deadline=None) -> Matter`` —
+  every lifecycle move (actions in ``states.ACTIONS``); 403 role, 409 stale version / illegal
+  move, 422 missing; ``deadline`` lets a dispatch replace the rule's deadline
+  (``check_deadline``).
 - ``add_photos(actor, matter_id, photo_ids) -> list[str]`` — photos that arrived after their
   matter (an offline outbox's late upload) join it, with a ``photo`` timeline event.
 - ``allowed_actions(actor, matter) -> list[str]`` — what ``transition_matter`` would accept from
@@ -20,6 +22,7 @@ Verbs:
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import secrets
@@ -32,7 +35,7 @@ from peewee import JOIN
 from gridapp.changes import record_change
 from gridapp.db import db, utcnow
 from gridapp.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from gridapp.matters import people, states, triage
+from gridapp.matters import deadlines, people, states, triage
 from gridapp.matters.models import Matter, MatterEvent, MatterPart
 from gridapp.notifications.service import notify
 from gridapp.org.models import Department, Grid, User
@@ -379,6 +382,19 @@ def allowed_actions(actor: User, matter: Matter, scope: Scope | None = None) -> 
     return out
 
 
+def check_deadline(day: dt.date | None, now: dt.datetime | None = None) -> None:
+    """Validate a deadline a triager sets by hand when dispatching, instead of the rule's: a
+    local (Asia/Shanghai) date from today to a year ahead. Raises 422 naming ``deadline``.
+    Public so a page that triages and then dispatches can check it before either move."""
+    if day is None:
+        return
+    problem = deadlines.set_deadline_problem(day, deadlines.to_local(now or utcnow()))
+    if problem == "past":
+        raise ValidationFailed("deadline", _("The deadline cannot be in the past."), code="past")
+    if problem == "too_far":
+        raise ValidationFailed("deadline", _("The deadline must be within a year."), code="too_far")
+
+
 def transition_matter(
     actor: User | None,
     matter_id: int,
@@ -392,11 +408,14 @@ def transition_matter(
     department_ids: Sequence[int] = (),
     rating: str | None = None,
     photo_ids: Sequence[str] = (),
+    deadline: dt.date | None = None,
     _matter: Matter | None = None,
 ) -> Matter:
     """Move a matter by ``action`` (triage, dispatch, accept, return, progress, resolve, verify,
     reject, close, rate, reopen, escalate). ``version`` is the matter version the client saw.
     ``actor=None`` is the system (escalation) or, for ``rate``, the resident.
+    ``deadline`` (dispatch only, optional): a local date that replaces the rule's deadline; the
+    dispatch event records it with the rule's deadline.
     Errors: 404 outside scope, 403 role may not, 409 ``code=stale`` / ``code=illegal_transition``
     (with ``current``), 422 ``code=missing`` naming the field. Nothing is written on error."""
     with db.atomic():
@@ -453,6 +472,13 @@ def transition_matter(
                 _("This action needs %(field)s.", field=refusal.field),
                 code="missing",
             )
+        if deadline is not None:
+            if action != "dispatch":
+                raise ValidationFailed(
+                    "deadline", _("A deadline can only be set when dispatching."), code="invalid"
+                )
+            check_deadline(deadline)
+            fields["deadline"] = deadline
         ids = (
             people.check_photos(photo_ids, actor=actor, scope=scope, grid_id=matter.grid_id)
             if actor is not None

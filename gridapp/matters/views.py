@@ -164,6 +164,7 @@ def transition(matter_id: int, body: TransitionIn):
         department_ids=body.department_ids,
         rating=body.rating,
         photo_ids=body.photo_ids,
+        deadline=body.deadline,
     )
     return detail(m)
 

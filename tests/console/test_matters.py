@@ -220,3 +220,95 @@ def test_matter_list_filters_and_export(org, people, login_as, reported):
     rows = list(ws.values)
     assert rows[0][0] == "查询码" and rows[1][0] == reported.code
     assert AuditLog.select().where(AuditLog.action == "export.matters").count() == 1
+
+
+def test_triage_may_set_the_deadline_and_the_timeline_shows_it(org, people, login_as, reported):
+    import datetime as dt
+
+    from gridapp.db import utcnow
+    from gridapp.matters.deadlines import to_local, to_utc
+
+    sup = login_as(people["supervisor"])
+    queue = sup.get("/console/triage").get_data(as_text=True)
+    assert 'type="date" name="deadline"' in queue
+    day = to_local(utcnow()).date() + dt.timedelta(days=30)
+    resp = form_post(
+        sup,
+        f"/console/triage/{reported.id}",
+        {
+            "version": reported.version,
+            "category": "专事",
+            "department_ids": str(org.department.id),
+            "deadline": day.isoformat(),
+            "dispatch": "1",
+        },
+    )
+    assert resp.status_code == 302
+    m = Matter.get_by_id(reported.id)
+    assert m.state == "dispatched"
+    assert m.deadline_at == to_utc(dt.datetime.combine(day, dt.time(23, 59)))
+    [event] = MatterEvent.select().where(
+        MatterEvent.matter == m.id, MatterEvent.action == "dispatch"
+    )
+    assert day.isoformat() in event.data
+    page = sup.get(f"/console/matters/{m.id}").get_data(as_text=True)
+    timeline = page.split('id="timeline"', 1)[1]
+    assert 'class="deadline-set"' in timeline and f"{day.isoformat()} 23:59" in timeline
+    assert f"{day.isoformat()} 23:59" in page.split('id="timeline"', 1)[0]  # the Deadline fact
+
+
+@pytest.mark.parametrize("bad", ["past", "not-a-date"])
+def test_triage_refuses_a_bad_deadline_naming_the_field(org, people, login_as, reported, bad):
+    import datetime as dt
+
+    from gridapp.db import utcnow
+    from gridapp.matters.deadlines import to_local
+
+    sup = login_as(people["supervisor"])
+    value = (
+        (to_local(utcnow()).date() - dt.timedelta(days=1)).isoformat()
+        if bad == "past"
+        else "2026-02-30"
+    )
+    resp = form_post(
+        sup,
+        f"/console/triage/{reported.id}",
+        {
+            "version": reported.version,
+            "category": "专事",
+            "department_ids": str(org.department.id),
+            "deadline": value,
+            "dispatch": "1",
+        },
+    )
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert 'data-field="deadline"' in html
+    form = html.split(f'data-matter="{reported.id}"', 1)[1].split("</article>", 1)[0]
+    assert 'class="field-error"' in form and f'value="{value}"' in form
+    # checked before the triage move: nothing changed
+    m = Matter.get_by_id(reported.id)
+    assert (m.state, m.category, m.version) == ("reported", None, reported.version)
+
+
+def test_matter_page_dispatch_form_takes_a_deadline(org, people, login_as, reported):
+    import datetime as dt
+
+    from gridapp.db import utcnow
+    from gridapp.matters.deadlines import to_local
+
+    sup = login_as(people["supervisor"])
+    assert _act(sup, reported, "triage", category="社事").status_code == 302
+    page = sup.get(f"/console/matters/{reported.id}").get_data(as_text=True)
+    dispatch_form = page.split('data-action="dispatch"', 1)[1].split("</form>", 1)[0]
+    assert 'name="deadline"' in dispatch_form
+    past = (to_local(utcnow()).date() - dt.timedelta(days=2)).isoformat()
+    resp = _act(sup, reported, "dispatch", deadline=past)
+    assert resp.status_code == 422 and 'data-field="deadline"' in resp.get_data(as_text=True)
+    assert Matter.get_by_id(reported.id).state == "triaged"
+    day = (to_local(utcnow()).date() + dt.timedelta(days=2)).isoformat()
+    assert _act(sup, reported, "dispatch", deadline=day).status_code == 302
+    m = Matter.get_by_id(reported.id)
+    assert m.state == "dispatched" and f"{day} 23:59" in sup.get(
+        f"/console/matters/{m.id}"
+    ).get_data(as_text=True)
