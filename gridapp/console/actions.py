@@ -9,7 +9,6 @@ from flask_babel import lazy_gettext as _l
 
 from gridapp.matters import service as msvc
 from gridapp.matters import states
-from gridapp.matters.models import MatterPart
 from gridapp.org.models import User
 from gridapp.scope import Scope
 
@@ -39,6 +38,7 @@ ACTION_NAMES = {
     "rate": _l("Rate"),
     "reopen": _l("Reopen"),
     "escalate": _l("Escalate"),
+    "photo": _l("Photos added"),  # a photo that arrived after its matter (not a move)
 }
 PART_STATE_NAMES = {
     "dispatched": _l("Waiting to be accepted"),
@@ -67,28 +67,19 @@ class Available:
 
 
 def available(actor: User, matter, scope: Scope) -> list[Available]:
-    """Every action the state machine allows this user on this matter now (the page offers
-    these and no other). ``rate`` belongs to the reporter (the resident) and is not offered."""
-    role = msvc._check_role(actor, "triage", matter, scope)
-    part_state = None
-    if role == "department" and matter.category in states.DEPARTMENT_CATEGORIES:
-        part_state = (
-            MatterPart.select(MatterPart.state)
-            .where(MatterPart.matter == matter.id, MatterPart.department == actor.department_id)
-            .scalar()
-        )
+    """The actions ``matters.service.allowed_actions`` allows this user on this matter now (the
+    page offers these and no other), with the fields each form asks for. ``rate`` belongs to the
+    reporter (the resident) and has no console form."""
     out = []
-    for action in states.ACTIONS:
+    for action in msvc.allowed_actions(actor, matter, scope):
         if action == "rate":
             continue
-        refusal = states.check(matter.state, action, role, matter.category, {}, part_state)
-        if refusal is None or refusal.kind == "missing":
-            needed = list(states.REQUIRES.get(action, ()))
-            if action == "dispatch":
-                needed.append("department_ids")
-            if action == "escalate":
-                needed.append("category")
-            out.append(Available(action, tuple(needed)))
+        needed = list(states.REQUIRES.get(action, ()))
+        if action == "dispatch":
+            needed.append("department_ids")
+        if action == "escalate":
+            needed.append("category")
+        out.append(Available(action, tuple(needed)))
     return out
 
 

@@ -1,9 +1,11 @@
 """Matter pages: the triage queue, the matter list (with its .xlsx export), the matter page with
 its whole timeline, and the department's view. Every move is ``transition_matter``; which moves
-a page offers is asked of the state machine (``actions.available``), never decided here."""
+a page offers is asked of the matters feature (``allowed_actions``, via ``actions.available``),
+never decided here."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -13,6 +15,7 @@ from flask_babel import gettext as _
 from gridapp.api import current_scope
 from gridapp.console import actions, lists, stats, xlsx
 from gridapp.console.blueprint import bp
+from gridapp.console.fmt import local_time
 from gridapp.console.guard import DEPARTMENTS, SUPERVISORS, actor, roles_required
 from gridapp.db import utcnow
 from gridapp.errors import NotFound, Problem, ValidationFailed
@@ -190,9 +193,32 @@ def matters_export():
     )
 
 
+def _form_deadline(form) -> dt.date | None:
+    """The optional deadline (a date input) replacing the rule's, checked like the API's."""
+    raw = (form.get("deadline") or "").strip()
+    if not raw:
+        return None
+    try:
+        day = dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed(
+            "deadline", _("Enter the deadline as a date (YYYY-MM-DD)."), code="invalid"
+        ) from None
+    msvc.check_deadline(day)
+    return day
+
+
+def _today() -> str:
+    return local_time(utcnow(), "%Y-%m-%d")
+
+
 @bp.route("/triage")
 @roles_required(*SUPERVISORS)
 def triage():
+    return _triage_page()
+
+
+def _triage_page(error: Problem | None = None, error_matter: int | None = None):
     q = msvc.matter_query(current_scope()).where(Matter.state.in_(TRIAGE_QUEUE_STATES))
     listing = lists.paginate(
         q,
@@ -211,7 +237,11 @@ def triage():
         state_names=actions.state_names(),
         categories=states.CATEGORIES,
         department_categories=states.DEPARTMENT_CATEGORIES,
-    )
+        today=_today(),
+        error=error,
+        error_matter=error_matter,
+        form=request.form,
+    ), (error.status if error else 200)
 
 
 @bp.route("/triage/<int:matter_id>", methods=["POST"])
@@ -226,6 +256,14 @@ def triage_dispatch(matter_id: int):
         version = -1
     category = f.get("category") or None
     department_ids = [int(d) for d in f.getlist("department_ids") if d.isdigit()]
+    try:
+        # Checked before the triage move, so a bad date changes nothing (and names the field).
+        deadline = _form_deadline(f)
+        if deadline is not None and not f.get("dispatch"):
+            raise ValidationFailed("deadline", _("A deadline can only be set when dispatching."))
+    except ValidationFailed as exc:
+        msvc.get_matter(actor(), matter_id, current_scope())  # 404 outside scope
+        return _triage_page(exc, matter_id)
     try:
         m = msvc.get_matter(actor(), matter_id, current_scope())
         if m.state != "triaged" or m.category != category:
@@ -248,6 +286,7 @@ def triage_dispatch(matter_id: int):
                 version=version,
                 department_ids=department_ids,
                 note=f.get("note", ""),
+                deadline=deadline,
             )
     except Problem as exc:
         flash(
@@ -269,12 +308,15 @@ def _matter_page(matter_id: int, error: Problem | None = None):
     parts = msvc.parts_of(m)
     events = msvc.timeline(m)
     event_photos = {e.id: _photos(e.photo_ids) for e in events}
+    set_deadlines = {e.id: _set_deadline(e) for e in events}
     return render_template(
         "console/matters/detail.html",
         m=m,
         parts=parts,
         events=events,
         event_photos=event_photos,
+        set_deadlines=set_deadlines,
+        today=_today(),
         photos=_photos(m.photo_ids),
         grid_name=_grid_names({m.grid_id}).get(m.grid_id, ""),
         available=actions.available(actor(), m, scope),
@@ -290,6 +332,20 @@ def _matter_page(matter_id: int, error: Problem | None = None):
             "console.department_matters" if actor().role == "department" else "console.matters"
         ),
     ), (error.status if error else 200)
+
+
+def _set_deadline(event) -> dict[str, dt.datetime] | None:
+    """A dispatch's deadline set by hand: the deadline given and what the rule would have given."""
+    try:
+        data = json.loads(event.data or "{}")
+        if event.action != "dispatch" or not data.get("deadline_at"):
+            return None
+        return {
+            "deadline_at": dt.datetime.fromisoformat(data["deadline_at"]),
+            "rule_deadline_at": dt.datetime.fromisoformat(data["rule_deadline_at"]),
+        }
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 @bp.route("/matters/<int:matter_id>")
@@ -308,11 +364,13 @@ def matter_act(matter_id: int):
     except ValueError:
         return _matter_page(matter_id, ValidationFailed("version", _("Reload the page.")))
     try:
+        deadline = _form_deadline(f) if action == "dispatch" else None
         m = msvc.transition_matter(
             actor(),
             matter_id,
             action,
             version=version,
+            deadline=deadline,
             note=f.get("note", ""),
             reason=f.get("reason", ""),
             result=f.get("result", ""),

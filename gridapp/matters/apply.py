@@ -64,7 +64,16 @@ def _dispatch(matter: Matter, fields: dict[str, Any], now) -> list[int]:
             part.version += 1
             part.updated_at = now
             part.save()
-    rules.start_deadline(matter, now, wanted[0] if wanted else None)
+    rule_due = rules.start_deadline(
+        matter, now, wanted[0] if wanted else None, due_day=fields.get("deadline")
+    )
+    if fields.get("deadline") is not None:
+        # The trace of an override: the day chosen and what the rule would have given.
+        fields["deadline_trace"] = {
+            "deadline": fields["deadline"].isoformat(),
+            "deadline_at": matter.deadline_at.isoformat(),
+            "rule_deadline_at": rule_due.isoformat(),
+        }
     return left
 
 
@@ -114,6 +123,7 @@ def apply(
     elif action == "dispatch":
         left += _dispatch(matter, fields, now)
         data = {"category": matter.category, "department_ids": fields["department_ids"]}
+        data.update(fields.get("deadline_trace") or {})
         sends.append(
             (
                 handlers_of(matter),

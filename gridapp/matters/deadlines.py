@@ -99,6 +99,33 @@ def compute(
     return Deadline(start_local, min(warn, due), due)
 
 
+# A deadline set by hand (a triager overriding the rule) is the end of a local calendar day, at
+# most this far ahead.
+MAX_SET_DAYS = 366
+END_OF_DAY = dt.time(23, 59)
+
+
+def set_deadline_problem(day: dt.date, now_local: dt.datetime) -> str | None:
+    """Why ``day`` cannot be a deadline set by hand at local time ``now_local``: "past" (its
+    end has gone by), "too_far", or None when it may (today included)."""
+    if dt.datetime.combine(day, END_OF_DAY) <= now_local:
+        return "past"
+    if day > now_local.date() + dt.timedelta(days=MAX_SET_DAYS):
+        return "too_far"
+    return None
+
+
+def due_on(
+    start_local: dt.datetime, day: dt.date, warn_fraction: float = WARN_FRACTION
+) -> Deadline:
+    """A deadline set by hand: due at the end of local ``day``, warned at ``warn_fraction`` of
+    the wall-clock time from ``start_local`` (the rule's working days do not apply)."""
+    due = dt.datetime.combine(day, END_OF_DAY)
+    if due <= start_local:
+        raise ValueError("the deadline must be after the start")
+    return Deadline(start_local, start_local + (due - start_local) * warn_fraction, due)
+
+
 def fraction_elapsed(deadline: Deadline, now_local: dt.datetime) -> float:
     """Wall-clock share of the deadline used up (for display; 1.0 = due)."""
     total = (deadline.due_at - deadline.start).total_seconds()

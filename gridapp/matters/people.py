@@ -85,11 +85,31 @@ def check_photos(
     return ids
 
 
-def attach_photos(ids: Sequence[str], owner_type: str, owner_id: int | str) -> None:
-    """Claim unattached photos for their owning record (already attached ones stay as they are)."""
+def claimable(owner_type: str, owner_id: int | str):
+    """Photos that may join this record: unattached ones, and ones that name it, by its id or by
+    a client id (``"c:<client id>"``, an offline outbox's reference to a record it created).
+    Photos attached to another record stay where they are."""
+    return (
+        (Photo.owner_type == "")
+        | (Photo.owner_type == "echo")
+        | (
+            (Photo.owner_type == owner_type)
+            & ((Photo.owner_id == str(owner_id)) | Photo.owner_id.startswith("c:"))
+        )
+    )
+
+
+def attach_photos(
+    ids: Sequence[str], owner_type: str, owner_id: int | str, grid_id: int | None = None
+) -> None:
+    """Claim photos for their owning record (see ``claimable``) and give them the record's grid,
+    so whoever sees the record sees its photos (until then only the uploader does)."""
     if ids:
-        Photo.update(owner_type=owner_type, owner_id=str(owner_id)).where(
-            Photo.id.in_(list(ids)), (Photo.owner_type == "") | (Photo.owner_type == "echo")
+        values: dict = {"owner_type": owner_type, "owner_id": str(owner_id)}
+        if grid_id is not None:
+            values["grid_id"] = grid_id
+        Photo.update(values).where(
+            Photo.id.in_(list(ids)), claimable(owner_type, owner_id)
         ).execute()
 
 

@@ -31,14 +31,21 @@ def rule_for(
     return deadlines.DEFAULT_RULES.get(category, (7, "workdays", None))
 
 
-def start_deadline(matter, now: dt.datetime, department_id: int | None) -> None:
-    """Set deadline, warning point and (难事) progress-report point on ``matter`` (not saved)."""
+def start_deadline(
+    matter, now: dt.datetime, department_id: int | None, due_day: dt.date | None = None
+) -> dt.datetime:
+    """Set deadline, warning point and (难事) progress-report point on ``matter`` (not saved).
+    ``due_day`` (a local date a triager chose) replaces the rule's deadline; progress reports
+    still follow the rule. Returns the rule's deadline (naive UTC), for the timeline's trace."""
     amount, unit, progress_every = rule_for(matter.community_id, matter.category, department_id)
     if matter.urgent:
         amount, unit = deadlines.URGENT_HOURS if unit != "hours" else amount, "hours"
     local = deadlines.to_local(now)
     cal = working_calendar(local.date(), span_days=max(60, amount * 4 + 30))
     d = deadlines.compute(local, amount, unit, cal)
+    rule_due = deadlines.to_utc(d.due_at)
+    if due_day is not None:
+        d = deadlines.due_on(local, due_day)
     matter.deadline_start = now
     matter.deadline_at = deadlines.to_utc(d.due_at)
     matter.warn_at = deadlines.to_utc(d.warn_at)
@@ -50,6 +57,7 @@ def start_deadline(matter, now: dt.datetime, department_id: int | None) -> None:
         )
     else:
         matter.progress_due_at = None
+    return rule_due
 
 
 def next_progress_due(matter, now: dt.datetime) -> dt.datetime | None:

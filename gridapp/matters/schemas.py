@@ -45,6 +45,8 @@ class TransitionIn(BaseModel):
     department_ids: list[int] = Field(default_factory=list, max_length=10)
     rating: str | None = Field(default=None, max_length=10)
     photo_ids: list[str] = Field(default_factory=list, max_length=9)
+    # dispatch only: a local (Asia/Shanghai) date replacing the rule's deadline
+    deadline: dt.date | None = None
 
 
 class RatingIn(BaseModel):
@@ -135,6 +137,8 @@ class MatterDetail(MatterOut):
     contact_phone: str
     parts: list[PartOut]
     timeline: list[EventOut]
+    # What the caller may do now (``service.allowed_actions``); a missing reason etc. still 422s.
+    allowed_actions: list[str] = Field(default_factory=list)
 
 
 class ReportedOut(BaseModel):

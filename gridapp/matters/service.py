@@ -7,8 +7,14 @@ Verbs:
   urgent=False) -> Matter`` — ``actor=None, source="resident"`` for the echo wall; the matter's
   ``code`` is the public tracking code.
 - ``transition_matter(actor, matter_id, action, *, version, note="", reason="", result="",
-  category=None, department_ids=(), rating=None, photo_ids=()) -> Matter`` — every lifecycle
-  move (actions in ``states.ACTIONS``); 403 role, 409 stale version / illegal move, 422 missing.
+  category=None, department_ids=(), rating=None, photo_ids=(), deadline=None) -> Matter`` —
+  every lifecycle move (actions in ``states.ACTIONS``); 403 role, 409 stale version / illegal
+  move, 422 missing; ``deadline`` lets a dispatch replace the rule's deadline
+  (``check_deadline``).
+- ``add_photos(actor, matter_id, photo_ids) -> list[str]`` — photos that arrived after their
+  matter (an offline outbox's late upload) join it, with a ``photo`` timeline event.
+- ``allowed_actions(actor, matter) -> list[str]`` — what ``transition_matter`` would accept from
+  this actor now (the console's buttons, the API's ``allowed_actions``).
 - ``rate_matter_by_code(code, rating, note="") -> Matter`` — the resident's rating.
 - ``get_matter(actor, matter_id)``, ``list_matters(actor, ...)``, ``triage_queue(actor, ...)``,
   ``timeline(actor, matter_id)``, ``public_view(code)``, ``suggest(actor, matter_id)``.
@@ -16,6 +22,7 @@ Verbs:
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import secrets
@@ -28,10 +35,11 @@ from peewee import JOIN
 from gridapp.changes import record_change
 from gridapp.db import db, utcnow
 from gridapp.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from gridapp.matters import people, states, triage
+from gridapp.matters import deadlines, people, states, triage
 from gridapp.matters.models import Matter, MatterEvent, MatterPart
 from gridapp.notifications.service import notify
 from gridapp.org.models import Department, Grid, User
+from gridapp.photos.models import Photo
 from gridapp.scope import Scope, in_scope, scope_for
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -257,7 +265,7 @@ def report_matter(
             created_at=now,
             updated_at=now,
         )
-        people.attach_photos(ids, "matter", matter.id)
+        people.attach_photos(ids, "matter", matter.id, grid_id=grid.id)
         _event(matter, actor, actor.role if actor else "resident", "report", "", photo_ids=ids)
         record_matter(matter)
         sups = people.supervisors(grid.community_id)
@@ -270,6 +278,59 @@ def report_matter(
             urgent=matter.urgent,
         )
     return matter
+
+
+def add_photos(
+    actor: User, matter_id: int, photo_ids: Sequence[str], *, scope: Scope | None = None
+) -> list[str]:
+    """Attach photos that arrived after their matter was created. An offline outbox uploads each
+    photo on its own and a matter never waits for a failed one (DESIGN section 9), so a photo
+    can reach the server after the matter that names it: it joins ``matter.photo_ids`` then, and
+    a ``photo`` timeline event records who added which photos when (the timeline is the trace).
+
+    Idempotent: photos already on the matter, or attached to another record, are skipped, and
+    nothing is written when none is left. Returns the ids attached now. 404 outside the actor's
+    scope; 422 for a photo the actor neither uploaded nor may see."""
+    scope = scope or scope_for(actor)
+    with db.atomic():
+        for _attempt in range(10):
+            matter = get_matter(actor, matter_id, scope)
+            ids = people.check_photos(photo_ids, actor=actor, scope=scope, grid_id=matter.grid_id)
+            current = people.loads(matter.photo_ids)
+            wanted = [p for p in ids if p not in current]
+            if not wanted:
+                return []
+            free = {
+                p
+                for (p,) in Photo.select(Photo.id)
+                .where(Photo.id.in_(wanted), people.claimable("matter", matter.id))
+                .tuples()
+            }
+            wanted = [p for p in wanted if p in free]
+            if not wanted:
+                return []
+            # Only photo_ids and the version change: a concurrent move of the matter makes this
+            # update miss, and the loop reads the matter again instead of failing the upload.
+            version = matter.version
+            matter.photo_ids = people.dumps(current + wanted)
+            matter.version, matter.updated_at = version + 1, utcnow()
+            n = (
+                Matter.update(
+                    photo_ids=matter.photo_ids,
+                    version=matter.version,
+                    updated_at=matter.updated_at,
+                )
+                .where(Matter.id == matter.id, Matter.version == version)
+                .execute()
+            )
+            if n == 1:
+                break
+        else:
+            raise Conflict(_("Someone changed this matter meanwhile; reload it."), code="stale")
+        people.attach_photos(wanted, "matter", matter.id, grid_id=matter.grid_id)
+        _event(matter, actor, actor.role, "photo", matter.state, photo_ids=wanted)
+        record_matter(matter)
+    return wanted
 
 
 # ---- transitions --------------------------------------------------------------------------------
@@ -294,6 +355,46 @@ def _check_role(actor: User | None, action: str, matter: Matter, scope: Scope | 
     return role
 
 
+def allowed_actions(actor: User, matter: Matter, scope: Scope | None = None) -> list[str]:
+    """The actions (``states.ACTIONS`` order) that ``transition_matter`` would let ``actor`` take
+    on ``matter`` in its current state, given the fields each one asks for.
+
+    Pages and clients ask this instead of re-deriving the rule: it sees the actor the way
+    ``transition_matter`` does (a department only on its own dispatched part, a grid worker
+    only in their grids, the reporter for ``rate``), so what is offered is exactly what would
+    be accepted, and the rule stays in ``states``. Missing input (a reason, a category) does
+    not remove an action: the form asks for it."""
+    scope = scope if scope is not None else scope_for(actor)
+    part_state: str | None = None
+    if actor.role == "department" and matter.category in states.DEPARTMENT_CATEGORIES:
+        part_state = (
+            MatterPart.select(MatterPart.state)
+            .where(MatterPart.matter == matter.id, MatterPart.department == actor.department_id)
+            .scalar()
+        )
+    out = []
+    for action in states.ACTIONS:
+        role = _check_role(actor, action, matter, scope)
+        own_part = part_state if role == "department" else None  # as transition_matter does
+        refusal = states.check(matter.state, action, role, matter.category, {}, own_part)
+        if refusal is None or refusal.kind == "missing":
+            out.append(action)
+    return out
+
+
+def check_deadline(day: dt.date | None, now: dt.datetime | None = None) -> None:
+    """Validate a deadline a triager sets by hand when dispatching, instead of the rule's: a
+    local (Asia/Shanghai) date from today to a year ahead. Raises 422 naming ``deadline``.
+    Public so a page that triages and then dispatches can check it before either move."""
+    if day is None:
+        return
+    problem = deadlines.set_deadline_problem(day, deadlines.to_local(now or utcnow()))
+    if problem == "past":
+        raise ValidationFailed("deadline", _("The deadline cannot be in the past."), code="past")
+    if problem == "too_far":
+        raise ValidationFailed("deadline", _("The deadline must be within a year."), code="too_far")
+
+
 def transition_matter(
     actor: User | None,
     matter_id: int,
@@ -307,11 +408,14 @@ def transition_matter(
     department_ids: Sequence[int] = (),
     rating: str | None = None,
     photo_ids: Sequence[str] = (),
+    deadline: dt.date | None = None,
     _matter: Matter | None = None,
 ) -> Matter:
     """Move a matter by ``action`` (triage, dispatch, accept, return, progress, resolve, verify,
     reject, close, rate, reopen, escalate). ``version`` is the matter version the client saw.
     ``actor=None`` is the system (escalation) or, for ``rate``, the resident.
+    ``deadline`` (dispatch only, optional): a local date that replaces the rule's deadline; the
+    dispatch event records it with the rule's deadline.
     Errors: 404 outside scope, 403 role may not, 409 ``code=stale`` / ``code=illegal_transition``
     (with ``current``), 422 ``code=missing`` naming the field. Nothing is written on error."""
     with db.atomic():
@@ -368,6 +472,13 @@ def transition_matter(
                 _("This action needs %(field)s.", field=refusal.field),
                 code="missing",
             )
+        if deadline is not None:
+            if action != "dispatch":
+                raise ValidationFailed(
+                    "deadline", _("A deadline can only be set when dispatching."), code="invalid"
+                )
+            check_deadline(deadline)
+            fields["deadline"] = deadline
         ids = (
             people.check_photos(photo_ids, actor=actor, scope=scope, grid_id=matter.grid_id)
             if actor is not None
@@ -376,7 +487,7 @@ def transition_matter(
         from gridapp.matters import apply
 
         apply.apply(matter, actor, role, action, fields, ids, version, part)
-        people.attach_photos(ids, "matter", matter.id)
+        people.attach_photos(ids, "matter", matter.id, grid_id=matter.grid_id)
     return matter
 
 

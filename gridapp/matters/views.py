@@ -74,6 +74,7 @@ def detail(matter) -> MatterDetail:
             )
             for e in service.timeline(matter)
         ],
+        allowed_actions=service.allowed_actions(user, matter, current_scope()),
     )
 
 
@@ -163,6 +164,7 @@ def transition(matter_id: int, body: TransitionIn):
         department_ids=body.department_ids,
         rating=body.rating,
         photo_ids=body.photo_ids,
+        deadline=body.deadline,
     )
     return detail(m)
 

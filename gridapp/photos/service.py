@@ -1,4 +1,5 @@
-"""Photo verbs: ``store_photo`` (idempotent by client UUID), ``attach_photos``, ``read_photo``.
+"""Photo verbs: ``store_photo`` (idempotent by client UUID), ``attach_photos``, ``read_photo``;
+``register_claim`` lets a feature attach a photo uploaded after the record it names.
 
 A photo is visible to its uploader until it is attached to a record; from then on to everyone
 whose scope holds the record's grid (the same rule as the record itself).
@@ -7,11 +8,11 @@ whose scope holds the record's grid (the same rule as the record itself).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from flask_babel import gettext as _
 
-from gridapp.db import db
+from gridapp.db import db, is_postgres
 from gridapp.errors import NotFound, Problem, ValidationFailed
 from gridapp.org.models import User
 from gridapp.photos.imaging import BadImage, clean_image
@@ -56,6 +57,8 @@ def store_photo(
     if existing is not None:
         if existing.uploader_id != actor.id:
             raise NotFound()
+        if _claim_pending(actor, existing):  # its record may have arrived since
+            existing = Photo.get_by_id(photo_id)
         return existing, False
     try:
         img = clean_image(data)
@@ -68,6 +71,7 @@ def store_photo(
     storage.put(thumb_key, img.thumb)
     grid_id = _owner_grid(actor, owner_type, owner_id)
     with db.atomic():
+        owner_lock(actor.id)
         photo = Photo.create(
             id=photo_id,
             uploader=actor.id,
@@ -81,7 +85,44 @@ def store_photo(
             storage_key=key,
             thumb_key=thumb_key,
         )
+        if _claim_pending(actor, photo):
+            photo = Photo.get_by_id(photo_id)
     return photo, True
+
+
+# owner_type → claim(actor, photo) -> bool: join a stored photo to the record it names, when that
+# record exists already (registered by the feature that knows how the reference resolves).
+_CLAIMS: dict[str, Callable[[User, Photo], bool]] = {}
+OWNER_LOCK_NS = 0x6772_6470  # "grdp": pg_advisory_xact_lock namespace for owner_lock
+
+
+def register_claim(owner_type: str, claim: Callable[[User, Photo], bool]) -> None:
+    """Let photos uploaded *after* their record join it: ``claim(actor, photo)`` resolves
+    ``photo.owner_id`` (a server id, or an outbox's ``"c:<client id>"``) and attaches the photo,
+    returning whether it did. Called on upload and on a repeated upload of a photo still waiting
+    for its record, so the photo joins whichever arrives first."""
+    _CLAIMS[owner_type] = claim
+
+
+def owner_lock(user_id: int) -> None:
+    """Serialise, per uploader, "store a photo then look for its record" against "create a record
+    then look for its photos" (each in its own transaction). Without it two concurrent requests
+    on PostgreSQL could each miss the other's uncommitted row and leave the photo unattached.
+    SQLite serialises writers already (``BEGIN IMMEDIATE``)."""
+    if is_postgres() and db.in_transaction():
+        db.execute_sql(
+            "SELECT pg_advisory_xact_lock(%s::int, %s::int)", (OWNER_LOCK_NS, int(user_id))
+        )
+
+
+def _claim_pending(actor: User, photo: Photo) -> bool:
+    """Attach a photo that names a record but is not attached yet (no grid)."""
+    claim = _CLAIMS.get(photo.owner_type)
+    if claim is None or not photo.owner_id or photo.grid_id is not None:
+        return False
+    with db.atomic():
+        owner_lock(actor.id)
+        return bool(claim(actor, photo))
 
 
 def _owner_grid(actor: User, owner_type: str, owner_id: str) -> int | None:

@@ -43,21 +43,31 @@ def naive_utc(value: dt.datetime | None) -> dt.datetime | None:
     return value
 
 
-def own_photos(ctx: OpContext, photo_ids: list[str]) -> list[str]:
+def own_photos(
+    ctx: OpContext, photo_ids: list[str], named_by: tuple[str, str] | None = None
+) -> list[str]:
     """The referenced photos that have arrived: a record never waits for a failed upload (the
-    photo joins its record when it arrives, if the owner's feature supports that)."""
+    photo joins its record when it arrives, if the owner's feature supports that).
+    ``named_by=(owner_type, owner_id)`` adds the user's photos uploaded naming the new record
+    (e.g. ``("matter", "c:<client id>")``) that the op's list left out."""
     from gridapp.photos.models import Photo
 
     ids = [str(p) for p in photo_ids][:9]
-    if not ids:
+    cond = Photo.id.in_(ids) if ids else None
+    if named_by is not None:
+        named = (Photo.owner_type == named_by[0]) & (Photo.owner_id == named_by[1])
+        cond = named if cond is None else (cond | named)
+    if cond is None:
         return []
-    found = {
+    found = [
         p
         for (p,) in Photo.select(Photo.id)
-        .where(Photo.id.in_(ids), Photo.uploader == ctx.user.id)
+        .where(cond, Photo.uploader == ctx.user.id)
+        .order_by(Photo.created_at, Photo.id)
         .tuples()
-    }
-    return [p for p in ids if p in found]
+    ]
+    extra = [p for p in found if p not in ids]
+    return ([p for p in ids if p in found] + extra)[:9]
 
 
 # ---- visits and the service catalogue --------------------------------------------------------
@@ -220,9 +230,13 @@ class MatterReport(BaseModel):
 
 
 def register_matters() -> None:
+    from gridapp.errors import Problem
     from gridapp.matters.models import Matter, MatterEvent
-    from gridapp.matters.service import matter_dict, matter_query, report_matter
+    from gridapp.matters.service import add_photos, matter_dict, matter_query, report_matter
     from gridapp.org.models import User
+    from gridapp.photos.models import Photo
+    from gridapp.photos.service import owner_lock, register_claim
+    from gridapp.sync.models import SyncOp
 
     def attach_timelines(matters: list[Matter]) -> None:
         events: dict[int, list[dict[str, Any]]] = {m.id: [] for m in matters}
@@ -271,19 +285,42 @@ def register_matters() -> None:
         suggested = CATEGORY_NAMES.get(body.category or "", "")
         if suggested:
             text = f"{text}\n（网格员建议分类：{suggested}）"
+        # Against a concurrent upload of one of its photos (see ``photos.service.owner_lock``).
+        owner_lock(ctx.user.id)
         matter = report_matter(
             ctx.user,
             source="worker",
             grid_id=body.grid_id,
             text=text,
             title=body.title,
-            photo_ids=own_photos(ctx, body.photo_ids),
+            photo_ids=own_photos(ctx, body.photo_ids, ("matter", f"c:{body.client_id}")),
             urgent=body.urgent,
         )
         ctx.remember("matter", body.client_id, matter.id)
         return "matter", matter
 
     register_op("matter.report", matter_report)
+
+    def claim_matter_photo(user: User, photo: Photo) -> bool:
+        """A photo uploaded after its matter: the outbox names the matter by the client id it
+        was reported under (``"c:<client id>"``, resolved through the stored op) or by its id."""
+        ref = photo.owner_id
+        if ref.startswith("c:"):
+            row = SyncOp.get_or_none(
+                (SyncOp.user == user.id)
+                & (SyncOp.entity == "matter")
+                & (SyncOp.client_id == ref[2:])
+                & (SyncOp.status == "applied")
+            )
+            ref = row.server_id if row is not None else ""
+        if not ref.isdigit():
+            return False  # its matter has not arrived (or was rejected): it waits, private
+        try:
+            return bool(add_photos(user, int(ref), [photo.id]))
+        except Problem:
+            return False  # not a matter this user may add to: the photo stays theirs alone
+
+    register_claim("matter", claim_matter_photo)
 
 
 def register_feature_plugins() -> None:

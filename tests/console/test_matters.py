@@ -118,6 +118,59 @@ def test_triage_dispatch_return_redispatch_resolve_close(
     assert MatterEvent.select().where(MatterEvent.matter == m.id).count() >= 10
 
 
+def _dispatch(client, matter, category, department_ids=()):
+    m = Matter.get_by_id(matter.id)
+    data = {"version": m.version, "category": category, "dispatch": "1"}
+    if department_ids:
+        data["department_ids"] = [str(d) for d in department_ids]
+    resp = form_post(client, f"/console/triage/{m.id}", data)
+    assert resp.status_code == 302
+    return Matter.get_by_id(m.id)
+
+
+def test_console_offers_only_the_allowed_actions(app, org, people, login_as, reported):
+    """The matter page's forms are ``allowed_actions`` for that user and state, nothing else."""
+    sup, dept = login_as(people["supervisor"]), login_as(people["department"])
+
+    def offered(client, matter):
+        resp = client.get(f"/console/matters/{matter.id}")
+        assert resp.status_code == 200
+        return _actions(resp.get_data(as_text=True))
+
+    def allowed(user, matter):
+        with app.test_request_context():
+            return set(msvc.allowed_actions(user, Matter.get_by_id(matter.id))) - {"rate"}
+
+    # reported: the supervisor triages; nothing else yet
+    assert offered(sup, reported) == allowed(people["supervisor"], reported) == {"triage"}
+    # 专事 dispatched to the water company: it handles, the supervisor may only escalate
+    m = _dispatch(sup, reported, "专事", [org.department.id])
+    assert offered(dept, m) == allowed(people["department"], m) == {"accept", "return", "resolve"}
+    assert offered(sup, m) == allowed(people["supervisor"], m) == {"escalate"}
+    # once the department accepted: progress instead of accept
+    assert _act(dept, m, "accept").status_code == 302
+    assert offered(dept, m) == {"progress", "return", "resolve"}
+    # a 社事 is the supervisor's own to handle
+    with app.test_request_context():
+        other = msvc.report_matter(
+            people["grid_worker"], source="worker", grid_id=org.grid.id, text="楼道堆放杂物"
+        )
+    other = _dispatch(sup, other, "社事")
+    assert offered(sup, other) == {"accept", "return", "resolve", "escalate"}
+    # resolved: the supervisor verifies or rejects
+    assert _act(sup, other, "resolve", result="已清理").status_code == 302
+    assert offered(sup, other) == allowed(people["supervisor"], other) == {"verify", "reject"}
+
+
+def test_console_asks_the_matters_feature_not_its_internals():
+    """Which buttons to show comes from the public ``allowed_actions``, not a private helper."""
+    from pathlib import Path
+
+    console = Path(msvc.__file__).resolve().parent.parent / "console"
+    for path in console.glob("*.py"):
+        assert "_check_role" not in path.read_text(encoding="utf-8"), path.name
+
+
 def test_stale_version_is_a_409_page(org, people, login_as, reported):
     sup = login_as(people["supervisor"])
     resp = form_post(
@@ -167,3 +220,95 @@ def test_matter_list_filters_and_export(org, people, login_as, reported):
     rows = list(ws.values)
     assert rows[0][0] == "查询码" and rows[1][0] == reported.code
     assert AuditLog.select().where(AuditLog.action == "export.matters").count() == 1
+
+
+def test_triage_may_set_the_deadline_and_the_timeline_shows_it(org, people, login_as, reported):
+    import datetime as dt
+
+    from gridapp.db import utcnow
+    from gridapp.matters.deadlines import to_local, to_utc
+
+    sup = login_as(people["supervisor"])
+    queue = sup.get("/console/triage").get_data(as_text=True)
+    assert 'type="date" name="deadline"' in queue
+    day = to_local(utcnow()).date() + dt.timedelta(days=30)
+    resp = form_post(
+        sup,
+        f"/console/triage/{reported.id}",
+        {
+            "version": reported.version,
+            "category": "专事",
+            "department_ids": str(org.department.id),
+            "deadline": day.isoformat(),
+            "dispatch": "1",
+        },
+    )
+    assert resp.status_code == 302
+    m = Matter.get_by_id(reported.id)
+    assert m.state == "dispatched"
+    assert m.deadline_at == to_utc(dt.datetime.combine(day, dt.time(23, 59)))
+    [event] = MatterEvent.select().where(
+        MatterEvent.matter == m.id, MatterEvent.action == "dispatch"
+    )
+    assert day.isoformat() in event.data
+    page = sup.get(f"/console/matters/{m.id}").get_data(as_text=True)
+    timeline = page.split('id="timeline"', 1)[1]
+    assert 'class="deadline-set"' in timeline and f"{day.isoformat()} 23:59" in timeline
+    assert f"{day.isoformat()} 23:59" in page.split('id="timeline"', 1)[0]  # the Deadline fact
+
+
+@pytest.mark.parametrize("bad", ["past", "not-a-date"])
+def test_triage_refuses_a_bad_deadline_naming_the_field(org, people, login_as, reported, bad):
+    import datetime as dt
+
+    from gridapp.db import utcnow
+    from gridapp.matters.deadlines import to_local
+
+    sup = login_as(people["supervisor"])
+    value = (
+        (to_local(utcnow()).date() - dt.timedelta(days=1)).isoformat()
+        if bad == "past"
+        else "2026-02-30"
+    )
+    resp = form_post(
+        sup,
+        f"/console/triage/{reported.id}",
+        {
+            "version": reported.version,
+            "category": "专事",
+            "department_ids": str(org.department.id),
+            "deadline": value,
+            "dispatch": "1",
+        },
+    )
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert 'data-field="deadline"' in html
+    form = html.split(f'data-matter="{reported.id}"', 1)[1].split("</article>", 1)[0]
+    assert 'class="field-error"' in form and f'value="{value}"' in form
+    # checked before the triage move: nothing changed
+    m = Matter.get_by_id(reported.id)
+    assert (m.state, m.category, m.version) == ("reported", None, reported.version)
+
+
+def test_matter_page_dispatch_form_takes_a_deadline(org, people, login_as, reported):
+    import datetime as dt
+
+    from gridapp.db import utcnow
+    from gridapp.matters.deadlines import to_local
+
+    sup = login_as(people["supervisor"])
+    assert _act(sup, reported, "triage", category="社事").status_code == 302
+    page = sup.get(f"/console/matters/{reported.id}").get_data(as_text=True)
+    dispatch_form = page.split('data-action="dispatch"', 1)[1].split("</form>", 1)[0]
+    assert 'name="deadline"' in dispatch_form
+    past = (to_local(utcnow()).date() - dt.timedelta(days=2)).isoformat()
+    resp = _act(sup, reported, "dispatch", deadline=past)
+    assert resp.status_code == 422 and 'data-field="deadline"' in resp.get_data(as_text=True)
+    assert Matter.get_by_id(reported.id).state == "triaged"
+    day = (to_local(utcnow()).date() + dt.timedelta(days=2)).isoformat()
+    assert _act(sup, reported, "dispatch", deadline=day).status_code == 302
+    m = Matter.get_by_id(reported.id)
+    assert m.state == "dispatched" and f"{day} 23:59" in sup.get(
+        f"/console/matters/{m.id}"
+    ).get_data(as_text=True)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from gridapp.changes import Change
+from gridapp.db import utcnow
 from gridapp.matters.models import Matter, MatterEvent
 from gridapp.notifications.models import Notification
 
@@ -341,6 +344,24 @@ def test_illegal_moves_are_refused_and_write_nothing(flow, people, org, state, w
     assert MatterEvent.select().where(MatterEvent.matter == mid).count() == events
 
 
+def test_allowed_actions_are_exactly_the_legal_moves(flow, people, org):
+    """``allowed_actions`` in the matter's API detail is the table above: what each user may do in
+    each state (and what ``transition_matter`` accepts), for every user who sees the matter."""
+    for state in sorted(ALLOWED):
+        mid = _bring_to(flow, org, state)
+        for who in ("worker", "sup", "water", "power", "admin"):
+            resp = people.api[who].get(f"/api/v1/matters/{mid}")
+            if resp.status_code == 404:  # a department sees only what is dispatched to it
+                assert who == "power" or (who == "water" and state == "reported")
+                continue
+            expected = {a for (w, a) in ALLOWED[state] if w == who}
+            assert set(resp.get_json()["allowed_actions"]) == expected, (state, who)
+    # the answer to a move carries the next allowed moves too
+    mid = _bring_to(flow, org, "reported")
+    moved = flow.move(mid, "sup", "triage", category="社事")
+    assert set(moved["allowed_actions"]) == {"triage", "dispatch", "escalate"}
+
+
 def test_other_community_and_bad_phone(flow, people, org, login_as):
     mid = flow.report("worker")
     other = login_as(people.other_sup)
@@ -371,3 +392,75 @@ def test_matters_appear_in_the_openapi_document(client):
     ):
         assert path in paths, path
     assert "409" in paths["/api/v1/matters/{matter_id}/transition"]["post"]["responses"]
+
+
+def _local_today():
+    from gridapp.matters.deadlines import to_local
+
+    return to_local(utcnow()).date()
+
+
+def test_dispatch_may_set_the_deadline_instead_of_the_rule(flow, people, org):
+    from gridapp.matters.deadlines import to_utc
+
+    mid = flow.report("worker", text="水管漏水")
+    flow.move(mid, "sup", "triage", category="专事")
+    day = _local_today() + dt.timedelta(days=20)  # the rule gives 5 working days
+    moved = flow.move(
+        mid, "sup", "dispatch", department_ids=[org.department.id], deadline=day.isoformat()
+    )
+    m = Matter.get_by_id(mid)
+    assert m.deadline_at == to_utc(dt.datetime.combine(day, dt.time(23, 59)))
+    assert m.escalate_at == m.deadline_at and m.deadline_start < m.warn_at < m.deadline_at
+    assert moved["deadline_at"].startswith(m.deadline_at.isoformat()[:16])
+    # the timeline records the day chosen and what the rule would have given
+    [event] = [e for e in moved["timeline"] if e["action"] == "dispatch"]
+    assert event["data"]["deadline"] == day.isoformat()
+    rule_due = dt.datetime.fromisoformat(event["data"]["rule_deadline_at"])
+    assert rule_due < m.deadline_at - dt.timedelta(days=5)
+    # today is allowed (due at the end of the day)
+    mid2 = flow.report("worker", text="路灯不亮")
+    flow.move(mid2, "sup", "triage", category="社事")
+    flow.move(mid2, "sup", "dispatch", deadline=_local_today().isoformat())
+    assert Matter.get_by_id(mid2).deadline_at > utcnow()
+
+
+@pytest.mark.parametrize(
+    ("action", "deadline", "code"),
+    [
+        ("dispatch", "yesterday", "past"),
+        ("dispatch", "far", "too_far"),
+        ("dispatch", "2026-13-01", None),  # not a date: pydantic names the field
+        ("triage", "soon", "invalid"),  # only a dispatch sets the deadline
+    ],
+)
+def test_bad_deadline_is_422_naming_the_field_and_writes_nothing(
+    flow, people, org, action, deadline, code
+):
+    today = _local_today()
+    deadline = {
+        "yesterday": (today - dt.timedelta(days=1)).isoformat(),
+        "far": (today + dt.timedelta(days=400)).isoformat(),
+        "soon": (today + dt.timedelta(days=3)).isoformat(),
+    }.get(deadline, deadline)
+    mid = flow.report("worker", text="水管漏水")
+    flow.move(mid, "sup", "triage", category="专事")
+    before = Matter.get_by_id(mid)
+    body = flow.move(
+        mid,
+        "sup",
+        action,
+        expect=422,
+        category="专事",
+        department_ids=[org.department.id],
+        deadline=deadline,
+    )
+    assert body["field"] == "deadline", body
+    if code:
+        assert body["code"] == code
+    after = Matter.get_by_id(mid)
+    assert (after.state, after.version, after.deadline_at) == (
+        before.state,
+        before.version,
+        before.deadline_at,
+    )

@@ -207,3 +207,16 @@ def test_triage_learns_from_past_decisions():
     assert triage.best(model, "路灯坏了")[0] == "社事"
     assert triage.best(model, "需要开证明")[0] == "个事"
     assert triage.best(triage.train([]), "anything") == (None, 0.0)
+
+
+def test_deadline_set_by_hand_is_the_end_of_a_future_local_day():
+    now = dt.datetime(2026, 3, 2, 10, 0)
+    assert deadlines.set_deadline_problem(dt.date(2026, 3, 2), now) is None  # today: by 23:59
+    assert deadlines.set_deadline_problem(dt.date(2026, 3, 1), now) == "past"
+    late = dt.datetime(2026, 3, 2, 23, 59, 30)
+    assert deadlines.set_deadline_problem(dt.date(2026, 3, 2), late) == "past"
+    assert deadlines.set_deadline_problem(dt.date(2027, 3, 3), now) is None  # 366 days
+    assert deadlines.set_deadline_problem(dt.date(2027, 3, 4), now) == "too_far"
+    d = deadlines.due_on(now, dt.date(2026, 3, 12))
+    assert d.due_at == dt.datetime(2026, 3, 12, 23, 59)
+    assert d.warn_at == now + (d.due_at - now) * 0.8

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -77,3 +78,136 @@ def test_matter_report_and_task_transition(org, reg, make_user, login_as):
     assert results[3]["current"]["state"] == "in_progress"
     rows, *_ = pull_all(client)
     assert rows[("matter", str(matter.id))]["title"] == "路灯坏了"
+
+
+# ---- photos of an offline matter, whichever arrives first -------------------------------------
+
+
+def _report(client, grid_id, client_id, photo_ids):
+    return push(
+        client,
+        op(
+            "matter.report",
+            {
+                "client_id": client_id,
+                "grid_id": grid_id,
+                "title": "井盖松动",
+                "description": "3栋门口井盖松动",
+                "category": "community",
+                "photo_ids": photo_ids,
+            },
+        ),
+    )[0]
+
+
+def _events(matter_id):
+    from gridapp.matters.models import MatterEvent
+
+    return list(
+        MatterEvent.select().where(MatterEvent.matter == matter_id).order_by(MatterEvent.id)
+    )
+
+
+def test_photo_uploaded_after_its_offline_matter_joins_it_once(org, reg, make_user, login_as):
+    """The outbox's matter went through while its photo upload failed; the photo comes later,
+    naming the matter by its client id (what static/pwa/forms.js sends), and joins it."""
+    pytest.importorskip("gridapp.matters.service")
+    from gridapp.matters.models import Matter
+    from gridapp.photos.models import Photo
+    from tests.photos.test_photos import jpeg_with_gps, upload
+
+    worker = make_user("grid_worker", grids=[org.grid])
+    boss = login_as(make_user("supervisor", community=org.community))
+    client = login_as(worker)
+    pid = str(uuid.uuid4())
+    first = _report(client, org.grid.id, "m-late", [pid])  # the photo has not arrived
+    assert first["status"] == "applied" and first["row"]["photo_ids"] == []
+    matter = Matter.get_by_id(int(first["id"]))
+    assert boss.get(f"/api/v1/photos/{pid}/image").status_code == 404
+
+    _, resp = upload(
+        client, jpeg_with_gps(), photo_id=pid, owner_type="matter", owner_id="c:m-late"
+    )
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.get_json()["owner_type"] == "matter"
+    assert resp.get_json()["owner_id"] == str(matter.id)
+    after = Matter.get_by_id(matter.id)
+    assert json.loads(after.photo_ids) == [pid] and after.version == matter.version + 1
+    photo = Photo.get_by_id(pid)
+    assert (photo.owner_type, photo.owner_id, photo.grid_id) == (
+        "matter",
+        str(matter.id),
+        org.grid.id,
+    )
+    events = _events(matter.id)
+    assert [e.action for e in events] == ["report", "photo"]
+    assert json.loads(events[1].photo_ids) == [pid] and events[1].actor_id == worker.id
+    assert events[1].from_state == events[1].to_state == "reported"
+    # whoever sees the matter sees the photo, in the console and in the API
+    assert boss.get(f"/api/v1/photos/{pid}/image").status_code == 200
+    assert boss.get(f"/api/v1/matters/{matter.id}").get_json()["photo_ids"] == [pid]
+    # the device pulls the matter with its photo
+    rows, *_ = pull_all(client)
+    assert rows[("matter", str(matter.id))]["photo_ids"] == [pid]
+
+    # the outbox sends it again (its answer was lost): attached once, no second event
+    _, again = upload(
+        client, jpeg_with_gps(), photo_id=pid, owner_type="matter", owner_id="c:m-late"
+    )
+    assert again.status_code == 200 and again.get_json()["owner_id"] == str(matter.id)
+    assert json.loads(Matter.get_by_id(matter.id).photo_ids) == [pid]
+    assert Matter.get_by_id(matter.id).version == matter.version + 1
+    assert [e.action for e in _events(matter.id)] == ["report", "photo"]
+
+
+def test_photo_uploaded_before_its_offline_matter_joins_it(org, reg, make_user, login_as):
+    pytest.importorskip("gridapp.matters.service")
+    from gridapp.photos.models import Photo
+    from tests.photos.test_photos import jpeg_with_gps, upload
+
+    worker = make_user("grid_worker", grids=[org.grid])
+    boss = login_as(make_user("supervisor", community=org.community))
+    client = login_as(worker)
+    pid, resp = upload(client, jpeg_with_gps(), owner_type="matter", owner_id="c:m-early")
+    assert resp.status_code == 201 and resp.get_json()["owner_id"] == "c:m-early"
+    assert boss.get(f"/api/v1/photos/{pid}/image").status_code == 404  # private until attached
+    first = _report(client, org.grid.id, "m-early", [pid])
+    assert first["status"] == "applied" and first["row"]["photo_ids"] == [pid]
+    photo = Photo.get_by_id(pid)
+    assert (photo.owner_id, photo.grid_id) == (first["id"], org.grid.id)
+    assert boss.get(f"/api/v1/photos/{pid}/image").status_code == 200
+    assert [e.action for e in _events(int(first["id"]))] == ["report"]
+    # a repeated upload changes nothing
+    _, again = upload(
+        client, jpeg_with_gps(), photo_id=pid, owner_type="matter", owner_id="c:m-early"
+    )
+    assert again.status_code == 200 and [e.action for e in _events(int(first["id"]))] == ["report"]
+
+    # a photo naming the matter but missing from the op's list joins it too
+    pid2, _ = upload(client, jpeg_with_gps(), owner_type="matter", owner_id="c:m-early-2")
+    second = _report(client, org.grid.id, "m-early-2", [])
+    assert second["row"]["photo_ids"] == [pid2]
+
+
+def test_photo_naming_someone_elses_or_unknown_matter_stays_private(org, reg, make_user, login_as):
+    pytest.importorskip("gridapp.matters.service")
+    from gridapp.matters.models import Matter
+    from gridapp.photos.models import Photo
+    from tests.photos.test_photos import jpeg_with_gps, upload
+
+    author = login_as(make_user("grid_worker", grids=[org.grid]))
+    colleague = login_as(make_user("grid_worker", grids=[org.grid]))
+    stranger = login_as(make_user("grid_worker", grids=[org.other_grid]))
+    first = _report(author, org.grid.id, "m-x", [])
+    # the client id is the author's own: another user's "c:m-x" is not this matter
+    pid, resp = upload(colleague, jpeg_with_gps(), owner_type="matter", owner_id="c:m-x")
+    assert resp.status_code == 201 and Photo.get_by_id(pid).grid_id is None
+    # by server id: a worker of another grid cannot add to a matter they cannot see
+    pid2, resp = upload(stranger, jpeg_with_gps(), owner_type="matter", owner_id=first["id"])
+    assert resp.status_code == 201 and Photo.get_by_id(pid2).grid_id is None
+    # nothing reached the matter
+    assert json.loads(Matter.get_by_id(int(first["id"])).photo_ids) == []
+    assert [e.action for e in _events(int(first["id"]))] == ["report"]
+    # unknown client id: stored, waiting, private
+    pid3, resp = upload(author, jpeg_with_gps(), owner_type="matter", owner_id="c:nope")
+    assert resp.status_code == 201 and resp.get_json()["owner_id"] == "c:nope"
