@@ -387,3 +387,64 @@ def test_rotate_keys_command(tmp_path):
     assert run("push", "rotate-keys", "--yes").startswith("dropped 0 subscription")
     assert vapid.load_keys(tmp_path / "inst").application_server_key != first
     assert stat.S_IMODE(os.stat(tmp_path / "inst" / vapid.KEY_FILE).st_mode) == 0o600
+
+
+def test_a_dispatch_job_run_twice_sends_once(subscribed, push_service, clock):
+    from gridapp.notifications.delivery import dispatch
+
+    worker, _client, sub = subscribed
+    (nid,) = notify([worker.id], "task.assigned", "t", "", "/tasks/1")
+    assert [r.status for r in push_service.for_(sub)] == [201]
+    # huey retries a failed dispatch job: the rows it wrote are not written or sent again
+    dispatch([nid], clock.now)
+    assert len(push_service.for_(sub)) == 1
+    assert Delivery.select().where(Delivery.notification == nid).count() == 1
+
+
+def test_deliveries_left_sending_by_a_crash_are_sent_later(subscribed, push_service, clock):
+    from gridapp.notifications import delivery
+
+    worker, _client, sub = subscribed
+    real = delivery.deliver
+    delivery.deliver = lambda rows, now: 0  # the worker dies between the INSERT and the POSTs
+    try:
+        (nid,) = notify([worker.id], "task.assigned", "t", "", "/tasks/1")
+    finally:
+        delivery.deliver = real
+    d = Delivery.get(Delivery.notification == nid)
+    assert (d.status, d.attempts) == ("sending", 1) and d.claim
+    assert push_service.for_(sub) == []
+    assert release_due(clock.now + dt.timedelta(minutes=14)) == 0  # maybe still in flight
+    assert release_due(clock.now + dt.timedelta(minutes=16)) == 1
+    d = Delivery.get_by_id(d.id)
+    assert (d.status, d.attempts, d.claim) == ("sent", 2, None)
+    assert [r.status for r in push_service.for_(sub)] == [201]
+
+
+def test_an_announcement_to_many_phones_arrives_over_few_connections(org, make_user, login_as, app):
+    """Many subscribers of one push service: every message arrives decryptable, over a few
+    keep-alive connections (runs of requests), not one connection per message."""
+    from gridapp.notifications.announcements import announce
+    from gridapp.notifications.channels import channels
+    from gridapp.scope import scope_for
+
+    key = channels(app)["webpush"].keys().application_server_key
+    service = FakePushService(expected_key=key)
+    try:
+        grid = org.grid
+        subs = {}
+        for i in range(40):
+            w = make_user("grid_worker", grids=[grid], username=f"fan{i}")
+            subs[w.id] = service.subscriber()
+            resp = login_as(w).post("/api/v1/push/subscriptions", json=subs[w.id].to_json())
+            assert resp.status_code == 201
+        boss = make_user("supervisor")
+        http = channels(app)["webpush"].http
+        before = http.connections_opened
+        announce(boss, scope_for(boss), "停水通知", "明天停水", grid_ids=[grid.id])
+        assert sorted(r.status for r in service.received) == [201] * 40
+        assert all(r.errors == [] and r.payload["title"] == "停水通知" for r in service.received)
+        assert http.connections_opened - before <= 8
+    finally:
+        channels(app)["webpush"].close()
+        service.stop()
