@@ -18,7 +18,6 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -106,8 +105,7 @@ class Payloads:
         return b"%s%d%s" % (parts[0], m.notification_id, parts[1])
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     status_code: int | None  # None: network error or timeout
     error: str = ""
     retry_after: str | None = None

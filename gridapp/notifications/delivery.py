@@ -477,7 +477,13 @@ def record(results: list[tuple[Claimed, Outcome]], now: dt.datetime) -> None:
     ok_subs: set[int] = set()
     retries: list[tuple[int, dt.datetime]] = []
     for d, out in results:
-        if out.status_code is None and out.error in SKIP_REASONS:
+        code = out.status_code
+        if code is not None and 200 <= code < 300:  # rules.judge's first case, inline
+            groups[("sent", code, out.error, None)].append(d.id)
+            if d.subscription_id:
+                ok_subs.add(d.subscription_id)
+            continue
+        if code is None and out.error in SKIP_REASONS:
             groups[("skipped", None, out.error, None)].append(d.id)
             continue
         verdict = rules.judge(

@@ -26,6 +26,7 @@ import threading
 import urllib.request
 from collections import deque
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 _PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
@@ -39,8 +40,7 @@ class HTTPError(OSError):
     """A protocol-level failure (malformed reply, oversize reply)."""
 
 
-@dataclass(frozen=True)
-class Reply:
+class Reply(NamedTuple):
     status: int
     reason: str
     headers: dict[str, str]  # lower-case names (last value wins)
