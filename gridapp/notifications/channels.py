@@ -136,13 +136,16 @@ class WebPushChannel:
     name = "webpush"
     KEY_CHECK_INTERVAL = 30.0  # seconds between looks at the key file (rotation)
 
-    def __init__(self, instance: str | Path, subject: str, ttl: int, timeout: float) -> None:
+    def __init__(
+        self, instance: str | Path, subject: str, ttl: int, timeout: float, pipeline: int = 32
+    ) -> None:
         if ttl <= 0:
             raise ValueError("PUSH_TTL must be positive: TTL 0 drops messages to offline devices")
         self.instance = Path(instance)
         self.subject = subject
         self.ttl = ttl
         self.timeout = timeout
+        self.pipeline = max(1, pipeline)  # requests per connection run; 1: no pipelining
         self._lock = threading.Lock()
         self._keys: vapid.VapidKeys | None = None
         self._checked = 0.0
@@ -253,7 +256,9 @@ class WebPushChannel:
         outcomes: list[Outcome | None] = [None] * len(messages)
         for i, exc in errors.items():
             outcomes[i] = Outcome(None, error=f"{type(exc).__name__}: {exc}"[:500])
-        for i, reply in zip(index, self.http.post_many(requests, self.timeout), strict=True):
+        for i, reply in zip(
+            index, self.http.post_many(requests, self.timeout, depth=self.pipeline), strict=True
+        ):
             outcomes[i] = _outcome(reply)
         return outcomes  # type: ignore[return-value]
 
@@ -275,6 +280,8 @@ def settings(app: Flask | None = None) -> dict[str, Any]:
         or os.environ.get("GRIDAPP_PUSH_SUBJECT", "mailto:ops@gridapp.invalid"),
         "ttl": int(cfg.get("PUSH_TTL") or os.environ.get("GRIDAPP_PUSH_TTL", 2 * 86400)),
         "timeout": float(cfg.get("PUSH_TIMEOUT") or 10.0),
+        # HTTP/1.1 pipelining depth per connection (1 turns it off).
+        "pipeline": int(cfg.get("PUSH_PIPELINE") or os.environ.get("GRIDAPP_PUSH_PIPELINE", 32)),
         "max_attempts": int(cfg.get("PUSH_MAX_ATTEMPTS") or 5),
         "backoff_base": float(cfg.get("PUSH_BACKOFF_BASE") or 30.0),
         # http:// endpoints on 127.0.0.1 only for tests and the local fake push service.
@@ -293,7 +300,9 @@ def channels(app: Flask | None = None) -> dict[str, Channel]:
     if built is None:
         s = settings(app)
         built = {
-            "webpush": WebPushChannel(app.instance_path, s["subject"], s["ttl"], s["timeout"]),
+            "webpush": WebPushChannel(
+                app.instance_path, s["subject"], s["ttl"], s["timeout"], s["pipeline"]
+            ),
             "console": ConsoleChannel(),
         }
         app.extensions["gridapp.channels"] = built
