@@ -108,6 +108,8 @@ def test_push_shows_a_notification_and_its_click_opens_the_task(
     origin = live_server.url + "/"
     eventually(lambda: any(r["scopeURL"] == origin for r in registrations), page=page)
     reg = next(r for r in registrations if r["scopeURL"] == origin and not r["isDeleted"])
+    # A push reaches only an active worker (a loaded machine may still be installing it).
+    page.evaluate("async () => { await navigator.serviceWorker.ready; return true; }")
     payload = json.dumps(
         {
             "id": n.id,
