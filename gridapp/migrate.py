@@ -3,7 +3,7 @@
 Files live in ``gridapp/migrations/NNNN_name.py`` and define ``up(migrator, db)`` with *frozen*
 copies of the tables they create, so a later change to a model never rewrites history. Number
 ranges per feature keep parallel work from colliding: 0001–0099 foundation, 0100 registry/visits,
-0200 tasks/matters, 0300 notifications, 0400 sync/PWA, 0500 console.
+0200 tasks/matters, 0300 notifications, 0400 sync/PWA, 0500 console, 0600 echo wall.
 ``gridapp db generate NAME`` writes a migration from the difference between models and database.
 """
 

@@ -1,11 +1,13 @@
 """Echo wall tables: the unguessable public tokens of grids and communities (the QR on a poster
-carries one instead of the sequential id)."""
+carries one instead of the sequential id), and the residents' Web Push subscriptions to a
+matter's tracking page."""
 
 from __future__ import annotations
 
-from peewee import CharField, DateTimeField, IntegerField
+from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField
 
 from gridapp.db import BaseModel, utcnow
+from gridapp.matters.models import Matter
 
 
 class EchoToken(BaseModel):
@@ -17,3 +19,21 @@ class EchoToken(BaseModel):
     class Meta:
         table_name = "echo_token"
         indexes = ((("kind", "target_id"), True),)
+
+
+class EchoPushSubscription(BaseModel):
+    """A browser subscribed to one matter's tracking page: bound to the matter (its tracking
+    code), never to a user. One browser may follow several matters with one endpoint, so the
+    endpoint is unique per matter, not overall. Gone with the matter."""
+
+    # no index of its own: the unique (matter, endpoint) index serves lookups by matter
+    matter = ForeignKeyField(Matter, backref="push_subscriptions", on_delete="CASCADE", index=False)
+    endpoint = CharField(max_length=2000)
+    p256dh = CharField(max_length=100)
+    auth = CharField(max_length=40)
+    created_at = DateTimeField(default=utcnow)
+    last_success_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "echo_push_subscription"
+        indexes = ((("matter", "endpoint"), True),)
