@@ -14,7 +14,8 @@ fixed number of set-based statements per batch whatever its size:
 2. load the claimed matters, their active parts and every recipient with a handful of queries;
 3. escalation: one ``UPDATE`` per previous category (level + 1, version + 1, alarms cleared);
 4. timeline events with one ``insert_rows``, matter change-log rows with one ``record_changes``,
-   inbox rows (and their change-log rows) with one ``notify_many``.
+   inbox rows (and their change-log rows) with one ``notify_many``; escalations, which the
+   resident's tracking page shows, are announced to ``public``'s listeners after commit.
 
 It reads only the indexed alarm columns, so a pass with nothing due is one statement.
 """
@@ -31,9 +32,9 @@ from huey import crontab
 from peewee import chunked
 
 from gridapp.changes import record_changes
-from gridapp.db import db, insert_rows, is_postgres, utcnow
+from gridapp.db import db, insert_rows, is_postgres, reserve_ids, utcnow
 from gridapp.jobs import app_periodic_task
-from gridapp.matters import people, states
+from gridapp.matters import people, public, states
 from gridapp.matters.models import Matter, MatterEvent, MatterPart
 from gridapp.matters.service import _link
 from gridapp.notifications.service import notify_many
@@ -177,7 +178,9 @@ def _escalate(ids: list[int], now: dt.datetime) -> int:
     reason = _("Past its deadline: escalated automatically.")
     events, sends = [], []
     by_cat: dict[str | None, list[int]] = defaultdict(list)
-    for m in b.matters:
+    # Ids drawn up front, so that listeners can be told which events to look at.
+    event_ids = reserve_ids(MatterEvent, len(b.matters))
+    for eid, m in zip(event_ids, b.matters, strict=True):
         previous = b.handlers(m)
         old, before = m.category, m.state
         new = states.escalated_category(old)
@@ -186,7 +189,7 @@ def _escalate(ids: list[int], now: dt.datetime) -> int:
         m.version, m.updated_at = m.version + 1, at
         m.warn_at = m.escalate_at = m.progress_due_at = None
         data = {"from_category": old, "category": new, "level": m.level}
-        events.append(_event_row(m, "escalate", before, reason, data, at))
+        events.append((eid, *_event_row(m, "escalate", before, reason, data, at)))
         who = b.sups.get(m.community_id, []) + previous
         title = _("Matter escalated: %(t)s", t=m.title)
         sends.append((who, "matter.escalated", title, reason[:200], _link(m), True))
@@ -203,9 +206,14 @@ def _escalate(ids: list[int], now: dt.datetime) -> int:
                 Matter.progress_due_at: None,
             }
         ).where(Matter.id.in_(mids)).execute()
-    insert_rows(MatterEvent, EVENT_COLS, events)
+    insert_rows(MatterEvent, ["id", *EVENT_COLS], events)
     record_changes(b.matter_changes())
     notify_many(sends)
+    public.announce(
+        (row[1], row[0])
+        for row in events
+        if public.is_public(MatterEvent(**dict(zip(EVENT_COLS, row[1:], strict=True))))
+    )
     return len(b.matters)
 
 

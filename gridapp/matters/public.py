@@ -1,13 +1,21 @@
 """The resident's view of a matter by tracking code: status and timeline in plain words, the
-public reply, and whether it may be rated. Reveals no names, phones or internal notes."""
+public reply, and whether it may be rated. Reveals no names, phones or internal notes.
+
+It also says which timeline events the resident would notice (``is_public``) and tells
+listeners about them once they are committed (``announce`` → ``on_public_events``): the echo
+wall pushes them to browsers that follow the tracking page.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask_babel import gettext as _
 
+from gridapp.db import db
 from gridapp.errors import NotFound
 from gridapp.matters.deadlines import to_local
 from gridapp.matters.models import Matter, MatterEvent
@@ -29,7 +37,8 @@ def status_text(state: str) -> str:
     }.get(state, state)
 
 
-def _event_text(ev: MatterEvent, departments: dict[int, str]) -> str | None:
+def event_text(ev: MatterEvent, departments: dict[int, str]) -> str | None:
+    """The event's line on the tracking page, or None when the page does not show it."""
     data = json.loads(ev.data or "{}")
     a = ev.action
     if a == "report":
@@ -62,6 +71,18 @@ def _event_text(ev: MatterEvent, departments: dict[int, str]) -> str | None:
     return None
 
 
+def department_names(events: Iterable[MatterEvent]) -> dict[int, str]:
+    """Names of the departments these events were dispatched to (for ``event_text``)."""
+    dep_ids = {
+        int(d) for ev in events for d in json.loads(ev.data or "{}").get("department_ids") or []
+    }
+    return dict(
+        Department.select(Department.id, Department.name)
+        .where(Department.id.in_(sorted(dep_ids) or [0]))
+        .tuples()
+    )
+
+
 def public_view(code: str) -> dict[str, Any]:
     """What the tracking page shows (404 for an unknown code)."""
     matter = Matter.get_or_none(Matter.code == (code or "").strip().upper())
@@ -72,17 +93,10 @@ def public_view(code: str) -> dict[str, Any]:
         .where(MatterEvent.matter == matter.id)
         .order_by(MatterEvent.at, MatterEvent.id)
     )
-    dep_ids = {
-        int(d) for ev in events for d in json.loads(ev.data or "{}").get("department_ids") or []
-    }
-    departments = dict(
-        Department.select(Department.id, Department.name)
-        .where(Department.id.in_(sorted(dep_ids) or [0]))
-        .tuples()
-    )
+    departments = department_names(events)
     timeline = []
     for ev in events:
-        text = _event_text(ev, departments)
+        text = event_text(ev, departments)
         if text:
             timeline.append({"at": to_local(ev.at).strftime("%Y-%m-%d %H:%M"), "text": text})
     public_reply = matter.result if matter.state in ("resolved", "verified", "closed") else ""
@@ -94,5 +108,49 @@ def public_view(code: str) -> dict[str, Any]:
         "reply": public_reply,
         "rating": matter.rating,
         "can_rate": matter.state == "closed" and matter.rating is None,
+        # Like rating: only what a resident reported through the echo wall.
+        "can_subscribe": matter.source == "resident",
         "timeline": timeline,
     }
+
+
+# ---- telling listeners about public changes --------------------------------------------------
+
+log = logging.getLogger(__name__)
+Listener = Callable[[list[tuple[int, int]]], None]
+_listeners: list[Listener] = []
+
+
+def is_public(ev: MatterEvent) -> bool:
+    """Whether the tracking page shows this change to the resident (a new line in the timeline
+    or a new status) and it was not the resident's own act (the report, a rating). A warning,
+    a reminder, a late photo or one department's share of a joint matter are internal."""
+    if ev.actor_role == "resident":
+        return False
+    return ev.from_state != ev.to_state or event_text(ev, {}) is not None
+
+
+def on_public_events(listener: Listener) -> Listener:
+    """Register ``listener(pairs)``: called after commit with ``[(matter_id, event_id), ...]`` of
+    public events. Process-wide, registered once however many apps the process creates."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+    return listener
+
+
+def announce(pairs: Iterable[tuple[int, int]]) -> None:
+    """Tell the listeners about these public events once the current (outermost) transaction
+    commits; nothing on rollback. A listener's failure is logged, never raised: the matter's
+    change is committed and must stand."""
+    pairs = list(pairs)
+    if not pairs or not _listeners:
+        return
+
+    def tell() -> None:
+        for listener in list(_listeners):
+            try:
+                listener(pairs)
+            except Exception:  # noqa: BLE001
+                log.exception("public event listener %r failed for %s", listener, pairs[:5])
+
+    db.after_commit(tell)

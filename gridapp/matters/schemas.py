@@ -165,6 +165,7 @@ class PublicView(BaseModel):
     reply: str
     rating: str | None
     can_rate: bool
+    can_subscribe: bool
     timeline: list[PublicEvent]
 
 

@@ -35,7 +35,7 @@ from peewee import JOIN
 from gridapp.changes import record_change
 from gridapp.db import db, utcnow
 from gridapp.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from gridapp.matters import deadlines, people, states, triage
+from gridapp.matters import deadlines, people, public, states, triage
 from gridapp.matters.models import Matter, MatterEvent, MatterPart
 from gridapp.notifications.service import notify
 from gridapp.org.models import Department, Grid, User
@@ -143,7 +143,7 @@ def _event(
     department_id: int | None = None,
     data: dict[str, Any] | None = None,
 ) -> MatterEvent:
-    return MatterEvent.create(
+    event = MatterEvent.create(
         matter=matter.id,
         at=utcnow(),
         actor=actor.id if actor else None,
@@ -156,6 +156,9 @@ def _event(
         photo_ids=people.dumps(photo_ids),
         data=json.dumps(data or {}, ensure_ascii=False),
     )
+    if public.is_public(event):
+        public.announce([(matter.id, event.id)])
+    return event
 
 
 def active_department_ids(matter_id: int) -> list[int]:
