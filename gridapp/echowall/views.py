@@ -1,4 +1,5 @@
-"""Echo wall pages: the public report form ``/e/<token>``, the tracking page ``/t/<code>``, the
+"""Echo wall pages: the public report form ``/e/<token>``, the tracking page ``/t/<code>`` (with
+its service worker ``/t/sw.js`` and ``/api/v1/track/<code>/push`` to follow it by Web Push), the
 community wall ``/w/<token>``, and the grid poster for supervisors and admins."""
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_from_directory,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from gridapp.echowall import rules, service
+from gridapp.api import API_PREFIX, endpoint
+from gridapp.config import ROOT
+from gridapp.echowall import push, rules, schemas, service
 from gridapp.errors import Conflict, Forbidden, NotFound, Problem
 from gridapp.extensions import limiter
 from gridapp.matters import public
@@ -26,6 +30,7 @@ from gridapp.org.models import Grid
 from gridapp.scope import get_scoped, scope_for
 
 bp = Blueprint("echowall", __name__)
+api = Blueprint("echowall_api", __name__, url_prefix=API_PREFIX)
 
 RATINGS = ("满意", "基本满意", "不满意")
 
@@ -39,6 +44,7 @@ DEFAULT_LIMITS = {
     "ECHOWALL_PAGE_LIMIT": "60 per minute",
     "ECHOWALL_TRACK_LIMIT": "60 per minute",
     "ECHOWALL_RATE_LIMIT": "10 per minute",
+    "ECHOWALL_PUSH_LIMIT": "10 per minute",
 }
 
 
@@ -120,6 +126,49 @@ def rate(code: str):
     return redirect(url_for("echowall.track", code=code))
 
 
+@bp.route("/t/sw.js")
+def service_worker():
+    """The tracking pages' service worker: its path gives it the scope ``/t/`` and no more."""
+    resp = send_from_directory(ROOT / "static" / "echowall", "sw.js", max_age=0)
+    resp.mimetype = "text/javascript"
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
+
+
+@endpoint(
+    api,
+    "/track/<code>/push",
+    methods=["POST"],
+    body=schemas.FollowIn,
+    response=schemas.FollowOut,
+    status=201,
+    auth=False,
+    tags=["echowall"],
+    responses={200: "already following (the same endpoint)", 404: "Unknown tracking code"},
+)
+@limiter.limit(_limit("ECHOWALL_PUSH_LIMIT"))
+def follow(code: str, body: schemas.FollowIn):
+    """Public: this browser gets a Web Push when the matter changes (post subscription.toJSON())."""
+    row, created = push.subscribe_updates(code, body.endpoint, body.keys.p256dh, body.keys.auth)
+    return row, 201 if created else 200
+
+
+@endpoint(
+    api,
+    "/track/<code>/push",
+    methods=["DELETE"],
+    body=schemas.UnfollowIn,
+    status=204,
+    auth=False,
+    tags=["echowall"],
+)
+@limiter.limit(_limit("ECHOWALL_PUSH_LIMIT"))
+def unfollow(code: str, body: schemas.UnfollowIn):
+    """Public: stop pushing this matter's changes to this browser (by endpoint)."""
+    push.unsubscribe_updates(code, body.endpoint)
+    return current_app.response_class(status=204)
+
+
 @bp.route("/w/<token>")
 @limiter.limit(_limit("ECHOWALL_PAGE_LIMIT"))
 def community_wall(token: str):
@@ -187,18 +236,20 @@ def _limit_json_tracking(app) -> None:
     """The public JSON tracking endpoints of the matters feature get the same limits. The
     limiter is process-wide, so each view function is wrapped (and its limit registered) once,
     however many apps the process creates."""
-    for endpoint, name in (
+    for view_name, name in (
         ("matters_api.track", "ECHOWALL_TRACK_LIMIT"),
         ("matters_api.rate", "ECHOWALL_RATE_LIMIT"),
     ):
-        view = app.view_functions.get(endpoint)
+        view = app.view_functions.get(view_name)
         if view is None:
             continue
         if view not in _WRAPPED:
             _WRAPPED[view] = limiter.limit(_limit(name))(view)
-        app.view_functions[endpoint] = _WRAPPED[view]
+        app.view_functions[view_name] = _WRAPPED[view]
 
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    app.register_blueprint(api)
     _limit_json_tracking(app)
+    push.init_push()

@@ -1,0 +1,32 @@
+"""JSON bodies of the tracking page's push endpoints (what ``PushSubscription.toJSON()`` gives)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PushKeysIn(BaseModel):
+    p256dh: str = Field(min_length=1, max_length=100)
+    auth: str = Field(min_length=1, max_length=40)
+
+
+class FollowIn(BaseModel):
+    """``subscription.toJSON()`` as the browser gives it (``expirationTime`` is ignored)."""
+
+    endpoint: str = Field(min_length=8, max_length=2000)
+    expirationTime: int | None = None  # noqa: N815  (the browser's name)
+    keys: PushKeysIn
+
+
+class UnfollowIn(BaseModel):
+    endpoint: str = Field(min_length=8, max_length=2000)
+
+
+class FollowOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    endpoint: str
+    created_at: dt.datetime
+    last_success_at: dt.datetime | None = None
