@@ -2,7 +2,7 @@
 export const PUSH_KEY_URL = "/api/v1/push/key";
 export const PUSH_SUBSCRIBE_URL = "/api/v1/push/subscriptions";
 
-function b64urlToBytes(s) {
+export function b64urlToBytes(s) {
   const pad = "=".repeat((4 - (s.length % 4)) % 4);
   const bin = atob((s + pad).replace(/-/g, "+").replace(/_/g, "/"));
   return Uint8Array.from(bin, (c) => c.charCodeAt(0));
@@ -47,7 +47,7 @@ export async function unsubscribe(csrf) {
   await sub.unsubscribe();
 }
 
-function sameKey(a, b) {
+export function sameKey(a, b) {
   if (!a || !b) return false;
   const x = new Uint8Array(a);
   return x.length === b.length && x.every((v, i) => v === b[i]);
