@@ -7,6 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.notifications.conftest import push_service  # noqa: F401  (the fake push service)
+
 
 def form_token(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
