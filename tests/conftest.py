@@ -11,6 +11,7 @@ import itertools
 import os
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -279,6 +280,28 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+
+
+def push_until_shown(page, cdp, origin: str, registration_id: str, data: str, shown_js: str):
+    """Deliver a push through CDP until the worker shows it, and return what it shows.
+
+    CDP's push delivery is best effort: on a loaded machine a worker that is still starting
+    can drop it, so the push is delivered again (the notification's tag makes a repeat replace,
+    not add). A worker that never shows anything still fails after 30 s.
+    """
+    deadline = time.monotonic() + 30.0
+    while True:
+        cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": origin, "registrationId": registration_id, "data": data},
+        )
+        retry_at = min(deadline, time.monotonic() + 5.0)
+        while time.monotonic() < retry_at:
+            shown = page.evaluate(shown_js)
+            if shown:
+                return shown
+            page.wait_for_timeout(200)
+        assert time.monotonic() < deadline, "the worker showed no notification in 30 s"
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from tests.conftest import push_until_shown
 from tests.notifications.conftest import _fresh_jobs  # noqa: F401  (flush huey, JWT cache)
 
 pytestmark = pytest.mark.browser
@@ -92,20 +93,12 @@ def test_resident_follows_the_matter_and_gets_its_push(
     scope = f"{live_server.url}/t/"
     eventually(lambda: any(r["scopeURL"] == scope for r in registrations))
     reg = next(r for r in registrations if r["scopeURL"] == scope and not r["isDeleted"])
-    cdp.send(
-        "ServiceWorker.deliverPushMessage",
-        {
-            "origin": live_server.url + "/",
-            "registrationId": reg["registrationId"],
-            "data": json.dumps(got.payload, ensure_ascii=False),
-        },
-    )
     shown = """async () => {
         const reg = await navigator.serviceWorker.getRegistration("/t/");
         return (await reg.getNotifications()).map(n => ({title: n.title, body: n.body, tag: n.tag}));
     }"""
-    eventually(lambda: page.evaluate(shown))
-    (note,) = page.evaluate(shown)
+    data = json.dumps(got.payload, ensure_ascii=False)
+    (note,) = push_until_shown(page, cdp, live_server.url + "/", reg["registrationId"], data, shown)
     assert note == {
         "title": f"您的诉求 {matter.code}：正在分派",
         "body": "已分类为社事。",

@@ -12,6 +12,7 @@ from gridapp.changes import record_change
 from gridapp.db import db
 from gridapp.notifications.models import Notification
 from gridapp.registry.models import Household
+from tests.conftest import push_until_shown
 from tests.pwa.conftest import login_in_page, open_app
 
 pytestmark = pytest.mark.browser
@@ -121,17 +122,12 @@ def test_push_shows_a_notification_and_its_click_opens_the_task(
         },
         ensure_ascii=False,
     )
-    cdp.send(
-        "ServiceWorker.deliverPushMessage",
-        {"origin": origin, "registrationId": reg["registrationId"], "data": payload},
-    )
     shown = """async () => {
           const reg = await navigator.serviceWorker.ready;
           const list = await reg.getNotifications();
           return list.map(n => ({title: n.title, body: n.body, tag: n.tag}));
         }"""
-    eventually(lambda: page.evaluate(shown))
-    notes = page.evaluate(shown)
+    notes = push_until_shown(page, cdp, origin, reg["registrationId"], payload, shown)
     assert notes[0]["title"] == "新任务：入户宣传防诈骗" and notes[0]["tag"]
     # The push made the app pull: the inbox row is on the phone.
     eventually(lambda: page.evaluate(f"window.gridapp.idb.row('notification', '{n.id}')"))
