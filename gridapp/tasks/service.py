@@ -291,7 +291,7 @@ def transition_task(
         if action == "done":
             task.result_note, task.done_at = note.strip(), now
             task.photo_ids = people.dumps(people.loads(task.photo_ids) + ids)
-            people.attach_photos(ids, "task", task.id)
+            people.attach_photos(ids, "task", task.id, grid_id=task.grid_id)
         elif action in ("return", "reject"):
             task.return_reason = reason.strip()
         elif action == "reassign":

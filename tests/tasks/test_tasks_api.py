@@ -213,6 +213,42 @@ def test_task_photos_must_be_the_workers(crew, org):
     assert Photo.get_by_id("ph-own").owner_type == "task"
 
 
+def test_a_done_tasks_photo_is_seen_by_the_supervisor_not_other_communities(crew):
+    """A photo uploaded on the phone is the worker's alone until it is attached; attached to a
+    task it takes the task's grid, so the supervisor verifying the task can open it."""
+    from tests.photos.test_photos import jpeg_with_gps, upload
+
+    tid = assign(crew, target="worker", worker_id=crew.w1.id).get_json()["task_ids"][0]
+    pid, resp = upload(crew.api["w1"], jpeg_with_gps())
+    assert resp.status_code == 201, resp.get_json()
+    assert crew.api["sup"].get(f"/api/v1/photos/{pid}/image").status_code == 404
+    move(crew.api["w1"], tid, "accept")
+    move(crew.api["w1"], tid, "start")
+    move(crew.api["w1"], tid, "done", note="已张贴宣传单", photo_ids=[pid])
+    assert crew.api["sup"].get(f"/api/v1/photos/{pid}/image").status_code == 200
+    assert crew.api["sup"].get(f"/api/v1/photos/{pid}/thumb").status_code == 200
+    assert crew.api["w1"].get(f"/api/v1/photos/{pid}/image").status_code == 200
+    assert crew.api["other_sup"].get(f"/api/v1/photos/{pid}/image").status_code == 404
+    assert crew.api["other"].get(f"/api/v1/photos/{pid}/image").status_code == 404
+
+
+def test_migration_gives_earlier_task_photos_their_tasks_grid(crew, org):
+    """Before 0201 a task's photos were attached without a grid; the migration repairs them."""
+    import importlib
+
+    from gridapp.db import db
+    from gridapp.photos.models import Photo
+
+    tid = assign(crew, target="worker", worker_id=crew.w1.id).get_json()["task_ids"][0]
+    Photo.create(
+        id="ph-old", uploader=crew.w1.id, storage_key="a", owner_type="task", owner_id=str(tid)
+    )
+    Photo.create(id="ph-loose", uploader=crew.w1.id, storage_key="b")
+    importlib.import_module("gridapp.migrations.0201_task_photo_grid").up(None, db)
+    assert Photo.get_by_id("ph-old").grid_id == org.grid.id
+    assert Photo.get_by_id("ph-loose").grid_id is None  # not attached: still the uploader's
+
+
 def test_due_soon_and_overdue_notify_once(crew):
     now = utcnow()
     tid = assign(
