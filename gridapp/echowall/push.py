@@ -138,10 +138,6 @@ def update_message(ev: MatterEvent, code: str, departments: dict[int, str]) -> d
     }
 
 
-def _retry_after(value: str | None) -> float | None:
-    return float(value) if value and value.strip().isdigit() else None
-
-
 @app_task()
 def push_updates_job(
     event_ids: list[int], attempt: int = 1, only: list[list[int]] | None = None
@@ -193,12 +189,13 @@ def _record(pairs, outcomes, attempt: int, event_ids: list[int]) -> dict[str, in
     s = settings()
     by_verdict: dict[str, list[tuple[int, int]]] = defaultdict(list)
     delay = 0.0
+    now = utcnow()
     for pair, outcome in zip(pairs, outcomes, strict=True):
         verdict = rules.judge(
             outcome.status_code,
             attempt,
             s["max_attempts"],
-            _retry_after(outcome.retry_after),
+            rules.parse_retry_after(outcome.retry_after, now),
             base=s["backoff_base"],
         )
         by_verdict[verdict.status].append(pair)

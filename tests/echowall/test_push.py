@@ -176,13 +176,22 @@ def test_gone_subscription_is_deleted(echo, reported, push_service):
     assert len(push_service.for_(dead)) == 1 and len(push_service.for_(alive)) == 2
 
 
-def test_busy_push_service_is_retried_later(echo, reported, push_service):
+@pytest.mark.parametrize("http_date", [False, True], ids=["seconds", "http-date"])
+def test_busy_push_service_is_retried_later(echo, reported, push_service, http_date):
+    """Retry-After is honoured in both of its forms (RFC 9110: delay-seconds or an HTTP-date)."""
+    import email.utils
+
     from gridapp.jobs import huey
 
     matter, phone = reported
     sub = push_service.subscriber()
     assert phone.follow(sub.to_json()).status_code == 201
-    push_service.reply(sub, (503, {"Retry-After": "120"}))
+    wait = "120"
+    if http_date:
+        wait = email.utils.format_datetime(
+            dt.datetime.now(dt.UTC) + dt.timedelta(seconds=125), usegmt=True
+        )
+    push_service.reply(sub, (503, {"Retry-After": wait}))
     move(echo.sup_client, matter, "triage", category="社事")
     assert len(subs()) == 1 and subs()[0].last_success_at is None
     (retry,) = huey.scheduled()
