@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import statistics
 import tempfile
@@ -59,6 +60,9 @@ def bench_app(backend: str, **overrides: Any) -> Iterator[Any]:
         }
         cfg.update(overrides)
         app = create_app(cfg)
+        # Per-job and per-migration INFO lines would bury the figures.
+        for noisy in ("huey", "peewee.migrations"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
         upgrade(db.obj)
         try:
             with app.app_context():
@@ -84,10 +88,12 @@ def timeit(fn: Callable[[], Any], repeat: int = 5, warmup: int = 1) -> float:
     return statistics.median(samples)
 
 
-def report(rows: list[tuple[str, float, float]], title: str) -> None:
-    """Print ``name, ours, baseline, ratio`` lines; ratio = ours / baseline (lower is better)."""
+def report(rows: list[tuple], title: str) -> None:
+    """Print ``name, ours, baseline, ratio`` lines; ratio = ours / baseline (lower is better),
+    unless a row brings its own (a median of per-round ratios, steadier than a ratio of
+    medians on a noisy machine)."""
     print(f"\n{title}")
     print(f"  {'measure':<44} {'ours':>10} {'baseline':>10} {'ratio':>7}")
-    for name, ours, base in rows:
-        ratio = ours / base if base else float("inf")
+    for name, ours, base, *given in rows:
+        ratio = given[0] if given else (ours / base if base else float("inf"))
         print(f"  {name:<44} {ours * 1000:>8.2f}ms {base * 1000:>8.2f}ms {ratio:>6.2f}x")
