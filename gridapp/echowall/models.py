@@ -31,6 +31,8 @@ class EchoPushSubscription(BaseModel):
     endpoint = CharField(max_length=2000)
     p256dh = CharField(max_length=100)
     auth = CharField(max_length=40)
+    # The tracking page's language when the browser followed it ('' = the default locale).
+    locale = CharField(max_length=10, default="")
     created_at = DateTimeField(default=utcnow)
     last_success_at = DateTimeField(null=True)
 

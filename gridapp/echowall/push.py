@@ -59,9 +59,13 @@ def check_subscription(endpoint: str, p256dh: str, auth: str) -> None:
 
 
 def subscribe_updates(
-    code: str, endpoint: str, p256dh: str, auth: str
+    code: str, endpoint: str, p256dh: str, auth: str, locale: str = ""
 ) -> tuple[EchoPushSubscription, bool]:
-    """Follow the matter ``code`` from this browser; returns (row, created)."""
+    """Follow the matter ``code`` from this browser; returns (row, created). ``locale`` is the
+    language the page was read in: its pushes are written in it (a resident who chose English
+    gets English notifications; unknown or empty means the default)."""
+    if locale not in current_app.config["LANGUAGES"]:
+        locale = ""
     matter = followed_matter(code)
     check_subscription(endpoint, p256dh, auth)
     where = (EchoPushSubscription.matter == matter.id) & (EchoPushSubscription.endpoint == endpoint)
@@ -83,13 +87,14 @@ def subscribe_updates(
             try:
                 with db.atomic():
                     row = EchoPushSubscription.create(
-                        matter=matter.id, endpoint=endpoint, p256dh=p256dh, auth=auth
-                    )
+                        matter=matter.id, endpoint=endpoint, p256dh=p256dh, auth=auth,
+                        locale=locale,
+                    )  # fmt: skip
                 return row, True
             except IntegrityError:  # the same browser, twice at once: one row
                 row = EchoPushSubscription.get(where)
-        if (row.p256dh, row.auth) != (p256dh, auth):
-            row.p256dh, row.auth = p256dh, auth
+        if (row.p256dh, row.auth, row.locale) != (p256dh, auth, locale):
+            row.p256dh, row.auth, row.locale = p256dh, auth, locale
             row.save()
         return row, False
 
@@ -159,26 +164,34 @@ def push_updates_job(
     departments = public.department_names(events)
     messages: list[Message] = []
     pairs: list[tuple[int, int]] = []
-    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        for ev in events:
-            text = update_message(ev, ev.matter.code, departments)
-            for s in subs[ev.matter_id]:
-                if wanted is not None and (ev.id, s.id) not in wanted:
-                    continue
-                messages.append(
-                    Message(
-                        delivery_id=s.id,
-                        notification_id=ev.id,
-                        recipient_id=0,
-                        type=PUSH_TYPE,
-                        urgent=False,
-                        endpoint=s.endpoint,
-                        p256dh=s.p256dh,
-                        auth=s.auth,
-                        **text,
-                    )
+    default = current_app.config["BABEL_DEFAULT_LOCALE"]
+    texts: dict[tuple[int, str], dict[str, str]] = {}  # (event, locale) → title, body, link
+
+    def text_of(ev: MatterEvent, locale: str) -> dict[str, str]:
+        key = (ev.id, locale)
+        if key not in texts:
+            with force_locale(locale):
+                texts[key] = update_message(ev, ev.matter.code, departments)
+        return texts[key]
+
+    for ev in events:
+        for s in subs[ev.matter_id]:
+            if wanted is not None and (ev.id, s.id) not in wanted:
+                continue
+            messages.append(
+                Message(
+                    delivery_id=s.id,
+                    notification_id=ev.id,
+                    recipient_id=0,
+                    type=PUSH_TYPE,
+                    urgent=False,
+                    endpoint=s.endpoint,
+                    p256dh=s.p256dh,
+                    auth=s.auth,
+                    **text_of(ev, s.locale or default),
                 )
-                pairs.append((ev.id, s.id))
+            )
+            pairs.append((ev.id, s.id))
     if not messages:
         return {}
     outcomes = channels()["webpush"].send_many(messages)

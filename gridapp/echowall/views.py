@@ -16,6 +16,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -149,7 +150,9 @@ def service_worker():
 @limiter.limit(_limit("ECHOWALL_PUSH_LIMIT"))
 def follow(code: str, body: schemas.FollowIn):
     """Public: this browser gets a Web Push when the matter changes (post subscription.toJSON())."""
-    row, created = push.subscribe_updates(code, body.endpoint, body.keys.p256dh, body.keys.auth)
+    row, created = push.subscribe_updates(
+        code, body.endpoint, body.keys.p256dh, body.keys.auth, locale=str(get_locale())
+    )
     return row, 201 if created else 200
 
 

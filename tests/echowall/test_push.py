@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from html import unescape as html_unescape
 
 import pytest
 
@@ -18,17 +19,19 @@ def code_of(resp) -> str:
 
 
 class Follower:
-    """The resident's phone on the tracking page: the page's CSRF token, then the push API."""
+    """The resident's phone on the tracking page: the page's CSRF token and the URL its button
+    posts to, then the push API."""
 
-    def __init__(self, client, code: str) -> None:
+    def __init__(self, client, code: str, query: str = "") -> None:
         self.client = client
         self.code = code
-        html = client.get(f"/t/{code}").get_data(as_text=True)
+        html = client.get(f"/t/{code}{query}").get_data(as_text=True)
         self.csrf = re.search(r'data-csrf="([^"]+)"', html).group(1)
+        self.url = html_unescape(re.search(r'data-url="([^"]+)"', html).group(1))
 
     def follow(self, body, code=None):
         return self.client.post(
-            f"/api/v1/track/{code or self.code}/push",
+            self.url if code is None else f"/api/v1/track/{code}/push",
             json=body,
             headers={"X-CSRFToken": self.csrf},
         )
@@ -110,6 +113,27 @@ def test_same_endpoint_twice_is_one_row_with_fresh_keys(reported, push_service):
     rows = subs()
     assert len(rows) == 1 and rows[0].matter_id == matter.id
     assert rows[0].auth == "AAAAAAAAAAAAAAAAAAAAAA"
+
+
+def test_each_browser_is_pushed_in_the_language_its_page_was_read_in(echo, reported, push_service):
+    matter, phone = reported
+    zh, en = push_service.subscriber(), push_service.subscriber()
+    assert phone.follow(zh.to_json()).status_code == 201
+    english = Follower(echo.resident.client, matter.code, query="?lang=en")
+    assert english.url == f"/api/v1/track/{matter.code}/push?lang=en"
+    assert english.follow(en.to_json()).status_code == 201
+    assert sorted(s.locale for s in subs()) == ["", "en"]
+    move(echo.sup_client, matter, "triage", category="社事")
+    (zh_got,), (en_got,) = push_service.for_(zh), push_service.for_(en)
+    assert zh_got.payload["title"] == f"您的诉求 {matter.code}：正在分派"
+    assert en_got.payload["title"] == f"Your report {matter.code}: Being assigned"
+    assert (zh_got.payload["body"], en_got.payload["body"]) == (
+        "已分类为社事。",
+        "Classified as 社事.",
+    )
+    # following again from a page read in Chinese switches that browser back
+    assert Follower(echo.resident.client, matter.code).follow(en.to_json()).status_code == 200
+    assert sorted(s.locale for s in subs()) == ["", ""]
 
 
 def test_subscribing_needs_the_pages_csrf_token(reported, push_service):
