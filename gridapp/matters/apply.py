@@ -161,7 +161,7 @@ def apply(
             p.state, p.version, p.updated_at = "in_progress", p.version + 1, now
             p.save()
         lead = active_lead(matter)
-        rules.start_deadline(matter, now, lead)
+        rules.start_deadline(matter, now, lead, due_day=rules.day_set_by_hand(matter, now))
         sends.append(
             (
                 handlers_of(matter),

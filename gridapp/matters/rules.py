@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from gridapp.matters import deadlines
 from gridapp.matters.calendar import working_calendar
-from gridapp.matters.models import DeadlineRule
+from gridapp.matters.models import DeadlineRule, MatterEvent
 
 
 def rule_for(
@@ -58,6 +59,28 @@ def start_deadline(
     else:
         matter.progress_due_at = None
     return rule_due
+
+
+def day_set_by_hand(matter, now: dt.datetime) -> dt.date | None:
+    """The deadline day a triager chose on the matter's latest dispatch, while it may still be
+    a deadline (not past). A rejected result restarts the clock, but the day the triager (and
+    the resident, on the echo wall) were promised still holds; only once it has gone by does
+    the rule's deadline, from now, take over."""
+    last = (
+        MatterEvent.select(MatterEvent.data)
+        .where(MatterEvent.matter == matter.id, MatterEvent.action == "dispatch")
+        .order_by(MatterEvent.id.desc())
+        .first()
+    )
+    if last is None:
+        return None
+    try:
+        day = dt.date.fromisoformat(json.loads(last.data or "{}").get("deadline") or "")
+    except (TypeError, ValueError):
+        return None
+    if deadlines.set_deadline_problem(day, deadlines.to_local(now)) is not None:
+        return None
+    return day
 
 
 def next_progress_due(matter, now: dt.datetime) -> dt.datetime | None:

@@ -425,6 +425,32 @@ def test_dispatch_may_set_the_deadline_instead_of_the_rule(flow, people, org):
     assert Matter.get_by_id(mid2).deadline_at > utcnow()
 
 
+def test_a_rejected_result_keeps_the_day_set_by_hand_until_it_passes(flow, people, org):
+    from gridapp.matters import rules
+    from gridapp.matters.deadlines import to_utc
+
+    mid = flow.report("worker", text="水管漏水")
+    flow.move(mid, "sup", "triage", category="专事")
+    day = _local_today() + dt.timedelta(days=20)
+    flow.move(mid, "sup", "dispatch", department_ids=[org.department.id], deadline=day.isoformat())
+    flow.move(mid, "water", "accept")
+    flow.move(mid, "water", "resolve", result="管道已更换")
+    assert Matter.get_by_id(mid).escalate_at is None  # the clock stops on resolve
+    flow.move(mid, "sup", "reject", reason="仍在漏水")
+    m = Matter.get_by_id(mid)
+    due = to_utc(dt.datetime.combine(day, dt.time(23, 59)))
+    assert (m.deadline_at, m.escalate_at) == (due, due)
+    # once that day has gone by, a rejection restarts the rule's deadline instead
+    later = due + dt.timedelta(days=1)
+    assert rules.day_set_by_hand(m, due - dt.timedelta(hours=1)) == day
+    assert rules.day_set_by_hand(m, later) is None
+    # a matter dispatched by the rule has no such day
+    mid2 = flow.report("worker", text="路灯不亮")
+    flow.move(mid2, "sup", "triage", category="专事")
+    flow.move(mid2, "sup", "dispatch", department_ids=[org.department.id])
+    assert rules.day_set_by_hand(Matter.get_by_id(mid2), utcnow()) is None
+
+
 @pytest.mark.parametrize(
     ("action", "deadline", "code"),
     [
