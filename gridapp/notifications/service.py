@@ -207,12 +207,15 @@ def update_settings(
                 update={NotificationPreference.enabled: p.enabled},
             ).execute()
         if quiet is not None:
-            try:
-                start, end = rules.parse_hhmm(quiet.start), rules.parse_hhmm(quiet.end)
-            except ValueError:
-                raise ValidationFailed(
-                    "quiet_hours.start", _("Use the form HH:MM, e.g. 22:00.")
-                ) from None
+            times = {}
+            for name in ("start", "end"):
+                try:
+                    times[name] = rules.parse_hhmm(getattr(quiet, name))
+                except ValueError:
+                    raise ValidationFailed(
+                        f"quiet_hours.{name}", _("Use the form HH:MM, e.g. 22:00.")
+                    ) from None
+            start, end = times["start"], times["end"]
             try:
                 ZoneInfo(quiet.timezone)
             except (ZoneInfoNotFoundError, ValueError):

@@ -108,6 +108,25 @@ STRINGS = {
     "push_enabled": _l("Push is on for this phone."),
     "push_disabled": _l("Push is off for this phone."),
     "push_unsupported": _l("This browser cannot receive push; the inbox still gets every message."),
+    "notify_settings": _l("What is pushed, and when"),
+    "quiet_hours": _l("Quiet hours: hold pushes that are not urgent"),
+    "quiet_from": _l("From"),
+    "quiet_to": _l("Until"),
+    "quiet_hint": _l(
+        "Held messages arrive when the quiet hours end; urgent ones (new tasks, escalated matters) always come through. Every message is in the inbox either way."
+    ),
+    "push_types": _l("Push these messages"),
+    "settings_saved": _l("Saved."),
+    "settings_online": _l("Connect to the network to see and change these settings."),
+    "type_task.assigned": _l("New tasks"),
+    "type_task.due_soon": _l("Tasks due soon"),
+    "type_task.overdue": _l("Overdue tasks"),
+    "type_matter.dispatched": _l("Matters assigned to me"),
+    "type_matter.returned": _l("Matters sent back"),
+    "type_matter.escalated": _l("Escalated matters"),
+    "type_matter.resolved": _l("Resolved matters"),
+    "type_resident.rated": _l("Residents' ratings"),
+    "type_announcement": _l("Announcements"),
     "logout": _l("Log out"),
     "logout_pending": _l(
         "{n} changes are not uploaded yet. Logging out keeps them on this phone, but they are only sent when you log in again. Log out anyway?"

@@ -1,4 +1,5 @@
-/* Settings (language, push, logout), the outbox with conflict resolution, and in-app login. */
+/* Settings (language, push, what is pushed and when, logout), the outbox with conflict
+   resolution, and in-app login. */
 import * as idb from "./idb.js";
 import * as push from "./push.js";
 import { counts, discard, resolveConflict, syncNow, adoptUser } from "./sync.js";
@@ -18,6 +19,19 @@ export async function settings() {
     <section class="card"><h2>${t("push")}</h2>
       <p id="push-state">${t(pushState)}</p>
       ${pushState === "push_unsupported" ? "" : html`<button id="push-toggle" class="primary">${pushState === "push_enabled" ? t("push_off") : t("push_on")}</button>`}
+    </section>
+    <section class="card" id="notify-settings"><h2>${t("notify_settings")}</h2>
+      <p class="muted" id="notify-status" role="status">${t("loading")}</p>
+      <form id="notify-form" hidden>
+        <label class="choice"><input type="checkbox" id="quiet-enabled"> ${t("quiet_hours")}</label>
+        <div class="actions">
+          <label>${t("quiet_from")} <input type="time" id="quiet-start" required></label>
+          <label>${t("quiet_to")} <input type="time" id="quiet-end" required></label>
+        </div>
+        <p class="muted">${t("quiet_hint")}</p>
+        <fieldset><legend>${t("push_types")}</legend><div class="choices" id="notify-types"></div></fieldset>
+        <div class="actions"><button class="primary" type="submit" id="notify-save">${t("save")}</button></div>
+      </form>
     </section>
     <section class="card"><h2>${t("outbox")}</h2><a class="button" href="#/outbox">${t("open")}</a></section>
     <section class="card">
@@ -52,6 +66,7 @@ export function bindSettings(root, rerender) {
     }
     rerender();
   });
+  bindNotifySettings(root);
   root.querySelector("#logout-button").addEventListener("click", async () => {
     const c = await counts();
     if (c.pending + c.conflicts && !confirm(t("logout_pending", { n: c.pending + c.conflicts }))) return;
@@ -62,6 +77,68 @@ export function bindSettings(root, rerender) {
     await resetRows();
     await idb.setMeta("needLogin", true);
     location.hash = "#/login";
+  });
+}
+
+const PUSH = "webpush";
+const SETTINGS_URL = "/api/v1/notifications/settings";
+
+/* Per-type push choices and quiet hours live on the server (the sender decides there), so this
+   card needs the network: it says so instead of showing stale or made-up values. */
+async function bindNotifySettings(root) {
+  const box = root.querySelector("#notify-settings");
+  const status = box.querySelector("#notify-status");
+  const form = box.querySelector("#notify-form");
+  const show = (data) => {
+    const on = new Map(data.preferences.filter((p) => p.channel === PUSH).map((p) => [p.type, p.enabled]));
+    box.querySelector("#notify-types").innerHTML = data.types
+      .map((type) => html`<label class="choice"><input type="checkbox" name="push-type" value="${type}"${on.get(type) ? raw(" checked") : ""}> ${t(`type_${type}`)}</label>`)
+      .join("");
+    const q = data.quiet_hours;
+    form.querySelector("#quiet-enabled").checked = q.enabled;
+    form.querySelector("#quiet-start").value = q.start.padStart(5, "0");
+    form.querySelector("#quiet-end").value = q.end.padStart(5, "0");
+    form.dataset.timezone = q.timezone;
+    form.hidden = false;
+  };
+  try {
+    const resp = await fetch(SETTINGS_URL, { credentials: "same-origin", cache: "no-store", signal: AbortSignal.timeout(10000) });
+    if (!resp.ok) throw new Error(String(resp.status));
+    show(await resp.json());
+    status.textContent = "";
+  } catch {
+    status.textContent = t("settings_online");
+    return;
+  }
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = {
+      preferences: [...form.querySelectorAll("input[name=push-type]")].map((c) => ({ type: c.value, channel: PUSH, enabled: c.checked })),
+      quiet_hours: {
+        enabled: form.querySelector("#quiet-enabled").checked,
+        start: form.querySelector("#quiet-start").value,
+        end: form.querySelector("#quiet-end").value,
+        timezone: form.dataset.timezone,
+      },
+    };
+    const button = form.querySelector("#notify-save");
+    button.disabled = true;
+    try {
+      const resp = await fetch(SETTINGS_URL, {
+        method: "PUT",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": await getCsrf() },
+        body: JSON.stringify(body),
+      });
+      const answer = await resp.json();
+      if (!resp.ok) throw new Error(answer.detail || answer.title || String(resp.status));
+      show(answer);
+      status.textContent = t("settings_saved");
+    } catch (err) {
+      status.textContent = err instanceof TypeError ? t("settings_online") : String(err.message || err);
+    } finally {
+      button.disabled = false;
+    }
   });
 }
 

@@ -359,7 +359,13 @@ def test_quiet_hours_are_per_user(subscribed, push_service, clock):
     bad = client.put(
         "/api/v1/notifications/settings", json={"quiet_hours": {"timezone": "Mars/Olympus"}}
     )
-    assert bad.status_code == 422
+    assert bad.status_code == 422 and bad.get_json()["field"] == "quiet_hours.timezone"
+    for field, value in (("start", "25:00"), ("end", "07:61")):
+        bad = client.put("/api/v1/notifications/settings", json={"quiet_hours": {field: value}})
+        assert bad.status_code == 422 and bad.get_json()["field"] == f"quiet_hours.{field}"
+    assert (
+        client.get("/api/v1/notifications/settings").get_json()["quiet_hours"]["enabled"] is False
+    )
 
 
 def test_rotate_keys_command(tmp_path):

@@ -1,0 +1,72 @@
+"""The settings screen at 360 px: a worker chooses which messages are pushed and sets quiet
+hours; the server's settings (what the sender obeys) change, and a reload shows them. Offline,
+the card says it needs the network instead of showing stale values."""
+
+from __future__ import annotations
+
+import pytest
+
+from gridapp.notifications.models import NotificationPreference, QuietHours
+from tests.pwa.conftest import login_in_page, open_app
+
+pytestmark = pytest.mark.browser
+
+
+def test_worker_sets_pushed_types_and_quiet_hours(
+    live_server, profile, make_user, grid_data, artifacts_dir
+):
+    worker = make_user("grid_worker", username="w_notify")
+    page = profile.new_page()
+    login_in_page(page, live_server.url, worker.username)
+    open_app(page, live_server.url)
+    page.goto(f"{live_server.url}/app#/settings")
+    page.wait_for_selector("#notify-form:visible")
+    assert page.locator("#notify-settings h2").inner_text() == "推送内容与时段"
+    # The server's defaults: every type pushed, quiet 22:00–07:00.
+    assert page.input_value("#quiet-start") == "22:00" and page.input_value("#quiet-end") == "07:00"
+    assert page.is_checked("#quiet-enabled")
+    boxes = page.locator("input[name=push-type]")
+    assert boxes.count() == 9 and all(boxes.nth(i).is_checked() for i in range(9))
+    announcement = page.locator("label.choice", has_text="通知公告").locator("input")
+    assert announcement.get_attribute("value") == "announcement"
+
+    announcement.uncheck()
+    page.fill("#quiet-start", "21:30")
+    page.fill("#quiet-end", "06:45")
+    page.click("#notify-save")
+    page.wait_for_selector("#notify-status:has-text('已保存。')")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.screenshot(path=str(artifacts_dir / "pwa-notify-settings.png"), full_page=True)
+
+    q = QuietHours.get(QuietHours.user == worker.id)
+    assert (q.enabled, q.start_min, q.end_min, q.timezone) == (
+        True,
+        21 * 60 + 30,
+        6 * 60 + 45,
+        "Asia/Shanghai",
+    )
+    off = {
+        (p.type, p.channel)
+        for p in NotificationPreference.select().where(
+            NotificationPreference.user == worker.id,
+            NotificationPreference.enabled == False,  # noqa: E712
+        )
+    }
+    assert off == {("announcement", "webpush")}
+
+    page.reload()
+    page.wait_for_selector("#notify-form:visible")
+    assert page.input_value("#quiet-start") == "21:30"
+    assert not page.locator("input[value=announcement]").is_checked()
+    assert page.locator("input[value='task.assigned']").is_checked()
+
+    # Offline the card cannot know the server's settings: it says so.
+    profile.set_offline(True)
+    try:
+        page.goto(f"{live_server.url}/app#/today")
+        page.goto(f"{live_server.url}/app#/settings")
+        page.wait_for_selector("#notify-status:has-text('联网后才能查看和修改这些设置。')")
+        assert page.locator("#notify-form").is_hidden()
+    finally:
+        profile.set_offline(False)
+    page.close()
