@@ -193,23 +193,27 @@ class WebPushChannel:
         self.http.close()
 
     def headers(self, message: Message, keys: vapid.VapidKeys) -> dict[str, str]:
-        return {
+        out = {
             "Authorization": vapid.tokens.header(keys, message.endpoint, self.subject),
             "TTL": self._ttl,
             "Urgency": rules.urgency(message.type, message.urgent),
-            "Topic": rules.topic(message.type, self.topic_subject(message)),
             "Content-Encoding": "aes128gcm",
             "Content-Type": "application/octet-stream",
         }
+        subject = self.topic_subject(message)
+        if subject:
+            out["Topic"] = rules.topic(message.type, subject)
+        return out
 
     def head(self, message: Message, authorization: str) -> str:
         """``headers()`` rendered as request header lines, for ``PushHTTP.post_many``. Every
         value is ours (a JWT, digits, a keyword, base64url), so none can hold a line break."""
+        subject = self.topic_subject(message)
         return (
             f"Authorization: {authorization}\r\nTTL: {self._ttl}\r\n"
             f"Urgency: {rules.urgency(message.type, message.urgent)}\r\n"
-            f"Topic: {rules.topic(message.type, self.topic_subject(message))}\r\n"
-            "Content-Encoding: aes128gcm\r\nContent-Type: application/octet-stream\r\n"
+            + (f"Topic: {rules.topic(message.type, subject)}\r\n" if subject else "")
+            + "Content-Encoding: aes128gcm\r\nContent-Type: application/octet-stream\r\n"
         )
 
     def prepare(
@@ -241,9 +245,11 @@ class WebPushChannel:
     @staticmethod
     def topic_subject(message: Message) -> str:
         """What "the same kind" means: the same event type about the same record (its link),
-        so a newer "due soon" for a task replaces the older one; announcements never merge."""
+        so a newer "due soon" for a task replaces the older one. Announcements and messages
+        without a record never merge: "" sends no Topic at all (a topic of their own would
+        replace nothing, and costs a hash and a header per message of a fan-out)."""
         if message.type == "announcement" or not message.link:
-            return f"n{message.notification_id}"
+            return ""
         return message.link
 
     def send(self, message: Message) -> Outcome:

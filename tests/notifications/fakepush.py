@@ -153,8 +153,8 @@ class FakePushService:
             rec.errors.append(f"TTL {ttl!r}")
         if h.get("urgency") not in {"very-low", "low", "normal", "high"}:
             rec.errors.append(f"Urgency {h.get('urgency')!r}")
-        t = h.get("topic", "")
-        if not t or len(t) > 32 or not all(c.isalnum() or c in "-_" for c in t):
+        t = h.get("topic")  # optional (RFC 8030 §5.4); when sent, ≤32 URL-safe base64 chars
+        if t is not None and (not t or len(t) > 32 or not all(c.isalnum() or c in "-_" for c in t)):
             rec.errors.append(f"Topic {t!r}")
         if h.get("content-encoding") != "aes128gcm":
             rec.errors.append("Content-Encoding is not aes128gcm")

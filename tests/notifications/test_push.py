@@ -151,8 +151,9 @@ def test_every_device_gets_it_and_topic_follows_the_record(subscribed, login_as,
     for s in (sub, sub2):
         got = push_service.for_(s)
         assert [r.errors for r in got] == [[]] * 4
-        topics = [r.headers["topic"] for r in got]
+        topics = [r.headers.get("topic") for r in got]
         assert topics[0] == topics[1] != topics[2]
+        assert topics[3] is None  # an announcement replaces nothing: no Topic
         assert [r.headers["urgency"] for r in got] == ["normal"] * 4
 
 
