@@ -420,7 +420,9 @@ def _parse(buf: bytearray, eof: bool, connect: bool = False) -> tuple[Reply, boo
             raise _Closed
         end = buf.find(b"\r\n\r\n", pos)
         sep = 4
-        lf = buf.find(b"\n\n", pos)  # bare LF line ends are tolerated (RFC 9112 §2.2)
+        # Bare LF line ends are tolerated (RFC 9112 §2.2); only a bare-LF end before the CRLF
+        # one matters, so the search stops there (not at the end of a pipelined buffer).
+        lf = buf.find(b"\n\n", pos) if end < 0 else buf.find(b"\n\n", pos, end + 1)
         if lf >= 0 and (end < 0 or lf < end):
             end, sep = lf, 2
         if end < 0:
@@ -431,7 +433,7 @@ def _parse(buf: bytearray, eof: bool, connect: bool = False) -> tuple[Reply, boo
             return None
         if end - pos > MAX_HEAD:
             raise HTTPError("reply head too long")
-        lines = bytes(buf[pos:end]).decode("latin-1").split("\n")
+        lines = buf[pos:end].decode("latin-1").split("\n")
         status_line = lines[0].rstrip("\r")
         try:
             version, status_s, *rest = status_line.split(" ", 2)
@@ -446,7 +448,7 @@ def _parse(buf: bytearray, eof: bool, connect: bool = False) -> tuple[Reply, boo
         for line in lines[1:]:
             name, colon, value = line.partition(":")
             if colon:
-                headers[name.strip().lower()] = value.strip()
+                headers[name.rstrip().lower()] = value.strip()
         pos = end + sep
         if 100 <= status < 200 and status != 101:
             continue  # interim reply
