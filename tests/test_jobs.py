@@ -40,8 +40,14 @@ def test_worker_process_runs_enqueued_jobs(queue_app):
 
     application, env, kind = queue_app
     assert storage_kind() == kind
+
+    def pings() -> list:
+        # Only ping: the consumer's scheduler may enqueue a periodic job at a minute boundary,
+        # which this short-lived worker is stopped before running.
+        return [t for t in huey.pending() if t.name.endswith("ping")]
+
     result = ping()  # enqueued, not run: no consumer yet
-    assert huey.pending_count() == 1
+    assert huey.pending_count() == 1 and len(pings()) == 1
     worker = subprocess.Popen(
         [sys.executable, "-m", "gridapp.cli", "worker", "--workers", "1"],
         env=env,
@@ -58,6 +64,6 @@ def test_worker_process_runs_enqueued_jobs(queue_app):
             worker.kill()
     assert value == "pong"
     deadline = time.time() + 5
-    while huey.pending_count() and time.time() < deadline:
+    while pings() and time.time() < deadline:
         time.sleep(0.1)
-    assert huey.pending_count() == 0
+    assert pings() == []

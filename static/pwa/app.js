@@ -61,7 +61,8 @@ async function renderNow() {
 }
 
 function isEditing() {
-  return Boolean(main.querySelector("form:not(#search-form)")) && /visit|report|task|household/.test(main.dataset.route || "");
+  // Settings shows no synced data, and a re-render would reset its form under the user's thumb.
+  return Boolean(main.querySelector("form:not(#search-form)")) && /visit|report|task|household|settings/.test(main.dataset.route || "");
 }
 
 async function renderStatus(syncing = false) {

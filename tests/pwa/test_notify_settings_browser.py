@@ -5,6 +5,7 @@ the card says it needs the network instead of showing stale values."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from gridapp.notifications.models import NotificationPreference, QuietHours
 from tests.pwa.conftest import login_in_page, open_app
@@ -23,8 +24,9 @@ def test_worker_sets_pushed_types_and_quiet_hours(
     page.wait_for_selector("#notify-form:visible")
     assert page.locator("#notify-settings h2").inner_text() == "推送内容与时段"
     # The server's defaults: every type pushed, quiet 22:00–07:00.
-    assert page.input_value("#quiet-start") == "22:00" and page.input_value("#quiet-end") == "07:00"
-    assert page.is_checked("#quiet-enabled")
+    expect(page.locator("#quiet-start")).to_have_value("22:00")
+    expect(page.locator("#quiet-end")).to_have_value("07:00")
+    expect(page.locator("#quiet-enabled")).to_be_checked()
     boxes = page.locator("input[name=push-type]")
     assert boxes.count() == 9 and all(boxes.nth(i).is_checked() for i in range(9))
     announcement = page.locator("label.choice", has_text="通知公告").locator("input")
@@ -55,10 +57,9 @@ def test_worker_sets_pushed_types_and_quiet_hours(
     assert off == {("announcement", "webpush")}
 
     page.reload()
-    page.wait_for_selector("#notify-form:visible")
-    assert page.input_value("#quiet-start") == "21:30"
-    assert not page.locator("input[value=announcement]").is_checked()
-    assert page.locator("input[value='task.assigned']").is_checked()
+    expect(page.locator("#quiet-start")).to_have_value("21:30")
+    expect(page.locator("input[value=announcement]")).not_to_be_checked()
+    expect(page.locator("input[value='task.assigned']")).to_be_checked()
 
     # Offline the card cannot know the server's settings: it says so.
     profile.set_offline(True)
