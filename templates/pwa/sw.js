@@ -95,8 +95,10 @@ self.addEventListener("push", (event) => {
     data = { title: event.data ? event.data.text() : "" };
   }
   // tag = the message's topic (the server's Topic header is "type about this link"), so a newer
-  // message about the same thing replaces the older one on the screen too.
-  const tag = data.topic || data.tag || (data.type ? `${data.type}|${data.link || ""}` : "");
+  // message about the same thing replaces the older one on the screen too. Announcements and
+  // messages without a link never merge (the server sends them without a Topic): their own id.
+  const merges = data.type && data.type !== "announcement" && data.link;
+  const tag = data.topic || data.tag || (merges ? `${data.type}|${data.link}` : data.id ? `n${data.id}` : "");
   event.waitUntil(
     (async () => {
       await self.registration.showNotification(data.title || "网格便民服务包", {

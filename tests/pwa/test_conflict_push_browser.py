@@ -140,6 +140,18 @@ def test_push_shows_a_notification_and_its_click_opens_the_task(
         " await self.openFromNotification(n); }"
     )
     page.wait_for_url(f"**/app#/household/{grid_data['h1'].id}", timeout=10000)
+    # Two announcements stay two notifications: like the server (no Topic for them), the phone
+    # gives each a tag of its own instead of letting the newer replace the older.
+    for i, title in enumerate(("停水通知", "停电通知"), start=1):
+        data = {"id": 10_000 + i, "type": "announcement", "title": title, "body": "", "link": ""}
+        this_one = (
+            "async () => (await (await navigator.serviceWorker.ready).getNotifications())"
+            f".filter(n => n.title === {json.dumps(title)}).length"
+        )
+        push_until_shown(
+            page, cdp, origin, reg["registrationId"], json.dumps(data, ensure_ascii=False), this_one
+        )
+    assert sorted(n["title"] for n in page.evaluate(shown)) == sorted(["停水通知", "停电通知"])
     page.close()
 
 
