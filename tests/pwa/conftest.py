@@ -60,3 +60,12 @@ def open_app(page, base_url: str) -> None:
     page.wait_for_function("window.gridapp && window.gridapp.ready", timeout=15000)
     page.evaluate("window.gridapp.ready")
     page.evaluate("window.gridapp.syncNow()")
+
+
+def open_app_as(context, base_url: str, username: str):
+    """A new page in ``context`` (a phone's browser profile), logged in as ``username``, with
+    the app open and synced."""
+    page = context.new_page()
+    login_in_page(page, base_url, username)
+    open_app(page, base_url)
+    return page

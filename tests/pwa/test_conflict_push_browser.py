@@ -13,7 +13,7 @@ from gridapp.db import db
 from gridapp.notifications.models import Notification
 from gridapp.registry.models import Household
 from tests.conftest import push_until_shown
-from tests.pwa.conftest import login_in_page, open_app
+from tests.pwa.conftest import open_app_as
 
 pytestmark = pytest.mark.browser
 
@@ -45,16 +45,12 @@ def test_second_device_sees_a_conflict(
     colleague = make_user("grid_worker", username="w_conflict_b")
     # Device B: the colleague's phone (its own browser profile), data pulled, then offline.
     phone_b = browser.new_context(locale="zh-CN", viewport={"width": 360, "height": 740})
-    page_b = phone_b.new_page()
-    login_in_page(page_b, live_server.url, colleague.username)
-    open_app(page_b, live_server.url)
+    page_b = open_app_as(phone_b, live_server.url, colleague.username)
     phone_b.set_offline(True)
     edit_notes(page_b, live_server.url, h.id, "B：老人住院了")
     page_b.wait_for_selector("#pending-count[data-count='1']")
     # Device A edits the same household and uploads first.
-    page_a = profile.new_page()
-    login_in_page(page_a, live_server.url, worker.username)
-    open_app(page_a, live_server.url)
+    page_a = open_app_as(profile, live_server.url, worker.username)
     edit_notes(page_a, live_server.url, h.id, "A：已出院回家")
     eventually(lambda: Household.get_by_id(h.id).notes == "A：已出院回家")
     # B comes back online: its stale edit is a conflict, shown, and nothing is overwritten.
@@ -84,9 +80,7 @@ def test_push_shows_a_notification_and_its_click_opens_the_task(
     live_server, profile, make_user, grid_data
 ):
     worker = make_user("grid_worker", username="w_push")
-    page = profile.new_page()
-    login_in_page(page, live_server.url, worker.username)
-    open_app(page, live_server.url)
+    page = open_app_as(profile, live_server.url, worker.username)
     profile.grant_permissions(["notifications"], origin=live_server.url)
     # The inbox row the push announces (the push refreshes data: it should arrive on the phone).
     with db.atomic():
@@ -160,9 +154,7 @@ def test_background_sync_sends_the_outbox_without_the_app_open(
 ):
     worker = make_user("grid_worker", username="w_bgsync")
     h2 = grid_data["h2"]
-    page = profile.new_page()
-    login_in_page(page, live_server.url, worker.username)
-    open_app(page, live_server.url)
+    page = open_app_as(profile, live_server.url, worker.username)
     profile.set_offline(True)
     edit_notes(page, live_server.url, h2.id, "后台同步上传")
     page.wait_for_selector("#pending-count[data-count='1']")
@@ -196,9 +188,7 @@ def test_new_version_is_offered_and_activated_on_request(
     app, live_server, profile, make_user, grid_data
 ):
     worker = make_user("grid_worker", username="w_update")
-    page = profile.new_page()
-    login_in_page(page, live_server.url, worker.username)
-    open_app(page, live_server.url)
+    page = open_app_as(profile, live_server.url, worker.username)
     old = page.get_attribute("meta[name=app-version]", "content")
     app.extensions["pwa_version"] = "v2-test"  # as if the shell's files had changed
     page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.update())")

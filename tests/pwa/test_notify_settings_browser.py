@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from gridapp.notifications.models import NotificationPreference, QuietHours
-from tests.pwa.conftest import login_in_page, open_app
+from tests.pwa.conftest import open_app_as
 
 pytestmark = pytest.mark.browser
 
@@ -17,9 +17,7 @@ def test_worker_sets_pushed_types_and_quiet_hours(
     live_server, profile, make_user, grid_data, artifacts_dir
 ):
     worker = make_user("grid_worker", username="w_notify")
-    page = profile.new_page()
-    login_in_page(page, live_server.url, worker.username)
-    open_app(page, live_server.url)
+    page = open_app_as(profile, live_server.url, worker.username)
     page.goto(f"{live_server.url}/app#/settings")
     page.wait_for_selector("#notify-form:visible")
     assert page.locator("#notify-settings h2").inner_text() == "推送内容与时段"

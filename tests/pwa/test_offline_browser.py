@@ -6,16 +6,14 @@ from __future__ import annotations
 import pytest
 
 from gridapp.registry.models import Household
-from tests.pwa.conftest import login_in_page, open_app
+from tests.pwa.conftest import open_app_as
 
 pytestmark = pytest.mark.browser
 
 
 def test_installable(live_server, profile, make_user, grid_data, artifacts_dir):
     worker = make_user("grid_worker", username="w_install", display_name="刘网格")
-    page = profile.new_page()
-    login_in_page(page, live_server.url, worker.username)
-    open_app(page, live_server.url)
+    page = open_app_as(profile, live_server.url, worker.username)
     cdp = profile.new_cdp_session(page)
     errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
     assert errors == []
@@ -29,9 +27,7 @@ def test_offline_reload_renders_from_indexeddb_and_queues(
     live_server, profile, make_user, grid_data, artifacts_dir
 ):
     worker = make_user("grid_worker", username="w_offline", display_name="陈网格")
-    page = profile.new_page()
-    login_in_page(page, live_server.url, worker.username)
-    open_app(page, live_server.url)
+    page = open_app_as(profile, live_server.url, worker.username)
     profile.set_offline(True)
     try:
         page.reload()

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from gridapp.registry.models import Household
-from tests.pwa.conftest import login_in_page, open_app
+from tests.pwa.conftest import login_in_page, open_app, open_app_as
 
 pytestmark = pytest.mark.browser
 
@@ -45,9 +45,7 @@ def test_offline_visit_and_matter_arrive_exactly_once(
 
     worker = make_user("grid_worker", username="w_outbox", display_name="周网格")
     h1, r1 = grid_data["h1"], grid_data["r1"]
-    page = profile.new_page()
-    login_in_page(page, live_server.url, worker.username)
-    open_app(page, live_server.url)
+    page = open_app_as(profile, live_server.url, worker.username)
     photo = {"name": "door.jpg", "mimeType": "image/jpeg", "buffer": big_jpeg()}
 
     profile.set_offline(True)
