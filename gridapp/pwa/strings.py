@@ -136,6 +136,7 @@ STRINGS = {
     "username": _l("Username"),
     "password": _l("Password"),
     "login_failed": _l("Wrong username or password."),
+    "login_offline": _l("No network: logging in needs a connection."),
     "other_user_ops": _l(
         "{n} changes belong to another account on this phone and will not be sent under yours."
     ),

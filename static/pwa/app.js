@@ -61,8 +61,9 @@ async function renderNow() {
 }
 
 function isEditing() {
-  // Settings shows no synced data, and a re-render would reset its form under the user's thumb.
-  return Boolean(main.querySelector("form:not(#search-form)")) && /visit|report|task|household|settings/.test(main.dataset.route || "");
+  // Settings and login show no synced data, and a re-render would reset their forms under the
+  // user's thumb (a sync ending while someone types their password wiped it).
+  return Boolean(main.querySelector("form:not(#search-form)")) && /visit|report|task|household|settings|login/.test(main.dataset.route || "");
 }
 
 async function renderStatus(syncing = false) {

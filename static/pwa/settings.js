@@ -215,16 +215,21 @@ export function bindLogin(root) {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const data = new FormData(form);
-    const csrf = await getCsrf();
-    const resp = await fetch("/api/v1/auth/login", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
-      body: JSON.stringify({ username: data.get("username"), password: data.get("password") }),
-    });
-    if (!resp.ok) {
-      const err = root.querySelector("#app-login-error");
-      err.textContent = t("login_failed");
+    const err = root.querySelector("#app-login-error");
+    let resp;
+    try {
+      const csrf = await getCsrf();
+      resp = await fetch("/api/v1/auth/login", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+        body: JSON.stringify({ username: data.get("username"), password: data.get("password") }),
+      });
+    } catch {
+      resp = null; // no network: say so rather than nothing happening
+    }
+    if (!resp?.ok) {
+      err.textContent = t(resp ? "login_failed" : "login_offline");
       err.hidden = false;
       return;
     }

@@ -146,6 +146,14 @@ def test_outbox_is_never_sent_under_another_account(live_server, profile, make_u
     # Someone else logs in on this phone: the first worker's change is not sent as theirs.
     page.fill("#app-username", second.username)
     page.fill("#app-password", "secret-pass-1")
+    # A sync ending while they type does not redraw the form and wipe what they typed.
+    page.evaluate(
+        """() => new Promise((resolve) => {
+          window.dispatchEvent(new CustomEvent("gridapp", {detail: {type: "sync-end"}}));
+          setTimeout(resolve, 500);
+        })"""
+    )
+    assert page.input_value("#app-username") == second.username
     page.click("#app-login-submit")
     page.wait_for_url("**/app#/today")
     page.evaluate("window.gridapp.syncNow()")
