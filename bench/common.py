@@ -71,6 +71,8 @@ def bench_app(backend: str, **overrides: Any) -> Iterator[Any]:
         finally:
             if not db.is_closed():
                 db.close()
+            if hasattr(db.obj, "close_all"):  # pooled (PostgreSQL)
+                db.obj.close_all()
             if name:
                 with psycopg.connect(PG_URL, autocommit=True) as conn:
                     conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

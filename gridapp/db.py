@@ -2,12 +2,14 @@
 
 SQLite runs with WAL, foreign keys and ``BEGIN IMMEDIATE`` transactions: with the default deferred
 begin, read-then-write transactions from several threads failed with "database is locked"
-(DEPENDENCIES.md pitfall 1). A connection is opened per request and closed on teardown.
+(DEPENDENCIES.md pitfall 1). A connection is opened per request and closed on teardown (on
+PostgreSQL: taken from a per-process pool and given back).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from urllib.parse import unquote, urlparse
 
 from peewee import (
@@ -18,7 +20,7 @@ from peewee import (
     Model,
     SqliteDatabase,
 )
-from playhouse.postgres_ext import Psycopg3Database
+from playhouse.postgres_ext import PooledPsycopg3Database, Psycopg3Database
 
 db = DatabaseProxy()
 
@@ -48,14 +50,32 @@ def make_database(url: str) -> Database:
             lock_type="IMMEDIATE",
         )
     if parsed.scheme in {"postgres", "postgresql", "postgresql+psycopg"}:
-        return Psycopg3Database(
+        # Pooled: a request takes an open connection and gives it back at teardown, instead
+        # of starting a server process per request (milliseconds each on PostgreSQL). A pool
+        # is per process and per thread-safe checkout; connections idle for 5 min are closed.
+        pooled = PooledPsycopg3Database(
             unquote(parsed.path.lstrip("/")),
+            max_connections=int(os.environ.get("GRIDAPP_DB_POOL", "32")),
+            stale_timeout=300,
+            timeout=30,
             user=unquote(parsed.username) if parsed.username else None,
             password=unquote(parsed.password) if parsed.password else None,
             host=parsed.hostname or None,
             port=parsed.port or None,
         )
+        _POOLS.append(pooled)
+        return pooled
     raise ValueError(f"unsupported DATABASE_URL scheme: {parsed.scheme!r}")
+
+
+_POOLS: list[Database] = []  # pooled databases this process made, for close_pools()
+
+
+def close_pools() -> None:
+    """Close every pooled connection this process opened (between tests; at shutdown): a pool
+    dropped with connections open leaves them to the garbage collector."""
+    while _POOLS:
+        _POOLS.pop().close_all()
 
 
 def is_postgres() -> bool:

@@ -62,6 +62,8 @@ class DatabaseFactory:
             database = make_database(f"sqlite:///{self.template_path}")
         upgrade(database)
         database.close()
+        if hasattr(database, "close_all"):  # pooled: the template must have no session left
+            database.close_all()
         if BACKEND == "sqlite":
             # Fold the WAL into the main file so a plain copy is complete.
             import sqlite3
@@ -134,6 +136,15 @@ def app_config(tmp_path: Path, database_url: str, **extra: Any) -> dict[str, Any
 def app_overrides() -> dict[str, Any]:
     """Override in a test module to change the app's config."""
     return {}
+
+
+@pytest.fixture(autouse=True)
+def _close_pools() -> Iterator[None]:
+    """Every PostgreSQL pool a test made (its app's, a migration test's) is closed after it."""
+    yield
+    from gridapp.db import close_pools
+
+    close_pools()
 
 
 @pytest.fixture
