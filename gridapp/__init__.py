@@ -166,6 +166,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
         template_folder=str(ROOT / "templates"),
     )
+    from gridapp.api import IdConverter, register_input_guard
+
+    app.url_map.converters["int"] = IdConverter  # before any route is added
+    register_input_guard(app)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -15,12 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, make_response, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, make_response, request
 from flask_babel import gettext as _
 from flask_login import current_user
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, field_validator
+from werkzeug.routing import IntegerConverter, Map
 
-from gridapp.errors import Forbidden, Problem, Unauthorized, pydantic_problem
+from gridapp.errors import Forbidden, Problem, Unauthorized, ValidationFailed, pydantic_problem
 
 API_PREFIX = "/api/v1"
 
@@ -64,7 +65,12 @@ def parse_json_body(model: type[BaseModel]) -> BaseModel:
             status=415,
             title=_("Unsupported media type"),
         )
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the parser goes: not a body anyone sends
+        data = None
+    if data is not None:
+        refuse_nul(data, "")
     if data is None:
         raise Problem(
             _("The request body is not valid JSON."),
@@ -73,9 +79,107 @@ def parse_json_body(model: type[BaseModel]) -> BaseModel:
             title=_("Malformed JSON"),
         )
     try:
-        return model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as exc:
         raise pydantic_problem(exc) from None
+    check_ranges(parsed)
+    return parsed
+
+
+# Ids, counters and sort keys are 32-bit ``integer`` columns on PostgreSQL (SQLite stops at 64
+# bits): a number beyond that fails in the database, as a 500. It fails here instead, as a 422
+# naming the field, unless the field declares bounds of its own (``Field(le=...)``).
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
+
+def _nul_problem(field: str) -> ValidationFailed:
+    return ValidationFailed(
+        field or "body", _("The text contains a NUL character."), code="nul_character"
+    )
+
+
+def refuse_nul(value: Any, path: str) -> None:
+    """NUL (U+0000) is valid JSON and valid Python but PostgreSQL text cannot hold it: refuse
+    it anywhere in a body (keys included, free-form payloads too) as a 422 naming where."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise _nul_problem(path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if "\x00" in key:
+                raise _nul_problem(where)
+            refuse_nul(item, where)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            refuse_nul(item, f"{path}.{i}" if path else str(i))
+
+
+def register_input_guard(app: Flask) -> None:
+    """The same for what every request carries outside a JSON body (path, query string, form
+    fields), on pages as well as the API, before any view reads it."""
+
+    @app.before_request
+    def _refuse_nul() -> None:
+        if "\x00" in request.path:
+            raise _nul_problem("path")
+        for key, value in request.args.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                raise _nul_problem(f"query.{key}")
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            for key, value in request.form.items(multi=True):
+                if "\x00" in key or "\x00" in value:
+                    raise _nul_problem(key)
+
+
+class Patch(BaseModel):
+    """A PATCH body for a row whose columns cannot be empty: a field left out is left alone, a
+    field sent as null is refused (422 naming it) rather than written as NULL."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may not be null; leave the field out to keep its value")
+        return value
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in a URL up to the largest id a column holds: a longer number names
+    nothing, so the route does not match (404) instead of the query failing in the database."""
+
+    def __init__(
+        self,
+        map: Map,
+        fixed_digits: int = 0,
+        min: int | None = None,
+        max: int | None = INT_MAX,
+        signed: bool = False,
+    ) -> None:  # noqa: A002
+        super().__init__(map, fixed_digits, min, INT_MAX if max is None else max, signed)
+
+
+def check_ranges(model: BaseModel, prefix: str = "") -> None:
+    """Raise ``ValidationFailed`` for the first integer of ``model`` (nested models and lists
+    included; free-form dicts are their reader's business) that no database column can hold."""
+    for name, info in type(model).model_fields.items():
+        bounded = any(hasattr(m, "le") or hasattr(m, "lt") for m in info.metadata)
+        _check_int(getattr(model, name, None), f"{prefix}{name}", bounded)
+
+
+def _check_int(value: Any, path: str, bounded: bool) -> None:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if not bounded and not INT_MIN <= value <= INT_MAX:
+            raise ValidationFailed(path, _("The number is out of range."), code="out_of_range")
+    elif isinstance(value, BaseModel):
+        check_ranges(value, path + ".")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_int(item, f"{path}.{i}", False)
 
 
 def parse_query(model: type[BaseModel]) -> BaseModel:
@@ -86,9 +190,11 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
         is_list = annotation is not None and "list" in str(annotation.annotation).lower()
         raw[key] = values if is_list else values[-1]
     try:
-        return model.model_validate(raw)
+        parsed = model.model_validate(raw)
     except ValidationError as exc:
         raise pydantic_problem(exc, prefix="query") from None
+    check_ranges(parsed, "query.")
+    return parsed
 
 
 _ADAPTERS: dict[Any, TypeAdapter] = {}

@@ -586,3 +586,25 @@ def set_calendar_day(actor: User, data) -> Any:
             detail=data.model_dump(mode="json"),
         )
     return CalendarDayOut(id=row.id, day=row.day, is_working=row.is_working, note=row.note)
+
+
+def delete_calendar_day(actor: User, day: str) -> dict[str, str]:
+    """Remove an override (the official calendar applies again); audited like setting one.
+    ``day`` comes from the URL: anything but YYYY-MM-DD is a 422 naming it, not a query the
+    database cannot run."""
+    from gridapp.audit import write_audit
+    from gridapp.matters.models import CalendarDay
+
+    if actor.role != "admin":
+        raise Forbidden(_("Your role may not do this."))
+    try:
+        when = dt.date.fromisoformat(day)
+    except ValueError:
+        raise ValidationFailed("day", _("Give the day as YYYY-MM-DD.")) from None
+    with db.atomic():
+        row = CalendarDay.get_or_none(CalendarDay.day == when)
+        if row is None:
+            raise NotFound()
+        row.delete_instance()
+        write_audit(actor.id, "calendar_day.delete", "calendar_day", row.id, detail={"day": day})
+    return {"deleted": when.isoformat()}

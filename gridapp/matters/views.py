@@ -8,8 +8,6 @@ from flask import Blueprint
 from flask_login import current_user
 
 from gridapp.api import current_scope, endpoint
-from gridapp.db import db
-from gridapp.errors import NotFound
 from gridapp.masking import mask_phone
 from gridapp.matters import public, service
 from gridapp.matters.models import CalendarDay, DeadlineRule
@@ -271,11 +269,7 @@ def put_day(body: CalendarDayIn):
 @endpoint(bp, "/calendar-days/<day>", methods=["DELETE"], roles=("admin",), tags=["matters"])
 def delete_day(day: str):
     """Remove an override (the official calendar applies again)."""
-    with db.atomic():
-        n = CalendarDay.delete().where(CalendarDay.day == day).execute()
-    if not n:
-        raise NotFound()
-    return {"deleted": day}
+    return service.delete_calendar_day(current_user._get_current_object(), day)
 
 
 def init_app(app) -> None:

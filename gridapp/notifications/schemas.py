@@ -56,7 +56,8 @@ class SubscriptionIn(BaseModel):
     """Exactly what ``PushSubscription.toJSON()`` gives in the browser."""
 
     endpoint: str = Field(min_length=8, max_length=2000)
-    expirationTime: int | None = None  # noqa: N815  (the browser's name)
+    # The browser's name; milliseconds since 1970, up to the last one a datetime holds.
+    expirationTime: int | None = Field(None, ge=0, le=253_402_300_799_999)  # noqa: N815
     keys: SubscriptionKeys
 
 

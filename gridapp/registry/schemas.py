@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gridapp.api import Patch
+
 Gender = Literal["M", "F", ""]
 
 
@@ -159,8 +161,7 @@ class CareTagNew(BaseModel):
     is_active: bool = True
 
 
-class CareTagEdit(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class CareTagEdit(Patch):
     name: str | None = Field(None, min_length=1, max_length=40)
     interval_days: int | None = Field(None, ge=1, le=3650)
     sort: int | None = None

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gridapp.api import check_ranges
 from gridapp.db import utcnow
 from gridapp.errors import Conflict, ValidationFailed
 from gridapp.masking import mask_id_number, mask_phone
@@ -223,6 +224,10 @@ class HouseholdChanges(BaseModel):
     notes: str | None = Field(None, max_length=2000)
 
 
+class NotificationRead(BaseModel):
+    id: int
+
+
 class HouseholdUpdate(BaseModel):
     id: int
     changes: HouseholdChanges
@@ -272,6 +277,7 @@ def serialize_rows_for(row: Any, out) -> dict[str, Any]:
 
 def household_update(ctx: OpContext, payload: dict, base_version: int | None):
     body = HouseholdUpdate.model_validate(payload)
+    check_ranges(body)
     version = _require_version(base_version)
     changes = body.changes.model_dump(exclude_none=True)
     try:
@@ -283,6 +289,7 @@ def household_update(ctx: OpContext, payload: dict, base_version: int | None):
 
 def resident_update(ctx: OpContext, payload: dict, base_version: int | None):
     body = ResidentUpdate.model_validate(payload)
+    check_ranges(body)
     version = _require_version(base_version)
     rid = int(ctx.resolve("resident", body.id, "payload.id"))
     changes = body.changes.model_dump(exclude_none=True)
@@ -295,6 +302,7 @@ def resident_update(ctx: OpContext, payload: dict, base_version: int | None):
 
 def resident_create(ctx: OpContext, payload: dict, base_version: int | None):
     body = ResidentCreate.model_validate(payload)
+    check_ranges(body)
     hid = int(ctx.resolve("household", body.household, "payload.household"))
     data = body.model_dump(exclude_none=True, exclude={"client_id", "household"})
     created = registry.create_resident(ctx.user, {**data, "household_id": hid}, scope=ctx.scope)
@@ -303,7 +311,9 @@ def resident_create(ctx: OpContext, payload: dict, base_version: int | None):
 
 
 def notification_read(ctx: OpContext, payload: dict, base_version: int | None):
-    return "notification", mark_read(ctx.user, int(payload.get("id") or 0))
+    body = NotificationRead.model_validate(payload)
+    check_ranges(body)
+    return "notification", mark_read(ctx.user, body.id)
 
 
 def register_builtin_ops() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from peewee import JOIN
 from pydantic import BaseModel, Field
 
+from gridapp.api import check_ranges
 from gridapp.db import utcnow
 from gridapp.scope import Scope, in_scope
 from gridapp.sync.entities import after_int, int_ids, iso
@@ -155,6 +156,7 @@ def register_visits() -> None:
 
     def visit_create(ctx: OpContext, payload: dict, base_version: int | None):
         body = VisitIn.model_validate(payload)
+        check_ranges(body)
         data = body.model_dump(exclude={"id"})
         data["visited_at"] = naive_utc(body.visited_at)
         data["photo_ids"] = own_photos(ctx, body.photo_ids)
@@ -197,6 +199,7 @@ def register_tasks() -> None:
 
     def task_transition(ctx: OpContext, payload: dict, base_version: int | None):
         body = TaskTransition.model_validate(payload)
+        check_ranges(body)
         if base_version is None:
             from gridapp.errors import ValidationFailed
 
@@ -281,6 +284,7 @@ def register_matters() -> None:
 
     def matter_report(ctx: OpContext, payload: dict, base_version: int | None):
         body = MatterReport.model_validate(payload)
+        check_ranges(body)
         text = body.description.strip()
         suggested = CATEGORY_NAMES.get(body.category or "", "")
         if suggested:

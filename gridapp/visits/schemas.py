@@ -7,6 +7,8 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gridapp.api import Patch
+
 
 class VisitIn(BaseModel):
     id: uuid.UUID
@@ -62,8 +64,7 @@ class ServiceItemNew(BaseModel):
     is_active: bool = True
 
 
-class ServiceItemEdit(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ServiceItemEdit(Patch):
     name: str | None = Field(None, min_length=1, max_length=40)
     sort: int | None = None
     is_active: bool | None = None
