@@ -32,13 +32,7 @@ def _ip() -> str:
 
 
 def _int(name: str) -> int | None:
-    raw = (request.form.get(name) or "").strip()
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValidationFailed(name, _("A number is required.")) from None
+    return lists.form_int(name)
 
 
 def _org_tree() -> list[dict[str, Any]]:

@@ -69,12 +69,8 @@ def announcements_send():
             title,
             (f.get("body") or "").strip(),
             urgent=bool(f.get("urgent")),
-            community_id=int(f["community_id"])
-            if to == "community" and f.get("community_id")
-            else None,
-            grid_ids=[int(g) for g in f.getlist("grid_ids") if g.isdigit()]
-            if to == "grids"
-            else [],
+            community_id=lists.form_int("community_id") if to == "community" else None,
+            grid_ids=lists.form_ids("grid_ids") if to == "grids" else [],
         )
     except Problem as exc:
         return _page(exc)

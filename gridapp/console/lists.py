@@ -11,7 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import request, url_for
+from flask_babel import gettext as _
 from peewee import Field, ModelSelect, Ordering
+
+from gridapp.api import INT_MAX, INT_MIN
+from gridapp.errors import ValidationFailed
 
 PER_PAGE_CHOICES = (25, 50, 100, 200)
 
@@ -84,8 +88,32 @@ def arg(name: str, default: str = "") -> str:
     return (request.args.get(name) or default).strip()
 
 
-def int_arg(name: str) -> int | None:
+def form_int(name: str, default: int | None = None) -> int | None:
+    """An integer form field: ``default`` when empty, else a number an id or count column can
+    hold, or a ``ValidationFailed`` naming the field (never a ValueError, never a number the
+    database refuses)."""
+    raw = (request.form.get(name) or "").strip()
+    if not raw:
+        return default
     try:
-        return int(request.args.get(name, ""))
+        value = int(raw)
+    except ValueError:
+        raise ValidationFailed(name, _("A number is required.")) from None
+    if not INT_MIN <= value <= INT_MAX:
+        raise ValidationFailed(name, _("The number is out of range."), code="out_of_range")
+    return value
+
+
+def form_ids(name: str) -> list[int]:
+    """The ids ticked in a multi-value field (anything that is not one is ignored)."""
+    return [int(v) for v in request.form.getlist(name) if v.isdigit() and int(v) <= INT_MAX]
+
+
+def int_arg(name: str) -> int | None:
+    """An integer query argument, or None when absent, not a number, or beyond what an id
+    column holds (a link that names nothing shows the unfiltered page, not a 500)."""
+    try:
+        value = int(request.args.get(name, ""))
     except ValueError:
         return None
+    return value if INT_MIN <= value <= INT_MAX else None

@@ -11,6 +11,7 @@ from flask import flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
 from gridapp.api import current_scope
+from gridapp.console import lists
 from gridapp.console.blueprint import bp
 from gridapp.console.guard import ADMINS, SUPERVISORS, actor, roles_required
 from gridapp.errors import Problem, ValidationFailed
@@ -27,13 +28,7 @@ def _ip() -> str:
 
 
 def _int(name: str, default: int | None = None) -> int | None:
-    raw = (request.form.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValidationFailed(name, _("A number is required.")) from None
+    return lists.form_int(name, default)
 
 
 @bp.route("/admin/services", methods=["GET", "POST"])
@@ -117,14 +112,10 @@ def roster_import():
 @bp.route("/roster/export")
 @roles_required(*SUPERVISORS)
 def roster_export():
-    def arg(name: str) -> int | None:
-        value = request.args.get(name, "")
-        return int(value) if value.isdigit() else None
-
     data, filename = roster_files.export_roster(
         actor(),
-        grid_id=arg("grid_id"),
-        community_id=arg("community_id") if arg("grid_id") is None else None,
+        grid_id=lists.int_arg("grid_id"),
+        community_id=lists.int_arg("community_id") if lists.int_arg("grid_id") is None else None,
         ip=_ip(),
         scope=current_scope(),
     )

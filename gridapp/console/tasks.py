@@ -200,14 +200,10 @@ def tasks_assign():
             description=f.get("description", ""),
             target=target,
             due_at=_due(f.get("due_at", "")),
-            priority=int(f.get("priority") or 0),
-            worker_id=int(f["worker_id"]) if target == "worker" and f.get("worker_id") else None,
-            grid_ids=[int(g) for g in f.getlist("grid_ids") if g.isdigit()]
-            if target == "grids"
-            else [],
-            community_id=int(f["community_id"])
-            if target == "community" and f.get("community_id")
-            else None,
+            priority=lists.form_int("priority", 0),
+            worker_id=lists.form_int("worker_id") if target == "worker" else None,
+            grid_ids=lists.form_ids("grid_ids") if target == "grids" else [],
+            community_id=lists.form_int("community_id") if target == "community" else None,
         )
     except Problem as exc:
         return _tasks_page(exc)
@@ -297,10 +293,10 @@ def task_act(task_id: int):
             actor(),
             task_id,
             action,
-            version=int(f.get("version") or -1),
+            version=lists.form_int("version", -1),
             note=f.get("note", ""),
             reason=f.get("reason", ""),
-            assignee_id=int(f["assignee_id"]) if f.get("assignee_id") else None,
+            assignee_id=lists.form_int("assignee_id"),
         )
     except Problem as exc:
         return _task_page(task_id, exc)

@@ -561,12 +561,17 @@ def export_roster(
     if grid_id is not None:
         if not scope.sees_grid(grid_id):
             raise NotFound()
-        grids = [Grid.get_by_id(grid_id)]
-        label = grids[0].name
+        grid = Grid.get_or_none(Grid.id == grid_id)
+        if grid is None:  # an admin sees every grid, including ones that do not exist
+            raise NotFound()
+        grids = [grid]
+        label = grid.name
     elif community_id is not None:
         if not scope.sees_community(community_id):
             raise NotFound()
-        community = Community.get_by_id(community_id)
+        community = Community.get_or_none(Community.id == community_id)
+        if community is None:
+            raise NotFound()
         grids = [g for g in community.grids.order_by(Grid.sort, Grid.id) if scope.sees_grid(g.id)]
         label = community.name
     else:
