@@ -37,7 +37,7 @@ def bench_app(backend: str, **overrides: Any) -> Iterator[Any]:
     import psycopg
 
     from gridapp import create_app
-    from gridapp.db import db
+    from gridapp.db import close_pools, db
     from gridapp.migrate import upgrade
 
     with tempfile.TemporaryDirectory(prefix="gridapp-bench-") as tmp:
@@ -71,8 +71,7 @@ def bench_app(backend: str, **overrides: Any) -> Iterator[Any]:
         finally:
             if not db.is_closed():
                 db.close()
-            if hasattr(db.obj, "close_all"):  # pooled (PostgreSQL)
-                db.obj.close_all()
+            close_pools()  # PostgreSQL's: the database is dropped next
             if name:
                 with psycopg.connect(PG_URL, autocommit=True) as conn:
                     conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

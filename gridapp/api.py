@@ -86,12 +86,6 @@ def parse_json_body(model: type[BaseModel]) -> BaseModel:
     return parsed
 
 
-# Ids, counters and sort keys are 32-bit ``integer`` columns on PostgreSQL (SQLite stops at 64
-# bits): a number beyond that fails in the database, as a 500. It fails here instead, as a 422
-# naming the field, unless the field declares bounds of its own (``Field(le=...)``).
-INT_MIN, INT_MAX = -(2**31), 2**31 - 1
-
-
 def _nul_problem(field: str) -> ValidationFailed:
     return ValidationFailed(
         field or "body", _("The text contains a NUL character."), code="nul_character"
@@ -144,6 +138,12 @@ class Patch(BaseModel):
         if value is None:
             raise ValueError("may not be null; leave the field out to keep its value")
         return value
+
+
+# Ids, counters and sort keys are 32-bit ``integer`` columns on PostgreSQL (SQLite stops at 64
+# bits): a number beyond that fails in the database, as a 500. It fails here instead, as a 422
+# naming the field, unless the field declares bounds of its own (``Field(le=...)``).
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
 
 class IdConverter(IntegerConverter):

@@ -23,7 +23,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from gridapp import create_app
-from gridapp.db import db, make_database
+from gridapp.db import close_pools, db, make_database
 from gridapp.migrate import upgrade
 
 BACKEND = os.environ.get("GRIDAPP_TEST_DB", "sqlite")
@@ -62,8 +62,7 @@ class DatabaseFactory:
             database = make_database(f"sqlite:///{self.template_path}")
         upgrade(database)
         database.close()
-        if hasattr(database, "close_all"):  # pooled: the template must have no session left
-            database.close_all()
+        close_pools()  # pooled: the template must have no session left to be copied
         if BACKEND == "sqlite":
             # Fold the WAL into the main file so a plain copy is complete.
             import sqlite3
@@ -142,8 +141,6 @@ def app_overrides() -> dict[str, Any]:
 def _close_pools() -> Iterator[None]:
     """Every PostgreSQL pool a test made (its app's, a migration test's) is closed after it."""
     yield
-    from gridapp.db import close_pools
-
     close_pools()
 
 

@@ -112,10 +112,11 @@ def roster_import():
 @bp.route("/roster/export")
 @roles_required(*SUPERVISORS)
 def roster_export():
+    grid_id = lists.int_arg("grid_id")
     data, filename = roster_files.export_roster(
         actor(),
-        grid_id=lists.int_arg("grid_id"),
-        community_id=lists.int_arg("community_id") if lists.int_arg("grid_id") is None else None,
+        grid_id=grid_id,
+        community_id=lists.int_arg("community_id") if grid_id is None else None,
         ip=_ip(),
         scope=current_scope(),
     )

@@ -61,7 +61,7 @@ def visits():
     scope = current_scope()
     q = in_scope(Visit.select(), Visit.grid, scope)
     days = lists.int_arg("days")
-    if days and 0 < days <= 36500:
+    if days is not None and 0 < days <= 36500:
         q = q.where(Visit.visited_at >= utcnow() - dt.timedelta(days=days))
     grid = lists.int_arg("grid")
     if grid is not None:
