@@ -454,3 +454,27 @@ def _fuzz_sync_ops(client, checker: Checker, schemas: Schemas, name: str) -> Non
             checker.sync_answer(
                 f"{name} {kind} {bad}", client.post("/api/v1/sync", json={"ops": [op]})
             )
+
+
+def test_nul_is_refused_in_paths_queries_and_page_forms(app, org, make_user, login_as):
+    """PostgreSQL text cannot hold U+0000: it is refused before any view, on pages too."""
+    client = login_as(make_user("supervisor"))
+    resp = client.get("/api/v1/residents?q=a%00b")
+    assert resp.status_code == 422 and resp.mimetype == PROBLEM
+    assert resp.get_json()["field"] == "query.q"
+    resp = client.get("/api/v1/track/ab%00cd")
+    assert resp.status_code == 422 and resp.get_json()["field"] == "path"
+    page = client.post("/console/announcements", data={"title": "停水\x00通知"})
+    assert page.status_code == 422 and "NUL" in page.get_data(as_text=True)
+    body = client.post("/api/v1/announcements", json={"title": "x", "body": {"a": ["\x00"]}})
+    assert body.status_code == 422 and body.get_json()["field"] == "body.a.0"
+
+
+def test_ids_beyond_any_column_name_nothing(app, org, make_user, login_as):
+    client = login_as(make_user("supervisor"))
+    assert client.get("/api/v1/matters/2147483648").status_code == 404
+    assert client.get("/api/v1/matters/2147483647").status_code == 404
+    resp = client.get("/api/v1/matters?offset=2147483648")
+    assert resp.status_code == 422 and resp.get_json()["field"] == "query.offset"
+    resp = client.post("/api/v1/tasks", json={"title": "t", "target": "worker", "worker_id": 2**31})
+    assert resp.status_code == 422 and resp.get_json()["field"] == "worker_id"
