@@ -303,7 +303,7 @@ def register_matters() -> None:
         ctx.remember("matter", body.client_id, matter.id)
         return "matter", matter
 
-    register_op("matter.report", matter_report)
+    register_op("matter.report", matter_report, creates="matter")
 
     def claim_matter_photo(user: User, photo: Photo) -> bool:
         """A photo uploaded after its matter: the outbox names the matter by the client id it
