@@ -97,7 +97,11 @@ def register_visits() -> None:
         found: dict[str, list[str]] = {v.id: [] for v in visits}
         q = (
             Photo.select(Photo.owner_id, Photo.id)
-            .where(Photo.owner_type == "visit", Photo.owner_id.in_(list(found)))
+            .where(
+                Photo.owner_type == "visit",
+                Photo.owner_id.in_(list(found)),
+                Photo.grid_id.is_null(False),  # attached (one naming a visit it can't see isn't)
+            )
             .order_by(Photo.created_at, Photo.id)
             .tuples()
         )
@@ -123,20 +127,27 @@ def register_visits() -> None:
             "photo_ids": getattr(v, "_photo_ids", []),
         }
 
+    # One window rule for cold pulls, warm pulls and aging: a year of visits.
     def visits(scope: Scope):
         since = utcnow() - dt.timedelta(days=VISIT_HISTORY_DAYS)
         return in_scope(Visit.select(), Visit.grid, scope).where(Visit.visited_at >= since)
 
+    def aged_visits(scope: Scope, lo: dt.datetime, hi: dt.datetime) -> list[str]:
+        span = dt.timedelta(days=VISIT_HISTORY_DAYS)
+        q = in_scope(Visit.select(Visit.id), Visit.grid, scope).where(
+            (Visit.visited_at >= lo - span) & (Visit.visited_at < hi - span)
+        )
+        return [v for (v,) in q.tuples()]
+
     register_entity(
         "visit",
         visit_out,
-        lambda ids, scope: list(
-            in_scope(Visit.select(), Visit.grid, scope).where(Visit.id.in_(ids))
-        ),
+        lambda ids, scope: list(visits(scope).where(Visit.id.in_(ids))),
         snapshot=lambda scope, after, limit: list(
             visits(scope).where(Visit.id > (after or "")).order_by(Visit.id).limit(limit)
         ),
         prepare=attach_photo_ids,
+        aged=aged_visits,
     )
 
     def service_out(s: ServiceItem) -> dict[str, Any]:
@@ -188,13 +199,23 @@ def register_tasks() -> None:
             Task.state.in_(sorted(states.OPEN_STATES)) | (Task.updated_at >= since)
         )
 
+    def aged_tasks(scope: Scope, lo: dt.datetime, hi: dt.datetime) -> list[str]:
+        span = dt.timedelta(days=CLOSED_ITEMS_DAYS)
+        q = task_query(scope).where(
+            Task.state.not_in(sorted(states.OPEN_STATES))
+            & (Task.updated_at >= lo - span)
+            & (Task.updated_at < hi - span)
+        )
+        return [str(t.id) for t in q]
+
     register_entity(
         "task",
         task_dict,
-        lambda ids, scope: list(task_query(scope).where(Task.id.in_(int_ids(ids)))),
+        lambda ids, scope: list(tasks(scope).where(Task.id.in_(int_ids(ids)))),
         snapshot=lambda scope, after, limit: list(
             tasks(scope).where(Task.id > after_int(after)).order_by(Task.id).limit(limit)
         ),
+        aged=aged_tasks,
     )
 
     def task_transition(ctx: OpContext, payload: dict, base_version: int | None):
@@ -272,10 +293,20 @@ def register_matters() -> None:
         since = utcnow() - dt.timedelta(days=CLOSED_ITEMS_DAYS)
         return matter_query(scope).where((Matter.state != "closed") | (Matter.updated_at >= since))
 
+    def aged_matters(scope: Scope, lo: dt.datetime, hi: dt.datetime) -> list[str]:
+        span = dt.timedelta(days=CLOSED_ITEMS_DAYS)
+        q = matter_query(scope).where(
+            (Matter.state == "closed")
+            & (Matter.updated_at >= lo - span)
+            & (Matter.updated_at < hi - span)
+        )
+        return [str(m.id) for m in q]
+
     register_entity(
         "matter",
         matter_out,
-        lambda ids, scope: list(matter_query(scope).where(Matter.id.in_(int_ids(ids)))),
+        lambda ids, scope: list(matters(scope).where(Matter.id.in_(int_ids(ids)))),
+        aged=aged_matters,
         snapshot=lambda scope, after, limit: list(
             matters(scope).where(Matter.id > after_int(after)).order_by(Matter.id).limit(limit)
         ),
