@@ -131,9 +131,9 @@ def worker(workers: int) -> None:
 
 def _post_fork(server: Any, worker: Any) -> None:
     """A forked worker must not share the master's connection state (pitfall 2)."""
-    from gridapp.db import db
+    from gridapp.db import dispose_after_fork
 
-    db.dispose()
+    dispose_after_fork()
 
 
 def _serve(host: str, port: int, web_workers: int, with_worker: bool) -> None:

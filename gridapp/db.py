@@ -78,6 +78,14 @@ def close_pools() -> None:
         _POOLS.pop().close_all()
 
 
+def dispose_after_fork() -> None:
+    """gunicorn's ``post_fork``: a forked worker must not reuse the master's connections
+    (pitfall 2). Without ``--preload`` the master never built the app, so the proxy is still
+    unbound and there is nothing to drop (calling ``db.dispose()`` on it killed every worker)."""
+    if db.obj is not None:
+        db.obj.dispose()
+
+
 def is_postgres() -> bool:
     return isinstance(db.obj, Psycopg3Database)
 
