@@ -155,17 +155,23 @@ class Recipe:
         return proc
 
     def upgrade(self) -> None:
-        subprocess.run(
-            argv(self.commands["upgrade"]),
-            cwd=ROOT,
-            env=self.env,
-            check=True,
-            timeout=180,
-            stdout=subprocess.DEVNULL,
-        )
+        with open(self.logdir / "upgrade.log", "ab") as log:
+            done = subprocess.run(
+                argv(self.commands["upgrade"]),
+                cwd=ROOT,
+                env=self.env,
+                timeout=180,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        if done.returncode:
+            raise AssertionError(f"db upgrade failed: {self.log('upgrade')}")
 
-    def start_web(self, name: str, port: int) -> str:
-        self._popen(name, self.commands["web"], {"GRIDAPP_BIND": f"127.0.0.1:{port}"})
+    def start_web(self, name: str, port: int, app: str = "wsgi:app", **extra: str) -> str:
+        """A web process from the README's command (``app`` swaps the WSGI target, for the
+        benchmark's bare-Flask ceiling on the same gunicorn settings)."""
+        command = self.commands["web"].replace("wsgi:app", app)
+        self._popen(name, command, {"GRIDAPP_BIND": f"127.0.0.1:{port}", **extra})
         url = f"http://127.0.0.1:{port}"
         self.urls.append(url)
         return url
@@ -173,18 +179,20 @@ class Recipe:
     def start_worker(self, name: str = "worker") -> subprocess.Popen:
         return self._popen(name, self.commands["worker"], {})
 
-    def wait_ready(self, timeout: float = 90.0) -> None:
+    def wait_ready(
+        self, timeout: float = 90.0, urls: list[str] | None = None, path: str = "/healthz"
+    ) -> None:
         """Every web process answers /healthz (so each gunicorn worker booted the app)."""
         import requests
 
         deadline = time.monotonic() + timeout
-        for url in self.urls:
+        for url in urls or self.urls:
             while True:
                 for name, proc in self.procs.items():
                     if proc.poll() is not None:
                         raise AssertionError(f"{name} exited ({proc.returncode}): {self.log(name)}")
                 try:
-                    if requests.get(url + "/healthz", timeout=5).status_code == 200:
+                    if requests.get(url + path, timeout=5).status_code == 200:
                         break
                 except requests.RequestException:
                     pass
