@@ -20,7 +20,7 @@ from peewee import (
     Model,
     SqliteDatabase,
 )
-from playhouse.postgres_ext import PooledPsycopg3Database, Psycopg3Database
+from playhouse.postgres_ext import Psycopg3Database
 
 db = DatabaseProxy()
 
@@ -53,7 +53,11 @@ def make_database(url: str) -> Database:
         # Pooled: a request takes an open connection and gives it back at teardown, instead
         # of starting a server process per request (milliseconds each on PostgreSQL). A pool
         # is per process and per thread-safe checkout; connections idle for 5 min are closed.
-        pooled = PooledPsycopg3Database(
+        # No round trip at checkout; a connection found dead at its first statement is
+        # replaced and the statement retried once (gridapp/pgpool.py).
+        from gridapp.pgpool import PooledPostgres
+
+        pooled = PooledPostgres(
             unquote(parsed.path.lstrip("/")),
             max_connections=int(os.environ.get("GRIDAPP_DB_POOL", "32")),
             stale_timeout=300,
