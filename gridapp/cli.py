@@ -205,6 +205,16 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         _serve(host, port, 2, True)
 
 
+def _core_commands() -> None:
+    from gridapp.backup import backup_cmd, restore_cmd
+
+    main.add_command(backup_cmd)
+    main.add_command(restore_cmd)
+
+
+_core_commands()
+
+
 def _feature_commands() -> None:
     """Features add commands by listing click commands in ``gridapp/<feature>/cli.py`` as
     ``cli_commands`` (e.g. ``gridapp push rotate-keys``)."""
