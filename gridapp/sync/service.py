@@ -26,6 +26,7 @@ from gridapp.org.models import User
 from gridapp.scope import Scope
 from gridapp.sync.hooks import ENTITIES, OPS, OpContext, serialize_rows
 from gridapp.sync.models import SyncOp
+from gridapp.times import json_default
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +208,7 @@ def _save(ctx: OpContext, op: dict[str, Any], answer: dict[str, Any]) -> None:
         entity=entity,
         client_id=client_id,
         server_id=server_id,
-        result=json.dumps(answer, ensure_ascii=False, default=str),
+        result=json.dumps(answer, ensure_ascii=False, default=json_default),
     )
 
 
