@@ -117,7 +117,11 @@ def roster_export():
         actor(),
         grid_id=grid_id,
         community_id=lists.int_arg("community_id") if grid_id is None else None,
+        fmt="csv" if request.args.get("format") == "csv" else "xlsx",
         ip=_ip(),
         scope=current_scope(),
     )
-    return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True, download_name=filename)
+    mimetype = "text/csv" if filename.endswith(".csv") else XLSX
+    return send_file(
+        io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=filename
+    )

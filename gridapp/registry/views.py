@@ -281,11 +281,13 @@ def import_roster():
 
 @endpoint(api, "/roster/export", query=s.ExportQuery, roles=WRITERS, tags=["registry"])
 def export_roster(query):
-    """A grid's or community's roster as .xlsx (audited)."""
+    """A grid's or community's roster as .xlsx or .csv (audited; full personal numbers for
+    supervisors and admins, masked for grid workers: ``gridapp.privacy``)."""
     data, filename = roster.export_roster(
         _user(),
         grid_id=query.grid_id,
         community_id=query.community_id,
+        fmt=query.format,
         ip=request.remote_addr or "",
         scope=current_scope(),
     )
@@ -293,7 +295,7 @@ def export_roster(query):
 
     return send_file(
         io.BytesIO(data),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        mimetype=roster.EXPORT_MIME[query.format],
         as_attachment=True,
         download_name=filename,
     )
