@@ -12,6 +12,7 @@ from gridapp.api import current_scope, endpoint
 from gridapp.errors import ValidationFailed
 from gridapp.registry import care, roster, service
 from gridapp.registry import schemas as s
+from gridapp.throttle import read_upload, throttle_upload
 
 api = Blueprint("registry_api", __name__, url_prefix="/api/v1")
 WRITERS = ("admin", "supervisor", "grid_worker")
@@ -261,18 +262,19 @@ def due_visits(query):
     response=s.ImportResult,
     roles=WRITERS,
     tags=["registry"],
-    responses={422: "Rows with errors; nothing was written"},
+    responses={422: "Rows with errors; nothing was written", 429: "Too many uploads"},
 )
 def import_roster():
     """Import residents from .xlsx/.csv (multipart field `file`, optional form field `grid_id`)."""
     upload = request.files.get("file")
     if upload is None:
         raise ValidationFailed("file", _("Choose a file to upload."))
+    throttle_upload("roster", _user().id, request.remote_addr or "")
     grid_id = request.form.get("grid_id", type=int)
     return roster.import_roster(
         _user(),
         upload.filename or "",
-        upload.read(),
+        read_upload(upload),
         grid_id=grid_id,
         ip=request.remote_addr or "",
         scope=current_scope(),
