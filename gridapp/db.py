@@ -20,7 +20,9 @@ from peewee import (
     Model,
     SqliteDatabase,
 )
-from playhouse.postgres_ext import PooledPsycopg3Database, Psycopg3Database
+from playhouse.postgres_ext import Psycopg3Database
+
+from gridapp.pgpool import PooledPostgres
 
 db = DatabaseProxy()
 
@@ -65,7 +67,7 @@ class GridSqliteDatabase(_CommitHooks, SqliteDatabase):
     pass
 
 
-class GridPooledPostgres(_CommitHooks, PooledPsycopg3Database):
+class GridPooledPostgres(_CommitHooks, PooledPostgres):
     pass
 
 
@@ -85,6 +87,8 @@ def make_database(url: str) -> Database:
         # Pooled: a request takes an open connection and gives it back at teardown, instead
         # of starting a server process per request (milliseconds each on PostgreSQL). A pool
         # is per process and per thread-safe checkout; connections idle for 5 min are closed.
+        # No round trip at checkout; a connection found dead at its first statement is
+        # replaced and the statement retried once (gridapp/pgpool.py).
         pooled = GridPooledPostgres(
             unquote(parsed.path.lstrip("/")),
             max_connections=int(os.environ.get("GRIDAPP_DB_POOL", "32")),
@@ -108,6 +112,14 @@ def close_pools() -> None:
     dropped with connections open leaves them to the garbage collector."""
     while _POOLS:
         _POOLS.pop().close_all()
+
+
+def dispose_after_fork() -> None:
+    """gunicorn's ``post_fork``: a forked worker must not reuse the master's connections
+    (pitfall 2). Without ``--preload`` the master never built the app, so the proxy is still
+    unbound and there is nothing to drop (calling ``db.dispose()`` on it killed every worker)."""
+    if db.obj is not None:
+        db.obj.dispose()
 
 
 def is_postgres() -> bool:

@@ -28,6 +28,7 @@ from gridapp.org.models import User
 from gridapp.scope import Scope
 from gridapp.sync.hooks import CREATES, ENTITIES, OPS, OpContext, Retryable, serialize_rows
 from gridapp.sync.models import SyncOp
+from gridapp.times import json_default
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +278,7 @@ def _finish(ctx: OpContext, claim: SyncOp, answer: dict[str, Any]) -> None:
         entity=entity,
         client_id=client_id,
         server_id=server_id,
-        result=json.dumps(answer, ensure_ascii=False, default=str),
+        result=json.dumps(answer, ensure_ascii=False, default=json_default),
     ).where(SyncOp.id == claim.id).execute()
 
 
@@ -297,7 +298,7 @@ def _store_rejection(ctx: OpContext, op: dict[str, Any], answer: dict[str, Any])
                 status="rejected",
                 entity=entity if client_id else "",
                 client_id=client_id,
-                result=json.dumps(answer, ensure_ascii=False, default=str),
+                result=json.dumps(answer, ensure_ascii=False, default=json_default),
             )
     except IntegrityError:
         return _stored(ctx, op["op_id"]) or answer
