@@ -22,6 +22,8 @@ from peewee import (
 )
 from playhouse.postgres_ext import Psycopg3Database
 
+from gridapp.pgpool import PooledPostgres
+
 db = DatabaseProxy()
 
 SQLITE_PRAGMAS = {
@@ -37,13 +39,45 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+_BEFORE_COMMIT: list = []  # callables(database) run as the last statements of every commit
+
+
+def before_commit(fn):
+    """Register ``fn(database)`` to run inside every transaction just before it commits (the
+    change log numbers its rows there, so the counter row is always the last lock taken)."""
+    _BEFORE_COMMIT.append(fn)
+    return fn
+
+
+class _CommitHooks:
+    """Runs the ``before_commit`` callbacks; a failing one rolls the transaction back (peewee's
+    ``_transaction.__exit__`` rolls back when ``commit()`` raises)."""
+
+    def commit(self):
+        for fn in _BEFORE_COMMIT:
+            fn(self)
+        return super().commit()
+
+    def rollback(self):
+        self._state.__dict__.pop("gridapp_pending", None)
+        return super().rollback()
+
+
+class GridSqliteDatabase(_CommitHooks, SqliteDatabase):
+    pass
+
+
+class GridPooledPostgres(_CommitHooks, PooledPostgres):
+    pass
+
+
 def make_database(url: str) -> Database:
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = unquote(parsed.path)
         if url.startswith("sqlite:////"):
             path = "/" + path.lstrip("/")
-        return SqliteDatabase(
+        return GridSqliteDatabase(
             path or ":memory:",
             pragmas=SQLITE_PRAGMAS,
             timeout=10,
@@ -55,9 +89,7 @@ def make_database(url: str) -> Database:
         # is per process and per thread-safe checkout; connections idle for 5 min are closed.
         # No round trip at checkout; a connection found dead at its first statement is
         # replaced and the statement retried once (gridapp/pgpool.py).
-        from gridapp.pgpool import PooledPostgres
-
-        pooled = PooledPostgres(
+        pooled = GridPooledPostgres(
             unquote(parsed.path.lstrip("/")),
             max_connections=int(os.environ.get("GRIDAPP_DB_POOL", "32")),
             stale_timeout=300,
