@@ -88,6 +88,10 @@ def build_config(instance: Path, overrides: dict[str, Any] | None = None) -> dic
         "BABEL_TRANSLATION_DIRECTORIES": ";".join(str(d) for d in translation_directories()),
         "LANGUAGES": ["zh_CN", "en"],
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # Redis down: each process counts in its own memory (limits per process instead of
+        # shared) and goes back to Redis when it answers again, instead of failing the request.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("GRIDAPP_LOGIN_RATE_LIMIT", "10 per minute"),
         "PROXY_FIX": _flag("GRIDAPP_PROXY_FIX", False),
