@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from pydantic import TypeAdapter
 
-from gridapp.api import BINARY, current_scope, endpoint
+from gridapp.api import BINARY, Deleted, current_scope, endpoint
 from gridapp.errors import ValidationFailed
 from gridapp.registry import care, roster, service
 from gridapp.registry import schemas as s
@@ -182,6 +182,7 @@ def update_resident(resident_id, body):
     roles=WRITERS,
     tags=["registry"],
     responses={409: "Stale version"},
+    response=Deleted,
 )
 def delete_resident(resident_id, body):
     """Remove a resident from the registry (kept for history)."""
