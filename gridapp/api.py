@@ -478,7 +478,16 @@ def openapi_document() -> dict[str, Any]:
             paths.setdefault(path, {})[method.lower()] = _operation(spec, method, params, schemas)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "gridapp API", "version": "1"},
+        "info": {
+            "title": "gridapp API",
+            "version": "1",
+            "description": (
+                "Datetimes are RFC 3339 in UTC with `Z` (e.g. 2026-12-03T10:00:00Z; three "
+                "fraction digits at most); send them with an offset (one without is refused "
+                "with 422 naming the field). Dates are YYYY-MM-DD days in Asia/Shanghai. "
+                "Errors are application/problem+json naming the failing field."
+            ),
+        },
         "paths": paths,
         "components": {
             "schemas": schemas.components,
