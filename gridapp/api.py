@@ -23,6 +23,7 @@ from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import IntegerConverter, Map
 
 from gridapp.errors import Forbidden, Problem, Unauthorized, ValidationFailed, pydantic_problem
+from gridapp.textrules import has_control
 
 API_PREFIX = "/api/v1"
 
@@ -75,7 +76,7 @@ def parse_json_body(model: type[BaseModel]) -> BaseModel:
     except RecursionError:  # nested deeper than the parser goes: not a body anyone sends
         data = None
     if data is not None:
-        refuse_nul(data, "")
+        refuse_control(data, "")
     if data is None:
         raise Problem(
             _("The request body is not valid JSON."),
@@ -91,44 +92,48 @@ def parse_json_body(model: type[BaseModel]) -> BaseModel:
     return parsed
 
 
-def _nul_problem(field: str) -> ValidationFailed:
+def _control_problem(field: str) -> ValidationFailed:
     return ValidationFailed(
-        field or "body", _("The text contains a NUL character."), code="nul_character"
+        field or "body",
+        _("The text contains a control character."),
+        code="control_character",
     )
 
 
-def refuse_nul(value: Any, path: str) -> None:
-    """NUL (U+0000) is valid JSON and valid Python but PostgreSQL text cannot hold it: refuse
-    it anywhere in a body (keys included, free-form payloads too) as a 422 naming where."""
+def refuse_control(value: Any, path: str) -> None:
+    """C0 control characters other than tab, LF and CR (``gridapp.textrules``; NUL among them,
+    which PostgreSQL text cannot hold, and the rest break spreadsheet exports) are refused
+    anywhere in a body (keys included, free-form payloads and sync ops too) as a 422 naming
+    where."""
     if isinstance(value, str):
-        if "\x00" in value:
-            raise _nul_problem(path)
+        if has_control(value):
+            raise _control_problem(path)
     elif isinstance(value, dict):
         for key, item in value.items():
             where = f"{path}.{key}" if path else str(key)
-            if "\x00" in key:
-                raise _nul_problem(where)
-            refuse_nul(item, where)
+            if has_control(key):
+                raise _control_problem(where)
+            refuse_control(item, where)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            refuse_nul(item, f"{path}.{i}" if path else str(i))
+            refuse_control(item, f"{path}.{i}" if path else str(i))
 
 
 def register_input_guard(app: Flask) -> None:
     """The same for what every request carries outside a JSON body (path, query string, form
-    fields), on pages as well as the API, before any view reads it."""
+    fields), on pages as well as the API (console and public forms), before any view reads it."""
 
     @app.before_request
-    def _refuse_nul() -> None:
-        if "\x00" in request.path:
-            raise _nul_problem("path")
+    def _refuse_control() -> None:
+        if has_control(request.path):
+            raise _control_problem("path")
         for key, value in request.args.items(multi=True):
-            if "\x00" in key or "\x00" in value:
-                raise _nul_problem(f"query.{key}")
+            if has_control(key) or has_control(value):
+                raise _control_problem(f"query.{key}")
         if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
             for key, value in request.form.items(multi=True):
-                if "\x00" in key or "\x00" in value:
-                    raise _nul_problem(key)
+                if has_control(key) or has_control(value):
+                    raise _control_problem(key)
 
 
 class Ok(BaseModel):

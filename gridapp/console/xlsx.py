@@ -1,5 +1,6 @@
 """Exports to .xlsx (openpyxl, write-only mode so a large export streams in constant memory).
-Every export is audited: who exported what, with which filters."""
+Every export is audited: who exported what, with which filters; every cell goes through
+``gridapp.exports`` (no formulas, no control characters)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,9 @@ from typing import Any
 from flask import Response
 from flask_babel import gettext as _
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 
 from gridapp.audit import write_audit
+from gridapp.exports import append_row
 from gridapp.times import LOCAL_TZ, local_naive
 
 MAX_ROWS = 100_000
@@ -35,16 +35,10 @@ def time_header(label: str) -> str:
 def build(title: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> tuple[bytes, int]:
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(title[:31])
-    bold = Font(bold=True)
-    cells = []
-    for h in header:
-        c = WriteOnlyCell(ws, value=str(h))
-        c.font = bold
-        cells.append(c)
-    ws.append(cells)
+    append_row(ws, [str(h) for h in header], bold=True)
     n = 0
-    for row in rows:
-        ws.append(list(row))
+    for row in rows:  # text cleaned and never live (gridapp.exports)
+        append_row(ws, row)
         n += 1
     buf = io.BytesIO()
     wb.save(buf)

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from gridapp.api import BINARY, current_scope, endpoint
 from gridapp.errors import ValidationFailed
 from gridapp.photos import service
+from gridapp.throttle import read_upload, throttle_upload
 
 api = Blueprint("photos_api", __name__, url_prefix="/api/v1")
 
@@ -34,7 +35,11 @@ def _out(photo) -> dict:
     methods=["PUT"],
     response=PhotoOut,
     tags=["photos"],
-    responses={201: "Stored", 422: "Not a JPEG/PNG/WebP image of at most 10 MB"},
+    responses={
+        201: "Stored",
+        422: "Not a JPEG/PNG/WebP image of at most 10 MB",
+        429: "Too many uploads from this user or address",
+    },
     form={
         "type": "object",
         "properties": {
@@ -50,10 +55,11 @@ def upload_photo(photo_id):
     upload = request.files.get("file")
     if upload is None:
         raise ValidationFailed("file", _("Choose a file to upload."))
+    throttle_upload("photo", current_user.id, request.remote_addr or "")
     photo, created = service.store_photo(
         current_user._get_current_object(),
         photo_id,
-        upload.read(),
+        read_upload(upload),
         owner_type=request.form.get("owner_type", ""),
         owner_id=request.form.get("owner_id", ""),
     )

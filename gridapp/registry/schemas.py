@@ -200,3 +200,4 @@ class ImportResult(BaseModel):
 class ExportQuery(BaseModel):
     grid_id: int | None = None
     community_id: int | None = None
+    format: Literal["xlsx", "csv"] = "xlsx"

@@ -12,6 +12,7 @@ from gridapp.api import BINARY, Deleted, current_scope, endpoint
 from gridapp.errors import ValidationFailed
 from gridapp.registry import care, roster, service
 from gridapp.registry import schemas as s
+from gridapp.throttle import read_upload, throttle_upload
 
 api = Blueprint("registry_api", __name__, url_prefix="/api/v1")
 WRITERS = ("admin", "supervisor", "grid_worker")
@@ -262,7 +263,7 @@ def due_visits(query):
     response=s.ImportResult,
     roles=WRITERS,
     tags=["registry"],
-    responses={422: "Rows with errors; nothing was written"},
+    responses={422: "Rows with errors; nothing was written", 429: "Too many uploads"},
     form={
         "type": "object",
         "properties": {
@@ -277,11 +278,12 @@ def import_roster():
     upload = request.files.get("file")
     if upload is None:
         raise ValidationFailed("file", _("Choose a file to upload."))
+    throttle_upload("roster", _user().id, request.remote_addr or "")
     grid_id = request.form.get("grid_id", type=int)
     return roster.import_roster(
         _user(),
         upload.filename or "",
-        upload.read(),
+        read_upload(upload),
         grid_id=grid_id,
         ip=request.remote_addr or "",
         scope=current_scope(),
@@ -294,14 +296,16 @@ def import_roster():
     query=s.ExportQuery,
     roles=WRITERS,
     tags=["registry"],
-    produces=["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"],
+    produces=["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "text/csv"],
 )
 def export_roster(query):
-    """A grid's or community's roster as .xlsx (audited)."""
+    """A grid's or community's roster as .xlsx or .csv (audited; full personal numbers for
+    supervisors and admins, masked for grid workers: ``gridapp.privacy``)."""
     data, filename = roster.export_roster(
         _user(),
         grid_id=query.grid_id,
         community_id=query.community_id,
+        fmt=query.format,
         ip=request.remote_addr or "",
         scope=current_scope(),
     )
@@ -309,7 +313,7 @@ def export_roster(query):
 
     return send_file(
         io.BytesIO(data),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        mimetype=roster.EXPORT_MIME[query.format],
         as_attachment=True,
         download_name=filename,
     )

@@ -315,5 +315,5 @@ def notification_read(ctx: OpContext, payload: dict, base_version: int | None):
 def register_builtin_ops() -> None:
     register_op("household.update", household_update)
     register_op("resident.update", resident_update)
-    register_op("resident.create", resident_create)
+    register_op("resident.create", resident_create, creates="resident")
     register_op("notification.read", notification_read)

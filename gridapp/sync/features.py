@@ -90,14 +90,16 @@ def register_visits() -> None:
 
     def attach_photo_ids(visits: list[Visit]) -> None:
         found: dict[str, list[str]] = {v.id: [] for v in visits}
+        grids = {v.id: v.grid_id for v in visits}
         q = (
-            Photo.select(Photo.owner_id, Photo.id)
+            Photo.select(Photo.owner_id, Photo.id, Photo.grid_id)
             .where(Photo.owner_type == "visit", Photo.owner_id.in_(list(found)))
             .order_by(Photo.created_at, Photo.id)
             .tuples()
         )
-        for owner, pid in q:
-            found[owner].append(pid)
+        for owner, pid, grid_id in q:
+            if grid_id == grids[owner]:  # attached to it, not merely naming it
+                found[owner].append(pid)
         for v in visits:
             v._photo_ids = found[v.id]
 
@@ -298,7 +300,7 @@ def register_matters() -> None:
         ctx.remember("matter", body.client_id, matter.id)
         return "matter", matter
 
-    register_op("matter.report", matter_report)
+    register_op("matter.report", matter_report, creates="matter")
 
     def claim_matter_photo(user: User, photo: Photo) -> bool:
         """A photo uploaded after its matter: the outbox names the matter by the client id it
