@@ -117,6 +117,7 @@ def update_household(household_id, body):
     response=s.RevealOut,
     roles=service.REVEAL_ROLES,
     tags=["registry"],
+    responses={429: "Too many reveals; wait a moment"},
 )
 def reveal_household(household_id, body):
     """The household's unmasked phone (audited)."""
@@ -199,6 +200,7 @@ def delete_resident(resident_id, body):
     response=s.RevealOut,
     roles=service.REVEAL_ROLES,
     tags=["registry"],
+    responses={429: "Too many reveals; wait a moment"},
 )
 def reveal_resident(resident_id, body):
     """The resident's unmasked phone and ID number (audited)."""
