@@ -9,7 +9,7 @@ from flask_wtf.csrf import generate_csrf
 
 from gridapp.accounts import schemas
 from gridapp.accounts.service import authenticate
-from gridapp.api import endpoint
+from gridapp.api import Ok, endpoint
 from gridapp.errors import Problem
 from gridapp.extensions import limiter
 from gridapp.org.models import Grid, User, UserGrid
@@ -124,7 +124,7 @@ def api_login(body: schemas.LoginIn):
     return me_payload(user)
 
 
-@endpoint(api, "/auth/logout", methods=["POST"], auth=False, summary="End the session")
+@endpoint(api, "/auth/logout", methods=["POST"], auth=False, response=Ok, summary="End the session")
 def api_logout():
     logout_user()
     return {"ok": True}
@@ -149,7 +149,12 @@ def me():
 
 
 @endpoint(
-    api, "/me/locale", methods=["PUT"], body=schemas.LocaleIn, summary="Choose the UI language"
+    api,
+    "/me/locale",
+    methods=["PUT"],
+    body=schemas.LocaleIn,
+    response=schemas.LocaleIn,
+    summary="Choose the UI language",
 )
 def me_locale(body: schemas.LocaleIn):
     User.update(locale=body.locale).where(User.id == current_user.id).execute()

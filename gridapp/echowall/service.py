@@ -16,12 +16,12 @@ from gridapp.echowall import rules
 from gridapp.echowall.models import EchoToken
 from gridapp.errors import NotFound, ValidationFailed
 from gridapp.matters import service as matters
-from gridapp.matters.deadlines import to_local
 from gridapp.matters.models import Matter
 from gridapp.org.models import Community, Grid, User, UserGrid
 from gridapp.photos.imaging import BadImage, clean_image
 from gridapp.photos.models import Photo
 from gridapp.photos.storage import get_storage
+from gridapp.times import local_text
 
 PUBLIC_STATES = ("resolved", "verified", "closed")
 
@@ -177,7 +177,7 @@ def wall(community: Community, page: int = 1, per_page: int = 20) -> dict[str, A
     grids = dict(Grid.select(Grid.id, Grid.name).where(Grid.community == community.id).tuples())
     items = [
         {
-            "date": to_local(m.updated_at).strftime("%Y-%m-%d"),
+            "date": local_text(m.updated_at, "%Y-%m-%d"),
             "grid": grids.get(m.grid_id, ""),
             "category": m.category or "",
             "text": rules.mask_free_text(m.text),

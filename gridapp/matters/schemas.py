@@ -206,5 +206,9 @@ class CalendarDayIn(BaseModel):
     note: str = Field(default="", max_length=200)
 
 
+class CalendarDayDeleted(BaseModel):
+    deleted: dt.date
+
+
 class CalendarDayOut(CalendarDayIn):
     id: int

@@ -38,7 +38,7 @@ from gridapp.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from gridapp.matters import deadlines, people, public, states, triage
 from gridapp.matters.models import Matter, MatterEvent, MatterPart
 from gridapp.notifications.service import notify
-from gridapp.org.models import Department, Grid, User
+from gridapp.org.models import Community, Department, Grid, User
 from gridapp.photos.models import Photo
 from gridapp.scope import Scope, in_scope, scope_for
 
@@ -546,6 +546,14 @@ def set_rule(actor: User, data) -> Any:
 
     if actor.role != "admin":
         raise Forbidden(_("Your role may not do this."))
+    if data.community_id is not None and not Community.get_or_none(
+        Community.id == data.community_id
+    ):
+        raise ValidationFailed("community_id", _("Unknown community."))
+    if data.department_id is not None and not Department.get_or_none(
+        Department.id == data.department_id
+    ):
+        raise ValidationFailed("department_id", _("Unknown department."))
     with db.atomic():
         row = DeadlineRule.get_or_none(
             DeadlineRule.category == data.category,

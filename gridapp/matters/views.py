@@ -12,6 +12,7 @@ from gridapp.masking import mask_phone
 from gridapp.matters import public, service
 from gridapp.matters.models import CalendarDay, DeadlineRule
 from gridapp.matters.schemas import (
+    CalendarDayDeleted,
     CalendarDayIn,
     CalendarDayOut,
     EventOut,
@@ -266,7 +267,14 @@ def put_day(body: CalendarDayIn):
     return service.set_calendar_day(current_user._get_current_object(), body)
 
 
-@endpoint(bp, "/calendar-days/<day>", methods=["DELETE"], roles=("admin",), tags=["matters"])
+@endpoint(
+    bp,
+    "/calendar-days/<day>",
+    methods=["DELETE"],
+    roles=("admin",),
+    tags=["matters"],
+    response=CalendarDayDeleted,
+)
 def delete_day(day: str):
     """Remove an override (the official calendar applies again)."""
     return service.delete_calendar_day(current_user._get_current_object(), day)

@@ -402,6 +402,7 @@ def _local_today():
 
 def test_dispatch_may_set_the_deadline_instead_of_the_rule(flow, people, org):
     from gridapp.matters.deadlines import to_utc
+    from gridapp.times import naive_utc
 
     mid = flow.report("worker", text="水管漏水")
     flow.move(mid, "sup", "triage", category="专事")
@@ -416,7 +417,7 @@ def test_dispatch_may_set_the_deadline_instead_of_the_rule(flow, people, org):
     # the timeline records the day chosen and what the rule would have given
     [event] = [e for e in moved["timeline"] if e["action"] == "dispatch"]
     assert event["data"]["deadline"] == day.isoformat()
-    rule_due = dt.datetime.fromisoformat(event["data"]["rule_deadline_at"])
+    rule_due = naive_utc(dt.datetime.fromisoformat(event["data"]["rule_deadline_at"]))
     assert rule_due < m.deadline_at - dt.timedelta(days=5)
     # today is allowed (due at the end of the day)
     mid2 = flow.report("worker", text="路灯不亮")
