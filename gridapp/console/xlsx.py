@@ -10,21 +10,26 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from flask import Response
+from flask_babel import gettext as _
 from openpyxl import Workbook
 
 from gridapp.audit import write_audit
-from gridapp.console.fmt import SHANGHAI
 from gridapp.exports import append_row
+from gridapp.times import LOCAL_TZ, local_naive
 
 MAX_ROWS = 100_000
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def local(value: dt.datetime | None) -> dt.datetime | None:
-    """Naive UTC → naive Asia/Shanghai (Excel has no time zones)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=dt.UTC).astimezone(SHANGHAI).replace(tzinfo=None)
+    """Naive UTC → naive Asia/Shanghai (Excel has no time zones: the header says which, see
+    ``time_header``)."""
+    return local_naive(value)
+
+
+def time_header(label: str) -> str:
+    """A time column's header names its zone: "截止时间（北京时间）"."""
+    return _("%(label)s (Beijing time)", label=label)
 
 
 def build(title: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> tuple[bytes, int]:
@@ -51,7 +56,7 @@ def send(
 ) -> Response:
     data, n = build(name, header, rows)
     write_audit(actor.id, f"export.{name}", name, "", ip=ip, detail={"rows": n, **filters})
-    stamp = dt.datetime.now(SHANGHAI).strftime("%Y%m%d-%H%M")
+    stamp = dt.datetime.now(LOCAL_TZ).strftime("%Y%m%d-%H%M")
     return Response(
         data,
         mimetype=XLSX_MIME,

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from pydantic import BaseModel
 
-from gridapp.api import current_scope, endpoint
+from gridapp.api import BINARY, current_scope, endpoint
 from gridapp.errors import ValidationFailed
 from gridapp.photos import service
 from gridapp.throttle import read_upload, throttle_upload
@@ -36,8 +36,18 @@ def _out(photo) -> dict:
     response=PhotoOut,
     tags=["photos"],
     responses={
+        201: "Stored",
         422: "Not a JPEG/PNG/WebP image of at most 10 MB",
         429: "Too many uploads from this user or address",
+    },
+    form={
+        "type": "object",
+        "properties": {
+            "file": {**BINARY, "description": "a JPEG, PNG or WebP image"},
+            "owner_type": {"type": "string", "description": "visit, matter, task"},
+            "owner_id": {"type": "string", "maxLength": 64},
+        },
+        "required": ["file"],
     },
 )
 def upload_photo(photo_id):
@@ -66,13 +76,16 @@ def _serve(photo_id: str, thumb: bool) -> Response:
     return resp
 
 
-@endpoint(api, "/photos/<photo_id>/image", tags=["photos"])
+IMAGES = ["image/jpeg", "image/png", "image/webp"]
+
+
+@endpoint(api, "/photos/<photo_id>/image", tags=["photos"], produces=IMAGES)
 def photo_image(photo_id):
     """The cleaned photo (no EXIF), to users who may see its record."""
     return _serve(photo_id, thumb=False)
 
 
-@endpoint(api, "/photos/<photo_id>/thumb", tags=["photos"])
+@endpoint(api, "/photos/<photo_id>/thumb", tags=["photos"], produces=["image/jpeg"])
 def photo_thumb(photo_id):
     """A 320 px JPEG thumbnail."""
     return _serve(photo_id, thumb=True)

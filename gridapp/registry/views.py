@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from pydantic import TypeAdapter
 
-from gridapp.api import current_scope, endpoint
+from gridapp.api import BINARY, current_scope, endpoint
 from gridapp.errors import ValidationFailed
 from gridapp.registry import care, roster, service
 from gridapp.registry import schemas as s
@@ -263,6 +263,14 @@ def due_visits(query):
     roles=WRITERS,
     tags=["registry"],
     responses={422: "Rows with errors; nothing was written", 429: "Too many uploads"},
+    form={
+        "type": "object",
+        "properties": {
+            "file": {**BINARY, "description": ".xlsx or .csv roster"},
+            "grid_id": {"type": "integer", "description": "the grid rows without one go to"},
+        },
+        "required": ["file"],
+    },
 )
 def import_roster():
     """Import residents from .xlsx/.csv (multipart field `file`, optional form field `grid_id`)."""
@@ -281,7 +289,14 @@ def import_roster():
     )
 
 
-@endpoint(api, "/roster/export", query=s.ExportQuery, roles=WRITERS, tags=["registry"])
+@endpoint(
+    api,
+    "/roster/export",
+    query=s.ExportQuery,
+    roles=WRITERS,
+    tags=["registry"],
+    produces=["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "text/csv"],
+)
 def export_roster(query):
     """A grid's or community's roster as .xlsx or .csv (audited; full personal numbers for
     supervisors and admins, masked for grid workers: ``gridapp.privacy``)."""
