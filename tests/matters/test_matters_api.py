@@ -49,7 +49,7 @@ def test_individual_matter_end_to_end(flow, people, org):
     ]
     assert all(e["to_state"] for e in body["timeline"])
     assert body["deadline_at"]
-    assert body["contact_phone"] == "13812341234"
+    assert body["contact_phone"] == "138****1234"  # masked; handlers reveal it (test_contact)
 
 
 def test_community_matter_is_handled_by_the_supervisor(flow, people):
