@@ -192,3 +192,18 @@ def test_old_remember_cookies_no_longer_log_in(app, make_user):
     other = app.test_client()
     other.set_cookie("remember_token", encode_cookie(f"{user.id}:{user.version}"))
     assert other.get("/api/v1/me").status_code == 401
+
+
+def test_ended_sessions_are_pruned_after_a_month(app, make_user):
+    from gridapp.accounts.jobs import prune_sessions_job
+
+    user = make_user()
+    a, _ = _login(app, user)
+    _login(app, user)
+    a.post("/api/v1/auth/logout")
+    assert prune_sessions_job.call_local() == 0
+    UserSession.update(revoked_at=utcnow() - dt.timedelta(days=31)).where(
+        UserSession.revoked_at.is_null(False)
+    ).execute()
+    assert prune_sessions_job.call_local() == 1
+    assert UserSession.select().count() == 1

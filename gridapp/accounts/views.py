@@ -178,6 +178,6 @@ def me_locale(body: schemas.LocaleIn):
     return {"locale": body.locale}
 
 
-from gridapp.accounts import session_views  # noqa: E402,F401  (sessions API on ``api``)
+from gridapp.accounts import jobs, session_views  # noqa: E402,F401  (sessions API, prune job)
 
 __all__ = ["bp", "api", "login_required"]
