@@ -57,3 +57,7 @@ class SessionOut(BaseModel):
 
 class RevokedOut(BaseModel):
     revoked: int
+
+
+class OkOut(BaseModel):
+    ok: bool

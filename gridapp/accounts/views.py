@@ -146,10 +146,17 @@ def api_login(body: schemas.LoginIn):
     return me_payload(user)
 
 
-@endpoint(api, "/auth/logout", methods=["POST"], auth=False, summary="End the session")
+@endpoint(
+    api,
+    "/auth/logout",
+    methods=["POST"],
+    response=schemas.OkOut,
+    auth=False,
+    summary="End the session (on the server: the cookie stops working everywhere)",
+)
 def api_logout():
     end_session()
-    return {"ok": True}
+    return schemas.OkOut(ok=True)
 
 
 @endpoint(
@@ -171,11 +178,16 @@ def me():
 
 
 @endpoint(
-    api, "/me/locale", methods=["PUT"], body=schemas.LocaleIn, summary="Choose the UI language"
+    api,
+    "/me/locale",
+    methods=["PUT"],
+    body=schemas.LocaleIn,
+    response=schemas.LocaleIn,
+    summary="Choose the UI language",
 )
 def me_locale(body: schemas.LocaleIn):
     User.update(locale=body.locale).where(User.id == current_user.id).execute()
-    return {"locale": body.locale}
+    return schemas.LocaleIn(locale=body.locale)
 
 
 from gridapp.accounts import jobs, session_views  # noqa: E402,F401  (sessions API, prune job)
