@@ -171,6 +171,14 @@ STRINGS = {
     "prio_0": _l("Normal"),
     "prio_1": _l("High"),
     "prio_2": _l("Urgent"),
+    # "My devices" (static/pwa/devices.js; catalog entries in gridapp/accounts/translations)
+    "my_devices": _l("My devices"),
+    "this_device": _l("this device"),
+    "device_app": _l("App"),
+    "device_browser": _l("Browser"),
+    "last_seen": _l("last seen {when}"),
+    "log_out_device": _l("Log out"),
+    "log_out_others": _l("Log out all other devices"),
 }
 
 
