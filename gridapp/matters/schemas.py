@@ -52,6 +52,8 @@ class TransitionIn(BaseModel):
 class RatingIn(BaseModel):
     rating: str = Field(max_length=10)
     note: str = Field(default="", max_length=1000)
+    # the rating key issued to the resident's browser with the tracking link at report time
+    key: str = Field(default="", max_length=200)
 
 
 class MatterQuery(BaseModel):
@@ -76,6 +78,7 @@ class MatterOut(BaseModel):
     text: str
     state: str
     category: str | None
+    suggested_category: str | None = None
     urgent: bool
     level: int
     result: str
@@ -98,6 +101,7 @@ class MatterOut(BaseModel):
             text=m.text,
             state=m.state,
             category=m.category,
+            suggested_category=m.suggested_category,
             urgent=m.urgent,
             level=m.level,
             result=m.result,
