@@ -111,7 +111,7 @@ def _filter_fields() -> list[dict[str, Any]]:
             "name": "state",
             "label": _("State"),
             "type": "select",
-            "options": [("open", _("Open")), ("queue", _("To triage"))]
+            "options": [("open", _("Not yet closed")), ("queue", _("To triage"))]
             + [(s, state_names[s]) for s in states.STATES],
         },
         {
