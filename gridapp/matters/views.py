@@ -220,8 +220,9 @@ def track(code: str):
     responses=CONFLICTS,
 )
 def rate(code: str, body: RatingIn):
-    """Public: the resident rates a closed matter (不满意 reopens it)."""
-    service.rate_matter_by_code(code, body.rating, body.note)
+    """Public: the resident rates a closed matter once (不满意 reopens it), with the rating key
+    their browser was given at report time (403 without it, 409 when already rated)."""
+    service.rate_matter_by_code(code, body.rating, body.note, body.key)
     return public.public_view(code)
 
 

@@ -310,9 +310,10 @@ def register_matters() -> None:
         body = MatterReport.model_validate(payload)
         check_ranges(body)
         text = body.description.strip()
-        suggested = CATEGORY_NAMES.get(body.category or "", "")
-        if suggested:
-            text = f"{text}\n（网格员建议分类：{suggested}）"
+        # The worker's suggestion preselects the triage form (a person decides); it is not
+        # pasted into the resident-facing description.
+        raw = body.category or ""
+        suggested = CATEGORY_NAMES.get(raw) or (raw if raw in CATEGORY_NAMES.values() else None)
         # Against a concurrent upload of one of its photos (see ``photos.service.owner_lock``).
         owner_lock(ctx.user.id)
         matter = report_matter(
@@ -323,6 +324,7 @@ def register_matters() -> None:
             title=body.title,
             photo_ids=own_photos(ctx, body.photo_ids, ("matter", f"c:{body.client_id}")),
             urgent=body.urgent,
+            suggested_category=suggested or None,
         )
         ctx.remember("matter", body.client_id, matter.id)
         return "matter", matter

@@ -160,9 +160,20 @@ def test_resident_report_tracking_and_unsatisfied_reopens(app, flow, people, org
     from tests.conftest import csrf_token
 
     token = csrf_token(client)
+    # the code alone (which staff in scope may see) does not rate: the resident's key does
+    for key in ("", "wrong-key"):
+        resp = client.post(
+            f"/api/v1/track/{code}/rating",
+            json={"rating": "不满意", "key": key},
+            headers={"X-CSRFToken": token},
+        )
+        assert resp.status_code == 403 and resp.get_json()["code"] == "rating_key"
+    assert Matter.get_by_id(mid).rating is None
+    key = matter.issued_rating_key
+    assert key and Matter.get_by_id(mid).rating_key != key  # only its hash is stored
     resp = client.post(
         f"/api/v1/track/{code}/rating",
-        json={"rating": "不满意", "note": "又满了"},
+        json={"rating": "不满意", "note": "又满了", "key": key},
         headers={"X-CSRFToken": token},
     )
     assert resp.status_code == 200, resp.get_json()
@@ -176,10 +187,21 @@ def test_resident_report_tracking_and_unsatisfied_reopens(app, flow, people, org
     assert mid in [
         m["id"] for m in people.api["sup"].get("/api/v1/matters/triage-queue").get_json()
     ]
+    # rated once: a second rating is refused, even after the matter is closed again
+    flow.move(mid, "sup", "triage", category="社事")
+    flow.move(mid, "sup", "dispatch")
+    flow.move(mid, "sup", "accept")
+    flow.move(mid, "sup", "resolve", result="再次清运")
+    flow.move(mid, "sup", "verify")
+    flow.move(mid, "sup", "close")
+    assert not client.get(f"/api/v1/track/{code}").get_json()["can_rate"]
     resp = client.post(
-        f"/api/v1/track/{code}/rating", json={"rating": "满意"}, headers={"X-CSRFToken": token}
+        f"/api/v1/track/{code}/rating",
+        json={"rating": "满意", "key": key},
+        headers={"X-CSRFToken": token},
     )
-    assert resp.status_code == 409
+    assert resp.status_code == 409 and resp.get_json()["code"] == "already_rated"
+    assert Matter.get_by_id(mid).rating == "不满意" and Matter.get_by_id(mid).state == "closed"
     assert client.get("/api/v1/track/NOPE1234").status_code == 404
 
 
