@@ -91,8 +91,8 @@ export async function task(id) {
       <dt>${t("due_label")}</dt><dd id="task-due">${fmtDate(x.due_at, true)}</dd>
       <dt>${t("priority")}</dt><dd>${t(`prio_${x.priority || 0}`)}</dd>
       <dt>${t("description")}</dt><dd>${x.description}</dd>
-      ${x.household_id ? html`<dt>${t("household")}</dt><dd><a href="#/household/${x.household_id}">${t("open")}</a></dd>` : ""}
-      ${x.matter_id ? html`<dt>${t("op_matter")}</dt><dd><a href="#/matter/${x.matter_id}">${t("open")}</a></dd>` : ""}
+      ${x.household_id ? html`<dt>${t("household")}</dt><dd><a class="go" href="#/household/${x.household_id}">${t("open")}</a></dd>` : ""}
+      ${x.matter_id ? html`<dt>${t("op_matter")}</dt><dd><a class="go" href="#/matter/${x.matter_id}">${t("open")}</a></dd>` : ""}
       ${x.result_note ? html`<dt>${t("result")}</dt><dd>${x.result_note}</dd>` : ""}
       ${x.return_reason ? html`<dt>${t("reason")}</dt><dd>${x.return_reason}</dd>` : ""}
     </dl>${thumbs(x.photo_ids)}</section>

@@ -34,6 +34,19 @@ def eventually(check, timeout: float = 30.0) -> None:
         time.sleep(0.1)
 
 
+SMALL_TARGETS = """() => [...document.querySelectorAll(
+    'main a, main button, main summary, main label.button, .tabbar a')]
+  .filter((e) => e.offsetParent !== null)
+  .map((e) => [e.textContent.trim().slice(0, 20), e.getBoundingClientRect()])
+  .filter(([, r]) => r.height < 44 || (r.width < 44 && r.width > 0))
+  .map(([text, r]) => `${text}: ${Math.round(r.width)}x${Math.round(r.height)}`)"""
+
+
+def small_targets(page) -> list[str]:
+    """Every visible tap target smaller than 44 px (none expected at 360 px)."""
+    return page.evaluate(SMALL_TARGETS)
+
+
 def jpeg() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (800, 600), (30, 140, 90)).save(out, "JPEG", quality=85)
@@ -85,6 +98,7 @@ def test_task_done_after_an_empty_note_tap_with_a_photo(
     )
     page.wait_for_selector("#thumbs img")
     page.screenshot(path=str(artifacts_dir / "pwa-task-360.png"), full_page=True)
+    assert small_targets(page) == []
     page.tap("#task-done")
     eventually(lambda: Task.get_by_id(task.id).state == "done")
     done = Task.get_by_id(task.id)
@@ -157,6 +171,7 @@ def test_community_matter_handled_in_the_app_offline_then_online(
     )
     page.wait_for_selector("#thumbs img")
     page.screenshot(path=str(artifacts_dir / "pwa-matter-360.png"), full_page=True)
+    assert small_targets(page) == []
     page.click("#matter-resolve")
     eventually(lambda: Matter.get_by_id(m.id).state == "resolved")
     resolved = Matter.get_by_id(m.id)
@@ -236,11 +251,48 @@ def test_today_says_where_to_start(live_server, profile, make_user, org, artifac
         f"截止 {shown(later)}",
     ]
     page.screenshot(path=str(artifacts_dir / "pwa-today-360.png"), full_page=True)
+    assert small_targets(page) == []
     # The household's date is labelled as the next visit, not "households due a visit".
     page.click(f"[data-household='{h_a.id}']")
     page.wait_for_selector("#next-visit")
     assert page.inner_text("#next-visit") == shown(now - 20 * days, with_time=False)
     assert "下次走访" in page.inner_text(".facts")
-    box = page.locator("a.back").bounding_box() if page.locator("a.back").count() else None
-    assert box is None or box["height"] >= 44
+    assert small_targets(page) == []
+    page.close()
+
+
+def test_every_screen_has_thumb_sized_targets(
+    live_server, profile, make_user, grid_data, artifacts_dir
+):
+    """At 360 px, every link, button and summary on every screen is at least 44 px each way."""
+    worker = make_user("grid_worker", username="w_targets")
+    h1, b1 = grid_data["h1"], grid_data["b1"]
+    page = open_app_as(profile, live_server.url, worker.username)
+    routes = [
+        "today",
+        "grid",
+        "grid?q=zs",
+        f"building/{b1.id}",
+        f"household/{h1.id}",
+        f"visit/new?household={h1.id}",
+        "report",
+        "matters",
+        "inbox",
+        "settings",
+        "outbox",
+    ]
+    found = {}
+    for route in routes:
+        page.goto(f"{live_server.url}/app#/{route}")
+        page.wait_for_function(
+            "r => document.getElementById('screen').dataset.route === r",
+            arg="#/" + route.split("?")[0],
+        )
+        page.wait_for_timeout(150)
+        name = route.split("?")[0].split("/")[0]
+        page.screenshot(path=str(artifacts_dir / f"pwa-{name}-360.png"), full_page=True)
+        small = small_targets(page)
+        if small:
+            found[route] = small
+    assert found == {}
     page.close()
