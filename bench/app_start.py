@@ -51,17 +51,11 @@ def start_once(pw, base: str, password: str, *, cpu: float, network: dict | None
             locale="zh-CN",
         )
         page = ctx.new_page()
-        page.goto(base + "/offline")
-        page.evaluate(
-            """async ([u, p]) => {
-                const c = await (await fetch('/api/v1/auth/csrf')).json();
-                const r = await fetch('/api/v1/auth/login', {method: 'POST',
-                  headers: {'Content-Type': 'application/json', 'X-CSRFToken': c.csrf_token},
-                  body: JSON.stringify({username: u, password: p})});
-                if (!r.ok) throw new Error('login ' + r.status);
-            }""",
-            ["bench_worker", password],
-        )
+        page.goto(base + "/login?next=/offline")
+        page.fill("#username", "bench_worker")
+        page.fill("#password", password)
+        page.click("#login-submit")
+        page.wait_for_url("**/offline")
         cdp = ctx.new_cdp_session(page)
         if cpu != 1:
             cdp.send("Emulation.setCPUThrottlingRate", {"rate": cpu})
@@ -115,7 +109,7 @@ def run(backend: str, residents: int, repeat: int, smoke: bool) -> None:
             server.shutdown()
         label = "CPU 4x" if smoke else "CPU 4x + slow 3G"
         print(
-            f"\n[{backend}] one grid of {city['grids']}: 500 households, "
+            f"\n[{backend}] the measured grid (1 of {city['grids']}): 500 households, "
             f"{city['open_items']} open tasks and matters; median of {repeat}"
         )
         report(

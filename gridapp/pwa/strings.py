@@ -186,7 +186,7 @@ STRINGS = {
     "deadline": _l("Deadline"),
     "op_matter_action": _l("Matter update"),
     "count_overdue_visits": _l("overdue visits"),
-    "count_tasks_today": _l("tasks due today"),
+    "count_tasks_today": _l("tasks due by today"),
     "count_matters_act": _l("matters to act on"),
     "overdue_since": _l("Overdue since {d}"),
     "overdue_at": _l("Overdue ({d})"),
