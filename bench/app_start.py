@@ -21,6 +21,7 @@ only the page's requests are. ``--smoke`` uses CPU throttling only, once, to sta
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -94,6 +95,7 @@ def run(backend: str, residents: int, repeat: int, smoke: bool) -> None:
 
     from bench.sync import PASSWORD, seed
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request buries figures
     with bench_app(backend) as app:
         city = seed(residents)
         server = make_server("127.0.0.1", 0, app, threaded=True)

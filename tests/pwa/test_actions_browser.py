@@ -295,4 +295,22 @@ def test_every_screen_has_thumb_sized_targets(
         if small:
             found[route] = small
     assert found == {}
+    # The one time module: offsets honoured, a naive server value taken as UTC, dates unshifted.
+    shown_js = """async () => {
+        const T = await import('/static/pwa/time.js');
+        return [T.fmtDate('2026-12-03T10:00:00Z', true), T.fmtDate('2026-12-03T10:00:00', true),
+                T.fmtDate('2026-12-03T10:00:00+08:00', true), T.fmtDate('2026-12-03T20:30:00Z'),
+                T.fmtDate('2026-12-03'), T.isPast('2000-01-01'), T.isPast('2999-01-01'),
+                T.fmtDate('not a date', true)];
+    }"""
+    assert page.evaluate(shown_js) == [
+        "2026-12-03 18:00",
+        "2026-12-03 18:00",
+        "2026-12-03 10:00",
+        "2026-12-04",
+        "2026-12-03",
+        True,
+        False,
+        "",
+    ]
     page.close()
