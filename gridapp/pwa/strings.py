@@ -179,6 +179,7 @@ STRINGS = {
     "act_matter_progress": _l("Report progress"),
     "act_matter_resolve": _l("Resolve"),
     "act_matter_return": _l("Send back"),
+    "act_matter_rate": _l("Rate the result"),
     "need_note": _l("write what was done"),
     "need_reason": _l("write the reason"),
     "need_result": _l("write the result"),

@@ -250,6 +250,7 @@ class MatterTransition(BaseModel):
     note: str = Field("", max_length=4000)
     reason: str = Field("", max_length=2000)
     result: str = Field("", max_length=4000)
+    rating: str | None = Field(None, max_length=10)  # rate: the reporting worker's rating
     photo_ids: list[str] = Field(default_factory=list, max_length=9)
 
 
@@ -309,7 +310,7 @@ def register_matters() -> None:
         if rows:
             user = user or User.get_by_id(scope.user_id)
             for m in rows:
-                m._allowed = [a for a in allowed_actions(user, m, scope) if a != "rate"]
+                m._allowed = allowed_actions(user, m, scope)
         return rows
 
     register_entity(
@@ -365,6 +366,7 @@ def register_matters() -> None:
             note=body.note,
             reason=body.reason,
             result=body.result,
+            rating=body.rating,
             photo_ids=own_photos(ctx, body.photo_ids),
         )
         return "matter", with_actions([matter], ctx.scope, ctx.user)[0]

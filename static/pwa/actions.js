@@ -24,7 +24,9 @@ const MATTER = {
   progress: { to: "in_progress", next: ["progress", "resolve", "return"], text: "note", photos: true },
   resolve: { to: "resolved", next: [], text: "result", photos: true },
   return: { to: "returned", next: [], text: "reason" },
+  rate: { to: "closed", next: [] }, // the worker who reported it rates the result
 };
+const RATINGS = ["满意", "基本满意", "不满意"];
 const wantsPhotos = (text) => /拍照|照片|photo/i.test(text || "");
 
 function photoField(hint) {
@@ -74,7 +76,9 @@ function actionForm(kind, offered, table, photoHint) {
       <label>${t("notes")}<textarea name="note" rows="3" id="${kind}-note"></textarea></label>
       ${textual.length ? html`<p class="muted hint">${textual.join("；")}</p>` : ""}
       ${offered.some((a) => table[a]?.photos) ? photoField(photoHint) : ""}
-      <div class="actions">${offered.map((a) => html`<button type="submit" name="action" value="${a}"
+      <div class="actions">${offered.map((a) => a === "rate" ? RATINGS.map((r, i) => html`<button type="submit" name="action"
+        value="rate" data-rating="${r}" class="${i ? "" : "primary"}" id="${kind}-rate-${i}">${r}</button>`)
+        : html`<button type="submit" name="action" value="${a}"
         class="${a === "return" ? "" : "primary"}" id="${kind}-${a}">${t(`act_${kind}_${a}`)}</button>`)}</div>
     </form>`;
 }
@@ -123,7 +127,8 @@ function bindActions(root, kind, id, table, send, done) {
     if (!row) return fail(note, t("no_results"));
     const sending = spec.photos ? photos.splice(0) : [];
     await queuePhotos(sending);
-    await send(row, action, text, sending.map((p) => p.id), spec);
+    const rating = e.submitter?.dataset.rating || null;
+    await send(row, action, text, sending.map((p) => p.id), rating ? { ...spec, rating, to: rating === "不满意" ? "reopened" : spec.to } : spec);
     done(location.hash);
   });
 }
@@ -157,13 +162,14 @@ export function bindMatter(root, id, done) {
     await enqueue("matter.transition", {
       id: m.id, action, note: text,
       reason: action === "return" ? text : "", result: action === "resolve" ? text : "", photo_ids: photoIds,
+      ...(spec.rating ? { rating: spec.rating } : {}),
     }, {
       baseVersion: m.version ?? null,
       label: t("op_matter_action"),
       local: {
         entity: "matter",
         data: { ...m, ...predicted(m), state: spec.to, allowed_actions: spec.next, timeline: [...(m.timeline || []), event],
-          result: action === "resolve" ? text : m.result },
+          result: action === "resolve" ? text : m.result, rating: spec.rating || m.rating },
         prev: m,
       },
     });
