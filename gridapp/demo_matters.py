@@ -258,9 +258,11 @@ def seed_matters(
         if i < len(FORCED):
             target, (lo, hi) = FORCED[i]
             plan.append((rng.uniform(lo, hi), target))
-        # the others spread back over about 100 days
+        # the others spread back over about 100 days, and in some grids one from this morning
         n = rng.randint(*per_grid) - len(plan)
         ages = [rng.uniform(0.05, 100) for _ in range(n)]
+        if rng.random() < 0.4:
+            ages.append(rng.uniform(0.05, 0.5))
         plan += [(age, _target(rng, age)) for age in ages]
         for j, (age, target) in enumerate(sorted(plan)):
             # every category among each grid's matters, the rest at random
@@ -275,7 +277,7 @@ def seed_matters(
 
 def _tell(rng, now, clock, cast: Cast, grid: Grid, story: Story, target: str, age: float) -> None:
     start = now - dt.timedelta(days=age)
-    steps = _steps(rng, story, target, grid, cast)
+    steps = _steps(rng, now, story, target, grid, cast)
     # Spread the steps between the report and (at the latest) half an hour ago.
     gaps = [rng.uniform(*g) for *_x, g in steps]
     room = (now - dt.timedelta(minutes=30) - start).total_seconds() / 3600
@@ -314,7 +316,7 @@ def _tell(rng, now, clock, cast: Cast, grid: Grid, story: Story, target: str, ag
             transition_matter(actor, m.id, action, version=m.version, **kwargs)
 
 
-def _steps(rng, story: Story, target: str, grid: Grid, cast: Cast) -> list[tuple]:
+def _steps(rng, now, story: Story, target: str, grid: Grid, cast: Cast) -> list[tuple]:
     """(action, actor, fields, (min, max) hours after the previous step) up to ``target``."""
     sup = cast.sup[grid.community_id]
     cat = story.category
@@ -336,12 +338,21 @@ def _steps(rng, story: Story, target: str, grid: Grid, cast: Cast) -> list[tuple
             ("return", cast.handler[wrong.id], {"reason": rng.choice(RETURN_REASONS)}, (2, 20))
         )
         return steps
+    if target == "dispatched" and rng.random() < 0.5:
+        # a deadline day chosen by hand (the dispatch event keeps the rule's for the record)
+        day = (now + dt.timedelta(hours=8)).date() + dt.timedelta(days=rng.randint(3, 6))
+        steps.append(("dispatch", sup, {"department_ids": deps, "deadline": day}, (0.05, 0.3)))
+        return steps
     steps.append(("dispatch", sup, {"department_ids": deps}, (0.05, 0.3)))
     if target == "dispatched":
         return steps
     if target == "escalated":
-        reason = "涉及多个部门，社区层面难以解决，提请街道协调。"
-        steps.append(("escalate", sup, {"reason": reason}, (20, 60)))
+        if rng.random() < 0.5:  # the deadline job's 超时升级 (the system, no person)
+            reason = "超过办理时限未办结，自动升级。"
+            steps.append(("escalate", None, {"reason": reason}, (120, 200)))
+        else:
+            reason = "涉及多个部门，社区层面难以解决，提请街道协调。"
+            steps.append(("escalate", sup, {"reason": reason}, (20, 60)))
         return steps
     for h in handlers:
         steps.append(("accept", h, {}, (1, 18)))

@@ -61,8 +61,8 @@ def seed_tasks(rng: random.Random, now: dt.datetime, clock: Clock) -> dict[int, 
             plan.append(("returned", 2, 6))
         if grid.sort == 3:
             plan.append(("in_progress", 6, 4))  # overdue: due two days ago, still open
-        for state, age, span in plan:
-            title, text = rng.choice(TASKS)
+        for k, (state, age, span) in enumerate(plan):
+            title, text = TASKS[(grid.sort + k) % len(TASKS)]  # no title twice on one list
             start = now - dt.timedelta(days=age, hours=rng.uniform(0, 3))
             household = None
             if "走访" in title:
