@@ -17,11 +17,13 @@ import io
 import json
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
+from playwright.sync_api import Error as PlaywrightError
 
 from gridapp.db import db, utcnow
 from gridapp.masking import mask_name
@@ -206,8 +208,28 @@ def open_app(context, base: str, username: str):
     return page
 
 
-def pending(page) -> int:
-    return int(page.get_attribute("#pending-count", "data-count") or 0)
+class Steps:
+    """The day's checks. A check that fails is recorded and the day goes on where it can (by the
+    plain route: the tracking page by its URL when the lookup page fails, say), so one run names
+    every broken step; the test fails at the end listing them all. Moves that the rest of the
+    day needs (an upload, a state change) are plain asserts."""
+
+    def __init__(self, artifacts) -> None:
+        self.failed: list[str] = []
+        self.artifacts = artifacts
+
+    @contextmanager
+    def check(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except (AssertionError, PlaywrightError) as exc:
+            self.failed.append(f"{what}: {str(exc).splitlines()[0][:300]}")
+
+    def done(self) -> None:
+        assert not self.failed, "steps that failed:\n" + "\n".join(self.failed)
+
+
+QUICK = 5000  # ms: an element that is there appears at once; a missing one fails fast
 
 
 # ---- the day ------------------------------------------------------------------------------
@@ -217,20 +239,24 @@ def test_a_working_day(live_server, day, phone, resident_phone, desktop, artifac
     base = live_server.url
     worker, sup, h1, r1 = day["worker"], day["sup"], day["h1"], day["r1"]
     shots = artifacts_dir
+    steps = Steps(artifacts_dir)
 
     # 1. Morning: the worker opens the app; the first sync brings the grid, tasks and inbox.
     app = open_app(phone, base, worker.username)
     app.wait_for_selector("#due-visits")
     today = body_text(app, "main")
-    # Where to start: the task, then the overdue care visits by building, with the resident's
-    # name (as the masking rule shows it) and care tags.
-    assert "核查消防通道堆物" in today and "3号楼" in today and "独居老人" in today
-    assert r1.name in today or mask_name(r1.name) in today
+    assert "核查消防通道堆物" in today and "3号楼" in today
+    with steps.check("Today names the resident and her care tag"):
+        assert "独居老人" in today and (r1.name in today or mask_name(r1.name) in today), (
+            today.replace("\n", " ")[:300]
+        )
     synced = User.get_by_id(worker.id).last_sync_at
     server_times = [Task.get_by_id(day["task"]).due_at, *around(synced)]
     server_times += [h.next_visit_due for h in Household.select()]
-    check_times(body_text(app), server_times, "Today")
-    no_sideways_scroll(app, 360)
+    with steps.check("times on Today"):
+        check_times(body_text(app), server_times, "Today")
+    with steps.check("Today fits 360 px"):
+        no_sideways_scroll(app, 360)
     app.screenshot(path=str(shots / "day-1-today.png"))
 
     # 2. A care visit, offline, with a photo: from Today's list to the household.
@@ -238,7 +264,7 @@ def test_a_working_day(live_server, day, phone, resident_phone, desktop, artifac
     try:
         app.click(f"#due-visits a[href$='/household/{h1.id}']")
         app.wait_for_selector("#new-visit")
-        app.click("#new-visit")
+        app.tap("#new-visit")
         app.wait_for_selector("#visit-form")
         app.check(f"input[name=resident][value='{r1.id}']")
         app.fill("#visit-notes", "老人身体不错，叮嘱天冷注意保暖。")
@@ -249,12 +275,13 @@ def test_a_working_day(live_server, day, phone, resident_phone, desktop, artifac
         assert "叮嘱天冷" in body_text(app, "#visit-history")
 
         # 3. A matter for the resident, offline: water pressure, with a photo and her phone.
-        app.click("#report-here")
+        app.tap("#report-here")
         app.wait_for_selector("#matter-form")
         app.check("input[name=category][value=special]")
         app.fill("#matter-title", "3号楼水压低")
         app.fill("#matter-description", "3号楼1单元早晚用水高峰水压很低，热水器打不着火。")
-        app.fill("#matter-phone", RESIDENT_PHONE)
+        with steps.check("the app's report form takes the resident's phone (#matter-phone)"):
+            app.fill("#matter-phone", RESIDENT_PHONE, timeout=QUICK)
         app.set_input_files("#photo-input", [jpeg((60, 110, 160))])
         app.wait_for_selector("#thumbs img")
         app.tap("#matter-submit")
@@ -270,23 +297,31 @@ def test_a_working_day(live_server, day, phone, resident_phone, desktop, artifac
     app.wait_for_selector("#pending-count[data-count='0']", timeout=30000)
     eventually(lambda: Visit.select().count() == 1 and Matter.select().count() == 1, what="upload")
     visit, matter = Visit.get(), Matter.get()
-    assert matter.contact_phone == RESIDENT_PHONE
+    with steps.check("the matter carries the resident's phone"):
+        assert matter.contact_phone == RESIDENT_PHONE
     assert len(json.loads(matter.photo_ids)) == 1
     assert (
         Photo.select().where(Photo.owner_type == "visit", Photo.owner_id == visit.id).count() == 1
     )
     app.evaluate("window.gridapp.syncNow({force: true})")
     assert Visit.select().count() == 1 and Matter.select().count() == 1
+    with steps.check("the app shows the tracking code to give the resident"):
+        app.goto(f"{base}/app#/matter/{matter.id}")
+        app.wait_for_selector("#matter-status")
+        eventually(lambda: matter.code in body_text(app, "main"), timeout=QUICK / 1000)
 
     # 5. The supervisor, at the desk: triage as 专事, the water company, a deadline.
     console = desktop.new_page()
     console_login(console, base, sup.username, "/console/")
     console.goto(f"{base}/console/triage")
     item = console.locator(f".triage-item[data-code='{matter.code}']")
-    assert "3号楼水压低" in item.inner_text()
-    check_times(item.inner_text(), matter_times(matter), "triage card")
-    # The worker's suggestion (专事) is preselected.
-    assert item.locator("select.category").input_value() == "专事"
+    with steps.check("the triage card shows the title"):
+        assert "3号楼水压低" in item.inner_text()
+    with steps.check("times on the triage card"):
+        check_times(item.inner_text(), matter_times(matter), "triage card")
+    with steps.check("the worker's suggestion (专事) preselects the triage form"):
+        assert item.locator("select.category").input_value() == "专事"
+    item.locator("select.category").select_option("专事")
     deadline_day = (dt.datetime.now(SHANGHAI) + dt.timedelta(days=4)).date()
     item.locator("select.department").select_option(label="水务公司")
     item.locator("input.deadline").fill(deadline_day.isoformat())
@@ -297,27 +332,37 @@ def test_a_working_day(live_server, day, phone, resident_phone, desktop, artifac
     assert shown_in_shanghai(matter.deadline_at, "%Y-%m-%d") == deadline_day.isoformat()
     console.goto(f"{base}/console/matters/{matter.id}")
     page_text = body_text(console, "main")
-    assert shown_in_shanghai(matter.deadline_at, "%Y-%m-%d %H:%M") in page_text
-    check_times(page_text, matter_times(matter), "console matter")
+    with steps.check("the console shows the deadline in Asia/Shanghai"):
+        assert shown_in_shanghai(matter.deadline_at, "%Y-%m-%d %H:%M") in page_text
+    with steps.check("times on the console's matter page"):
+        check_times(page_text, matter_times(matter), "console matter")
     console.screenshot(path=str(shots / "day-3-dispatched.png"), full_page=True)
 
     # 6. The water company's handler: sees the photo and the resident's phone, accepts, resolves.
-    handler_page = desktop.browser.new_context(**DESKTOP).new_page()
+    handler_ctx = desktop.browser.new_context(**DESKTOP)
+    handler_page = handler_ctx.new_page()
     console_login(handler_page, base, day["handler"].username, "/console/department")
+    with steps.check("the handler's list shows the matter"):
+        assert matter.code in body_text(handler_page, "main")
     handler_page.goto(f"{base}/console/matters/{matter.id}")
-    photo = handler_page.locator(".photos img").first
-    photo.wait_for()
-    handler_page.wait_for_function(
-        "() => [...document.querySelectorAll('.photos img')].every(i => i.complete && i.naturalWidth > 0)"
-    )
-    assert RESIDENT_PHONE in body_text(handler_page, "main")
-    check_times(body_text(handler_page, "main"), matter_times(matter), "handler's matter")
+    with steps.check("the handler sees the photo"):
+        handler_page.locator(".photos img").first.wait_for(timeout=QUICK)
+        handler_page.wait_for_function(
+            "() => [...document.querySelectorAll('.photos img')]"
+            ".every(i => i.complete && i.naturalWidth > 0)",
+            timeout=QUICK,
+        )
+    with steps.check("the handler sees the resident's phone"):
+        assert RESIDENT_PHONE in body_text(handler_page, "main")
+    with steps.check("times on the handler's matter page"):
+        check_times(body_text(handler_page, "main"), matter_times(matter), "handler's matter")
+    handler_page.screenshot(path=str(shots / "day-4-handler.png"), full_page=True)
     handler_page.locator("form[data-action=accept] button").click()
     handler_page.wait_for_selector("form[data-action=resolve]")
     handler_page.fill("form[data-action=resolve] textarea[name=result]", REPLY)
     handler_page.locator("form[data-action=resolve] button").click()
     eventually(lambda: Matter.get_by_id(matter.id).state == "resolved", what="resolved")
-    handler_page.context.close()
+    handler_ctx.close()
 
     # 7. The supervisor verifies and closes.
     console.goto(f"{base}/console/matters/{matter.id}")
@@ -326,68 +371,42 @@ def test_a_working_day(live_server, day, phone, resident_phone, desktop, artifac
     console.locator("form[data-action=close] button").click()
     eventually(lambda: Matter.get_by_id(matter.id).state == "closed", what="closed")
     console.goto(f"{base}/console/matters/{matter.id}")
-    check_times(body_text(console, "main"), matter_times(matter), "closed matter")
+    with steps.check("times on the closed matter's console page"):
+        check_times(body_text(console, "main"), matter_times(matter), "closed matter")
 
     # 8. The resident types the code the worker gave her into the public lookup page.
     res = resident_phone.new_page()
-    res.goto(f"{base}/t/")
-    res.fill("input[name=code]", matter.code.lower())
-    res.locator("form button[type=submit]").click()
-    res.wait_for_selector("#reply")
+    with steps.check("the public lookup page finds the matter by its code"):
+        res.goto(f"{base}/t/")
+        res.fill("input[name=code]", matter.code.lower(), timeout=QUICK)
+        res.locator("form button[type=submit]").click(timeout=QUICK)
+        res.wait_for_selector("#reply", timeout=QUICK)
+    if "/t/" + matter.code not in res.url:
+        res.goto(f"{base}/t/{matter.code}")  # on by the tracking page's own address
     assert REPLY in res.inner_text("#reply")
-    check_times(body_text(res), matter_times(matter), "tracking page")
-    assert "/login" not in res.content()
-    no_sideways_scroll(res, 360)
-    res.screenshot(path=str(shots / "day-4-tracking.png"), full_page=True)
-    res.locator("button[name=rating][value='满意']").click()
-    eventually(lambda: Matter.get_by_id(matter.id).rating == "满意", what="rating")
+    with steps.check("times on the tracking page"):
+        check_times(body_text(res), matter_times(matter), "tracking page")
+    with steps.check("no link from the public page to the staff login"):
+        assert "/login" not in res.content()
+    with steps.check("the tracking page fits 360 px"):
+        no_sideways_scroll(res, 360)
+    res.screenshot(path=str(shots / "day-5-tracking.png"), full_page=True)
+    with steps.check("the resident rates (满意)"):
+        res.locator("button[name=rating][value='满意']").click(timeout=QUICK)
+        eventually(lambda: Matter.get_by_id(matter.id).rating == "满意", 10, "rating")
 
-    # 9. The worker's phone shows the closure (and the rating) with the server's times.
+    # 9. The worker's phone shows the closure with the server's times.
     app.evaluate("window.gridapp.syncNow({force: true})")
     app.goto(f"{base}/app#/matter/{matter.id}")
     app.wait_for_selector("#matter-status")
     eventually(lambda: "已关闭" in app.inner_text("#matter-status"), what="closure on the phone")
-    notes = Notification.select(Notification.created_at).where(Notification.recipient == worker.id)
     synced = User.get_by_id(worker.id).last_sync_at
-    check_times(body_text(app), matter_times(matter) + around(synced), "app matter")
+    with steps.check("times on the app's matter screen"):
+        check_times(body_text(app), matter_times(matter) + around(synced), "app matter")
+    app.screenshot(path=str(shots / "day-6-closed.png"))
     app.goto(f"{base}/app#/inbox")
     app.wait_for_selector("#inbox-list")
-    synced = User.get_by_id(worker.id).last_sync_at
-    check_times(body_text(app), [n.created_at for n in notes] + around(synced), "inbox")
-    app.screenshot(path=str(shots / "day-5-closed.png"))
-
-
-def test_worker_morning_on_a_slow_phone(live_server, day, browser, artifacts_dir):
-    """The worker's first morning on a cheap phone on a weak network: CDP's 4× CPU throttle and
-    a slow-3G profile (2 s round trip, 50 kB/s). Prints the time to the first usable Today
-    screen and to the end of the first sync (benchmark figures, not assertions)."""
-    ctx = browser.new_context(**PHONE)
-    try:
-        page = ctx.new_page()
-        cdp = ctx.new_cdp_session(page)
-        cdp.send("Emulation.setCPUThrottlingRate", {"rate": 4})
-        cdp.send("Network.enable")
-        cdp.send(
-            "Network.emulateNetworkConditions",
-            {"offline": False, "latency": 2000, "downloadThroughput": 50_000, "uploadThroughput": 50_000},
-        )  # fmt: skip
-        page.goto(f"{live_server.url}/login?next=/app", timeout=120_000)
-        page.fill("#username", day["worker"].username)
-        page.fill("#password", PASSWORD)
-        start = time.monotonic()
-        page.click("#login-submit")
-        page.wait_for_url("**/app**", timeout=120_000)
-        page.wait_for_selector("#due-visits", timeout=120_000)
-        usable = time.monotonic() - start
-        page.wait_for_function("window.gridapp && window.gridapp.ready", timeout=120_000)
-        page.evaluate("window.gridapp.ready")
-        synced = time.monotonic() - start
-        assert "核查消防通道堆物" in page.inner_text("main")
-    finally:
-        ctx.close()
-    line = (
-        f"slow phone (4x CPU, slow 3G): first usable Today {usable:.1f} s, "
-        f"first sync finished {synced:.1f} s after login"
-    )
-    print(line)
-    (artifacts_dir / "day-in-the-life-slow-phone.txt").write_text(line + "\n")
+    notes = Notification.select(Notification.created_at).where(Notification.recipient == worker.id)
+    with steps.check("times in the app's inbox"):
+        check_times(body_text(app), [n.created_at for n in notes] + around(synced), "inbox")
+    steps.done()
