@@ -302,14 +302,19 @@ def _tell(rng, now, clock, cast: Cast, grid: Grid, story: Story, target: str, ag
                 who, source=source, grid_id=grid.id, text=story.text, title=story.title,
                 photo_ids=ids,
                 contact_phone=rng.choice(RESIDENT_PHONES) if source == "supervisor" else "",
+                # the worker's guess from the field, usually right
+                suggested_category=story.category
+                if source == "worker" and rng.random() < 0.8 else None,
             )  # fmt: skip
+    # The resident's rating key, which their browser keeps from the report page.
+    key = getattr(matter, "issued_rating_key", None) or ""
     when = start
     for (action, actor, kwargs, _gap), gap in zip(steps, gaps, strict=True):
         when = when + dt.timedelta(hours=gap * scale)
         m = Matter.get_by_id(matter.id)
         with clock.at(when):
             if action == "rate" and m.source == "resident":
-                rate_matter_by_code(m.code, kwargs["rating"], kwargs.get("note", ""))
+                rate_matter_by_code(m.code, kwargs["rating"], kwargs.get("note", ""), key=key)
                 continue
             if actor == "reporter":
                 actor = User.get_by_id(m.reporter_id)
@@ -389,6 +394,7 @@ def _steps(rng, now, story: Story, target: str, grid: Grid, cast: Cast) -> list[
             steps.append(("resolve", h, {"result": story.result + "（已返工）"}, (8, 40)))
         steps.append(("verify", sup, {}, (2, 20)))
         steps.append(("close", sup, {}, (0.05, 2)))
+        return steps  # a matter is rated once: its 不满意 stands
     if rng.random() < 0.8:
         rating = rng.choices(["满意", "基本满意"], [85, 15])[0]
         steps.append(
