@@ -201,8 +201,8 @@ def open_app(context, base: str, username: str):
     page.click("#login-submit")
     page.wait_for_url("**/app**")
     page.goto(f"{base}/app#/today")
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20000)
-    page.wait_for_function("window.gridapp && window.gridapp.ready", timeout=20000)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=20000)
+    page.wait_for_function("() => window.gridapp && window.gridapp.ready", timeout=20000)
     page.evaluate("window.gridapp.ready")
     page.evaluate("window.gridapp.syncNow()")
     return page
@@ -342,8 +342,10 @@ def test_a_working_day(live_server, day, phone, resident_phone, desktop, artifac
     handler_ctx = desktop.browser.new_context(**DESKTOP)
     handler_page = handler_ctx.new_page()
     console_login(handler_page, base, day["handler"].username, "/console/department")
-    with steps.check("the handler's list shows the matter"):
-        assert matter.code in body_text(handler_page, "main")
+    with steps.check("the handler's list shows the matter, with the server's times"):
+        listing = body_text(handler_page, "main")
+        assert "3号楼水压低" in listing
+        check_times(listing, matter_times(matter), "handler's list")
     handler_page.goto(f"{base}/console/matters/{matter.id}")
     with steps.check("the handler sees the photo"):
         handler_page.locator(".photos img").first.wait_for(timeout=QUICK)
@@ -379,7 +381,7 @@ def test_a_working_day(live_server, day, phone, resident_phone, desktop, artifac
     with steps.check("the public lookup page finds the matter by its code"):
         res.goto(f"{base}/t/")
         res.fill("input[name=code]", matter.code.lower(), timeout=QUICK)
-        res.locator("form button[type=submit]").click(timeout=QUICK)
+        res.click("#lookup-submit", timeout=QUICK)
         res.wait_for_selector("#reply", timeout=QUICK)
     if "/t/" + matter.code not in res.url:
         res.goto(f"{base}/t/{matter.code}")  # on by the tracking page's own address
