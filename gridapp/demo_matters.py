@@ -217,8 +217,8 @@ CATEGORIES = ("个事", "社事", "专事", "难事")
 TARGETS = [
     (0.6, [("reported", 6), ("triaged", 1), ("dispatched", 2)]),
     (4, [("dispatched", 2), ("in_progress", 4), ("resolved", 2), ("verified", 1), ("returned", 1)]),
-    (14, [("in_progress", 2), ("resolved", 1), ("closed", 6), ("escalated", 1), ("reopened", 1)]),
-    (999, [("closed", 12), ("closed_again", 1)]),
+    (14, [("in_progress", 2), ("resolved", 1), ("closed", 7), ("escalated", 1), ("reopened", 0.3)]),
+    (999, [("closed", 30), ("closed_again", 1)]),
 ]
 
 
