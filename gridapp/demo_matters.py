@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 from gridapp.demo_clock import Clock
+from gridapp.demo_visits import work_time
 from gridapp.echowall.service import submit_need
 from gridapp.matters.models import Matter
 from gridapp.matters.service import rate_matter_by_code, report_matter, transition_matter
@@ -276,13 +277,14 @@ def seed_matters(
 
 
 def _tell(rng, now, clock, cast: Cast, grid: Grid, story: Story, target: str, age: float) -> None:
-    start = now - dt.timedelta(days=age)
     steps = _steps(rng, now, story, target, grid, cast)
-    # Spread the steps between the report and (at the latest) half an hour ago.
-    gaps = [rng.uniform(*g) for *_x, g in steps]
-    room = (now - dt.timedelta(minutes=30) - start).total_seconds() / 3600
-    scale = min(1.0, room / sum(gaps)) if gaps and sum(gaps) > 0 else 1.0
     source = rng.choices(["resident", "worker", "supervisor"], [5, 4, 1])[0]
+    # Residents write from morning to late evening, staff report in working hours.
+    start = work_time(rng, now, age, (7, 22) if source == "resident" else (8.5, 17.5))
+    # Spread the steps between the report and (at the latest) a minute ago.
+    gaps = [rng.uniform(*g) for *_x, g in steps]
+    room = (now - dt.timedelta(minutes=1) - start).total_seconds() / 3600
+    scale = min(1.0, room / sum(gaps)) if gaps and sum(gaps) > 0 else 1.0
     worker = cast.worker[grid.id]
     sup = cast.sup[grid.community_id]
     with clock.at(start):
