@@ -25,8 +25,9 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Error as PlaywrightError
 
+from gridapp.audit import AuditLog
 from gridapp.db import db, utcnow
-from gridapp.masking import mask_name
+from gridapp.masking import mask_name, mask_phone
 from gridapp.matters.models import Matter, MatterEvent
 from gridapp.notifications.models import Notification
 from gridapp.org.models import User
@@ -354,8 +355,14 @@ def test_a_working_day(live_server, day, phone, resident_phone, desktop, artifac
             ".every(i => i.complete && i.naturalWidth > 0)",
             timeout=QUICK,
         )
-    with steps.check("the handler sees the resident's phone"):
-        assert RESIDENT_PHONE in body_text(handler_page, "main")
+    with steps.check("the handler sees the resident's phone (masked, then revealed and logged)"):
+        shown = handler_page.locator("#contact-phone")
+        assert shown.inner_text(timeout=QUICK) == mask_phone(RESIDENT_PHONE)
+        handler_page.locator("#reveal-contact select[name=reason]").select_option(index=1)
+        handler_page.click("#reveal-contact button[type=submit]")
+        handler_page.wait_for_selector("#contact-phone[data-revealed=true]", timeout=QUICK)
+        assert handler_page.inner_text("#contact-phone") == RESIDENT_PHONE
+        assert AuditLog.select().where(AuditLog.actor_id == day["handler"].id).exists()
     with steps.check("times on the handler's matter page"):
         check_times(body_text(handler_page, "main"), matter_times(matter), "handler's matter")
     handler_page.screenshot(path=str(shots / "day-4-handler.png"), full_page=True)
