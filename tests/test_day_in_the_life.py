@@ -201,8 +201,8 @@ def open_app(context, base: str, username: str):
     page.click("#login-submit")
     page.wait_for_url("**/app**")
     page.goto(f"{base}/app#/today")
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20000)
-    page.wait_for_function("window.gridapp && window.gridapp.ready", timeout=20000)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=20000)
+    page.wait_for_function("() => window.gridapp && window.gridapp.ready", timeout=20000)
     page.evaluate("window.gridapp.ready")
     page.evaluate("window.gridapp.syncNow()")
     return page
