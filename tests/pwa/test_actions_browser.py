@@ -137,8 +137,8 @@ def test_community_matter_handled_in_the_app_offline_then_online(
     assert page.inner_text("#matter-deadline") == shown(Matter.get_by_id(m.id).deadline_at)
     events = list(MatterEvent.select().where(MatterEvent.matter == m.id).order_by(MatterEvent.id))
     assert page.locator("#matter-timeline time").all_inner_texts() == [shown(e.at) for e in events]
-    page.wait_for_selector(".gallery img")  # the matter's photo, viewable
-    assert page.evaluate("document.querySelector('.gallery img').naturalWidth") > 0
+    # The matter's photo, viewable (its src is set once the outbox's blobs were checked).
+    page.wait_for_function("document.querySelector('.gallery img')?.naturalWidth > 0")
 
     profile.set_offline(True)
     try:
