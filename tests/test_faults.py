@@ -4,6 +4,8 @@ tests/notifications/test_delivery*.py — retries with backoff and Retry-After, 
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from peewee import fn
 
@@ -30,13 +32,16 @@ def _terminate_app_backends(database_url: str) -> int:
 
 @pg_only
 def test_pooled_connections_killed_between_requests_fail_no_request(
-    app, database_url, make_user, login_as
+    app, database_url, org, make_user, login_as
 ):
     import threading
 
     from gridapp.db import db
+    from tests.sync.conftest import Registry
 
-    client = login_as(make_user("grid_worker"))
+    reg = Registry()
+    household = reg.household(reg.building(org.grid))
+    client = login_as(make_user("grid_worker", grids=[org.grid]))
     db.close()  # the fixture's own connection goes back to the pool too
     # Fill the pool with several idle connections (one per thread), then kill them all.
     barrier = threading.Barrier(4)
@@ -57,8 +62,15 @@ def test_pooled_connections_killed_between_requests_fail_no_request(
     for _ in range(6):  # every request after the kill: no 500, the same answer
         assert client.get("/api/v1/me").status_code == 200
     _terminate_app_backends(database_url)
-    r = client.put("/api/v1/me/locale", json={"locale": "en"})  # a write after the next kill
-    assert r.status_code == 200, r.get_data(as_text=True)
+    # A write after the next kill: the push's first statement is its transaction's BEGIN.
+    op = {
+        "op_id": str(uuid.uuid4()),
+        "type": "visit.create",
+        "payload": {"id": str(uuid.uuid4()), "household_id": household.id, "mode": "home"}
+        | {"visited_at": "2026-01-05T02:00:00Z"},
+    }
+    r = client.post("/api/v1/sync", json={"ops": [op]})
+    assert r.status_code == 200 and r.get_json()["results"][0]["status"] == "applied", r.text
     db.connect(reuse_if_open=True)
 
 
