@@ -18,10 +18,11 @@ from gridapp.console.blueprint import bp
 from gridapp.console.fmt import local_time
 from gridapp.console.guard import DEPARTMENTS, SUPERVISORS, actor, roles_required
 from gridapp.db import utcnow
-from gridapp.errors import NotFound, Problem, ValidationFailed
+from gridapp.errors import Forbidden, NotFound, Problem, ValidationFailed
+from gridapp.matters import contact, states
 from gridapp.matters import service as msvc
-from gridapp.matters import states
 from gridapp.matters.models import Matter, MatterPart
+from gridapp.matters.triage_dispatch import triage_and_dispatch
 from gridapp.org.models import Community, Department, Grid
 
 TRIAGE_QUEUE_STATES = sorted(states.TRIAGE_STATES | {"triaged"})
@@ -110,7 +111,7 @@ def _filter_fields() -> list[dict[str, Any]]:
             "name": "state",
             "label": _("State"),
             "type": "select",
-            "options": [("open", _("Open")), ("queue", _("To triage"))]
+            "options": [("open", _("Not yet closed")), ("queue", _("To triage"))]
             + [(s, state_names[s]) for s in states.STATES],
         },
         {
@@ -247,62 +248,40 @@ def _triage_page(error: Problem | None = None, error_matter: int | None = None):
 @bp.route("/triage/<int:matter_id>", methods=["POST"])
 @roles_required(*SUPERVISORS)
 def triage_dispatch(matter_id: int):
-    """Set the category (triage) and dispatch, from the queue: two moves of the state machine,
-    each its own transaction; a failed dispatch leaves the matter triaged, still in the queue."""
+    """Set the category and dispatch, from the queue: one all-or-nothing verb, so a dispatch that
+    cannot go ahead leaves the matter as it was (no triage event), and the page shows the error
+    beside the card with what was chosen. Outside the supervisor's scope: 404, naming nothing."""
     f = request.form
+    scope = current_scope()
+    msvc.get_matter(actor(), matter_id, scope)  # 404 outside scope, before anything else
     try:
-        version = int(f.get("version", ""))
-    except ValueError:
-        version = -1
-    category = f.get("category") or None
-    department_ids = [int(d) for d in f.getlist("department_ids") if d.isdigit()]
-    try:
-        # Checked before the triage move, so a bad date changes nothing (and names the field).
-        deadline = _form_deadline(f)
-        if deadline is not None and not f.get("dispatch"):
-            raise ValidationFailed("deadline", _("A deadline can only be set when dispatching."))
-    except ValidationFailed as exc:
-        msvc.get_matter(actor(), matter_id, current_scope())  # 404 outside scope
-        return _triage_page(exc, matter_id)
-    try:
-        m = msvc.get_matter(actor(), matter_id, current_scope())
-        if m.state != "triaged" or m.category != category:
-            m = msvc.transition_matter(
-                actor(),
-                matter_id,
-                "triage",
-                version=version,
-                category=category,
-                note=f.get("note", ""),
-            )
-            version = m.version
-        if f.get("dispatch"):
-            if category not in states.DEPARTMENT_CATEGORIES:
-                department_ids = []
-            m = msvc.transition_matter(
-                actor(),
-                matter_id,
-                "dispatch",
-                version=version,
-                department_ids=department_ids,
-                note=f.get("note", ""),
-                deadline=deadline,
-            )
-    except Problem as exc:
-        flash(
-            _("Matter %(code)s: %(msg)s", code=_code(matter_id), msg=exc.detail or exc.title),
-            "error",
+        version = lists.form_int("version", -1)
+        m = triage_and_dispatch(
+            actor(),
+            matter_id,
+            version=version if version is not None else -1,
+            category=f.get("category") or None,
+            department_ids=lists.form_ids("department_ids"),
+            note=f.get("note", ""),
+            deadline=_form_deadline(f),
+            dispatch=bool(f.get("dispatch")),
+            scope=scope,
         )
-        return redirect(url_for("console.triage"))
-    flash(_("Matter %(code)s is now %(state)s.", code=m.code, state=actions.state_names()[m.state]))
+    except NotFound:
+        raise
+    except Problem as exc:
+        return _triage_page(exc, matter_id)
+    flash(
+        _(
+            "%(title)s: now %(state)s.",
+            title=m.title or _("Matter"),
+            state=actions.state_names()[m.state],
+        )
+    )
     return redirect(url_for("console.triage"))
 
 
-def _code(matter_id: int) -> str:
-    return Matter.select(Matter.code).where(Matter.id == matter_id).scalar() or str(matter_id)
-
-
-def _matter_page(matter_id: int, error: Problem | None = None):
+def _matter_page(matter_id: int, error: Problem | None = None, revealed: str = ""):
     scope = current_scope()
     m = msvc.get_matter(actor(), matter_id, scope)
     parts = msvc.parts_of(m)
@@ -328,6 +307,10 @@ def _matter_page(matter_id: int, error: Problem | None = None):
         error=error,
         form=request.form,
         now=utcnow(),
+        contact_shown=revealed or contact.shown_contact(m),
+        contact_revealed=bool(revealed),
+        contact_revealable=contact.may_reveal_contact(actor(), m, scope),
+        reveal_reasons=REVEAL_REASONS(),
         back=url_for(
             "console.department_matters" if actor().role == "department" else "console.matters"
         ),
@@ -352,6 +335,28 @@ def _set_deadline(event) -> dict[str, dt.datetime] | None:
 @roles_required(*SUPERVISORS, *DEPARTMENTS)
 def matter(matter_id: int):
     return _matter_page(matter_id)
+
+
+def REVEAL_REASONS() -> list[str]:  # noqa: N802 — a translated constant
+    return [_("Call the resident back"), _("Arrange a visit"), _("Clarify the report")]
+
+
+@bp.route("/matters/<int:matter_id>/contact", methods=["POST"])
+@roles_required(*SUPERVISORS, *DEPARTMENTS)
+def matter_contact(matter_id: int):
+    """Reveal the resident's contact phone (handlers only; reason required; audited)."""
+    reason = request.form.get("reason_text", "").strip() or request.form.get("reason", "")
+    try:
+        out = contact.reveal_contact(
+            actor(), matter_id, reason, ip=request.remote_addr or "", scope=current_scope()
+        )
+    except (ValidationFailed, Forbidden) as exc:
+        return _matter_page(matter_id, exc)
+    except Problem as exc:
+        if exc.status == 404:
+            raise
+        return _matter_page(matter_id, exc)
+    return _matter_page(matter_id, revealed=out["contact_phone"])
 
 
 @bp.route("/matters/<int:matter_id>/act", methods=["POST"])

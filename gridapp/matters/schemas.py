@@ -38,6 +38,15 @@ class MatterIn(BaseModel):
     urgent: bool = False
 
 
+class ContactRevealIn(BaseModel):
+    reason: str = Field(default="", max_length=200)
+
+
+class ContactRevealOut(BaseModel):
+    id: int
+    contact_phone: str
+
+
 class TransitionIn(BaseModel):
     action: Action
     version: int
@@ -55,6 +64,8 @@ class TransitionIn(BaseModel):
 class RatingIn(BaseModel):
     rating: str = Field(max_length=10)
     note: str = Field(default="", max_length=1000)
+    # the rating key issued to the resident's browser with the tracking link at report time
+    key: str = Field(default="", max_length=200)
 
 
 class MatterQuery(BaseModel):
@@ -79,6 +90,7 @@ class MatterOut(BaseModel):
     text: str
     state: str
     category: str | None
+    suggested_category: str | None = None
     urgent: bool
     level: int
     result: str
@@ -101,6 +113,7 @@ class MatterOut(BaseModel):
             text=m.text,
             state=m.state,
             category=m.category,
+            suggested_category=m.suggested_category,
             urgent=m.urgent,
             level=m.level,
             result=m.result,
@@ -152,7 +165,9 @@ class EventOut(BaseModel):
 
 
 class MatterDetail(MatterOut):
-    contact_phone: str
+    contact_phone: str  # masked (138****1234); see contact_revealable
+    # The caller handles this matter and may reveal the full number (``privacy``).
+    contact_revealable: bool = False
     parts: list[PartOut]
     timeline: list[EventOut]
     # What the caller may do now (``service.allowed_actions``); a missing reason etc. still 422s.
@@ -204,6 +219,10 @@ class CalendarDayIn(BaseModel):
     day: dt.date
     is_working: bool
     note: str = Field(default="", max_length=200)
+
+
+class CalendarDayDeleted(BaseModel):
+    deleted: dt.date
 
 
 class CalendarDayOut(CalendarDayIn):
