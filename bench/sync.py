@@ -326,7 +326,7 @@ def run(backend: str, residents: int, smoke: bool, browser: bool) -> None:
         n = 5 if smoke else 50
         warm_s = timeit(lambda: client.get("/api/v1/sync", query_string=warm_q), n)
         floor_s = timeit(lambda: client.get("/healthz"), n)
-        bare_warm_s = timeit(lambda: bare_warm(grid.id, worker.id, int(cursor)), n)
+        bare_warm_s = timeit(lambda: bare_warm(grid.id, worker.id, int(cursor.split(".")[0])), n)
         scope = scope_for(worker)
         service_s = timeit(lambda: service.pull(worker, scope, cursor, 1000, epoch), n)
         print(
