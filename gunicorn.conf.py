@@ -1,4 +1,6 @@
-"""gunicorn settings for production (``gunicorn -c gunicorn.conf.py wsgi:app``)."""
+"""gunicorn settings for production (``gunicorn -c gunicorn.conf.py wsgi:app``, no ``--preload``
+needed: each worker builds the app after the fork). README "Running at scale"; the deployment test
+(tests/test_deployment.py) starts exactly this."""
 
 import os
 
@@ -6,11 +8,10 @@ bind = os.environ.get("GRIDAPP_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GRIDAPP_WEB_WORKERS", "4"))
 worker_class = "gthread"
 threads = int(os.environ.get("GRIDAPP_THREADS", "4"))
-accesslog = "-"
+accesslog = "-" if os.environ.get("GRIDAPP_ACCESS_LOG", "1") != "0" else None
 
 
 def post_fork(server, worker):
-    # A forked worker must not share the master's database connection state.
-    from gridapp.db import db
+    from gridapp.db import dispose_after_fork
 
-    db.dispose()
+    dispose_after_fork()

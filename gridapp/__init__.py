@@ -122,6 +122,27 @@ def register_extensions(app: Flask) -> None:
         return {"current_locale": "zh_CN" if str(get_locale()).startswith("zh") else "en"}
 
 
+def register_time_model(app: Flask) -> None:
+    """Datetimes in every ``jsonify`` body on the wire format (UTC with ``Z``; Flask's default
+    is an HTTP date), and the ``localtime`` / ``isotime`` filters for every template."""
+    from flask.json.provider import DefaultJSONProvider
+
+    from gridapp.times import iso_utc, local_text
+
+    class JSONProvider(DefaultJSONProvider):
+        @staticmethod
+        def default(o: Any) -> Any:
+            import datetime as dt
+
+            if isinstance(o, dt.date):
+                return iso_utc(o)
+            return DefaultJSONProvider.default(o)
+
+    app.json = JSONProvider(app)
+    app.add_template_filter(local_text, "localtime")
+    app.add_template_filter(iso_utc, "isotime")
+
+
 def register_jobs(app: Flask) -> None:
     from gridapp.jobs import init_jobs
 
@@ -177,6 +198,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         lambda a: configure(a, overrides),
         register_database,
         register_extensions,
+        register_time_model,
         register_jobs,
         register_errors,
         register_blueprints,

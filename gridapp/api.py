@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, field_
 from werkzeug.routing import IntegerConverter, Map
 
 from gridapp.errors import Forbidden, Problem, Unauthorized, ValidationFailed, pydantic_problem
+from gridapp.textrules import has_control
 
 API_PREFIX = "/api/v1"
 
@@ -41,6 +42,10 @@ class RouteSpec:
     roles: tuple[str, ...]
     extra_responses: dict[int, str] = field(default_factory=dict)
     body_content_type: str = "application/json"
+    # A multipart body's JSON schema (the view reads ``request.files``/``request.form``).
+    form: dict[str, Any] | None = None
+    # A non-JSON success body (``"image/*"``, a spreadsheet): its media types.
+    produces: tuple[str, ...] = ()
 
 
 REGISTRY: list[RouteSpec] = []
@@ -70,7 +75,7 @@ def parse_json_body(model: type[BaseModel]) -> BaseModel:
     except RecursionError:  # nested deeper than the parser goes: not a body anyone sends
         data = None
     if data is not None:
-        refuse_nul(data, "")
+        refuse_control(data, "")
     if data is None:
         raise Problem(
             _("The request body is not valid JSON."),
@@ -86,44 +91,48 @@ def parse_json_body(model: type[BaseModel]) -> BaseModel:
     return parsed
 
 
-def _nul_problem(field: str) -> ValidationFailed:
+def _control_problem(field: str) -> ValidationFailed:
     return ValidationFailed(
-        field or "body", _("The text contains a NUL character."), code="nul_character"
+        field or "body",
+        _("The text contains a control character."),
+        code="control_character",
     )
 
 
-def refuse_nul(value: Any, path: str) -> None:
-    """NUL (U+0000) is valid JSON and valid Python but PostgreSQL text cannot hold it: refuse
-    it anywhere in a body (keys included, free-form payloads too) as a 422 naming where."""
+def refuse_control(value: Any, path: str) -> None:
+    """C0 control characters other than tab, LF and CR (``gridapp.textrules``; NUL among them,
+    which PostgreSQL text cannot hold, and the rest break spreadsheet exports) are refused
+    anywhere in a body (keys included, free-form payloads and sync ops too) as a 422 naming
+    where."""
     if isinstance(value, str):
-        if "\x00" in value:
-            raise _nul_problem(path)
+        if has_control(value):
+            raise _control_problem(path)
     elif isinstance(value, dict):
         for key, item in value.items():
             where = f"{path}.{key}" if path else str(key)
-            if "\x00" in key:
-                raise _nul_problem(where)
-            refuse_nul(item, where)
+            if has_control(key):
+                raise _control_problem(where)
+            refuse_control(item, where)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            refuse_nul(item, f"{path}.{i}" if path else str(i))
+            refuse_control(item, f"{path}.{i}" if path else str(i))
 
 
 def register_input_guard(app: Flask) -> None:
     """The same for what every request carries outside a JSON body (path, query string, form
-    fields), on pages as well as the API, before any view reads it."""
+    fields), on pages as well as the API (console and public forms), before any view reads it."""
 
     @app.before_request
-    def _refuse_nul() -> None:
-        if "\x00" in request.path:
-            raise _nul_problem("path")
+    def _refuse_control() -> None:
+        if has_control(request.path):
+            raise _control_problem("path")
         for key, value in request.args.items(multi=True):
-            if "\x00" in key or "\x00" in value:
-                raise _nul_problem(f"query.{key}")
+            if has_control(key) or has_control(value):
+                raise _control_problem(f"query.{key}")
         if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
             for key, value in request.form.items(multi=True):
-                if "\x00" in key or "\x00" in value:
-                    raise _nul_problem(key)
+                if has_control(key) or has_control(value):
+                    raise _control_problem(key)
 
 
 class Patch(BaseModel):
@@ -239,8 +248,15 @@ def endpoint(
     roles: Sequence[str] = (),
     responses: dict[int, str] | None = None,
     body_content_type: str = "application/json",
+    form: dict[str, Any] | None = None,
+    produces: Sequence[str] = (),
 ) -> Callable:
-    """Register a JSON route on ``bp`` with validation, auth/role checks and OpenAPI metadata."""
+    """Register a JSON route on ``bp`` with validation, auth/role checks and OpenAPI metadata.
+
+    ``responses`` documents what else the route answers: an error status (problem+json) or
+    another success status (``{201: "Created"}``, the ``response`` body). ``form`` is the JSON
+    schema of a ``multipart/form-data`` body; ``produces`` the media types of a body that is
+    not JSON (a photo, a spreadsheet)."""
 
     def decorator(fn: Callable) -> Callable:
         @functools.wraps(fn)
@@ -272,6 +288,8 @@ def endpoint(
                 roles=tuple(roles),
                 extra_responses=dict(responses or {}),
                 body_content_type=body_content_type,
+                form=form,
+                produces=tuple(produces),
             )
         )
         return view
@@ -336,53 +354,104 @@ PROBLEM_SCHEMA = {
 }
 
 
+PROBLEM_CONTENT = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+BINARY = {"type": "string", "format": "binary"}
+
+
+def _rate_limited(spec: RouteSpec, method: str) -> bool:
+    """Whether Flask-Limiter holds a limit for this route and method (decorated, default or
+    application-wide): then it can answer 429."""
+    from gridapp.extensions import limiter
+
+    manager = limiter.limit_manager
+    try:
+        defaults, decorated = manager.resolve_limits(
+            current_app, spec.endpoint, spec.endpoint.rsplit(".", 1)[0]
+        )
+    except Exception:  # noqa: BLE001  (a limit string that cannot load here: say so anyway)
+        return True
+    limits = [*manager.application_limits, *defaults, *decorated]
+    return any(not lim.methods or method.lower() in lim.methods for lim in limits)
+
+
+def _fields(model: type[BaseModel] | None) -> set[str]:
+    return set(model.model_fields) if model is not None else set()
+
+
+def _operation(
+    spec: RouteSpec, method: str, params: list[dict[str, Any]], schemas: _Schemas
+) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": f"{spec.endpoint.replace('.', '_')}_{method.lower()}",
+        "summary": spec.summary,
+        "tags": spec.tags,
+        "parameters": list(params),
+        "responses": {},
+    }
+    responses = op["responses"]
+
+    def error(code: int, description: str) -> None:
+        responses.setdefault(str(code), {"description": description, "content": PROBLEM_CONTENT})
+
+    ok: dict[str, Any] = {"description": "OK"}
+    if spec.response is not None:
+        ok["content"] = {"application/json": {"schema": schemas.ref(spec.response)}}
+    elif spec.produces:
+        ok["content"] = {media: {"schema": BINARY} for media in spec.produces}
+    responses[str(spec.status)] = ok
+    for code, desc in spec.extra_responses.items():
+        if code < 400:
+            responses[str(code)] = {**ok, "description": desc}
+        else:
+            responses[str(code)] = {"description": desc, "content": PROBLEM_CONTENT}
+    if spec.query is not None:
+        qschema = spec.query.model_json_schema()
+        required = set(qschema.get("required", []))
+        for name, prop in qschema.get("properties", {}).items():
+            op["parameters"].append(
+                {"name": name, "in": "query", "required": name in required, "schema": prop}
+            )
+        error(422, "Validation failed (the field is named)")
+    if spec.body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {spec.body_content_type: {"schema": schemas.input_ref(spec.body)}},
+        }
+    elif spec.form is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": spec.form}},
+        }
+        error(413, "Request too large")
+    if spec.body is not None or spec.form is not None:
+        error(400, "Malformed request")
+        error(415, "Unsupported media type")
+        error(422, "Validation failed (the field is named)")
+    if params:
+        error(404, "Not found, or not in your scope")
+    if spec.auth:
+        op["security"] = [{"session": []}]
+        error(401, "Login required")
+        error(403, "Not allowed for your role or scope")
+    if method != "GET":
+        error(400, "CSRF token missing or invalid")
+    if "version" in _fields(spec.body):
+        error(409, "Edited meanwhile (stale version) or not allowed in this state")
+    if _rate_limited(spec, method):
+        error(429, "Too many requests")
+    return op
+
+
 def openapi_document() -> dict[str, Any]:
     schemas = _Schemas()
     schemas.components["Problem"] = PROBLEM_SCHEMA
-    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     paths: dict[str, Any] = {}
     for spec in sorted(REGISTRY, key=lambda s: s.rule):
         if spec.endpoint not in current_app.view_functions:
             continue
         path, params = _openapi_path(spec.rule)
         for method in spec.methods:
-            op: dict[str, Any] = {
-                "operationId": f"{spec.endpoint.replace('.', '_')}_{method.lower()}",
-                "summary": spec.summary,
-                "tags": spec.tags,
-                "parameters": list(params),
-                "responses": {},
-            }
-            if spec.query is not None:
-                qschema = spec.query.model_json_schema()
-                required = set(qschema.get("required", []))
-                for name, prop in qschema.get("properties", {}).items():
-                    op["parameters"].append(
-                        {"name": name, "in": "query", "required": name in required, "schema": prop}
-                    )
-            if spec.body is not None:
-                op["requestBody"] = {
-                    "required": True,
-                    "content": {spec.body_content_type: {"schema": schemas.input_ref(spec.body)}},
-                }
-                op["responses"]["422"] = {"description": "Validation failed", "content": problem}
-                op["responses"]["400"] = {"description": "Malformed request", "content": problem}
-            ok: dict[str, Any] = {"description": "OK"}
-            if spec.response is not None:
-                ok["content"] = {"application/json": {"schema": schemas.ref(spec.response)}}
-            op["responses"][str(spec.status)] = ok
-            if spec.auth:
-                op["security"] = [{"session": []}]
-                op["responses"]["401"] = {"description": "Login required", "content": problem}
-            if spec.roles:
-                op["responses"]["403"] = {"description": "Role not allowed", "content": problem}
-            if method != "GET":
-                op["responses"].setdefault(
-                    "400", {"description": "CSRF token missing", "content": problem}
-                )
-            for code, desc in spec.extra_responses.items():
-                op["responses"][str(code)] = {"description": desc, "content": problem}
-            paths.setdefault(path, {})[method.lower()] = op
+            paths.setdefault(path, {})[method.lower()] = _operation(spec, method, params, schemas)
     return {
         "openapi": "3.1.0",
         "info": {"title": "gridapp API", "version": "1"},

@@ -8,6 +8,7 @@ from typing import Any
 from peewee import CharField, DateTimeField, IntegerField, TextField
 
 from gridapp.db import BaseModel, utcnow
+from gridapp.times import json_default
 
 
 class AuditLog(BaseModel):
@@ -35,5 +36,5 @@ def write_audit(
         target_type=target_type,
         target_id=str(target_id),
         ip=ip or "",
-        detail=json.dumps(detail or {}, ensure_ascii=False, default=str),
+        detail=json.dumps(detail or {}, ensure_ascii=False, default=json_default),
     )

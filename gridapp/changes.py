@@ -1,16 +1,26 @@
 """The change log that the sync pull reads: one row per write to a synced record.
 
-Change numbers come from a single counter row bumped *inside the writing transaction*. Writers
-serialise on that row, so numbers are handed out in commit order and a reader holding cursor C
-can never later see a commit with a number ≤ C (DESIGN section 9: a sequence or an
-autoincrement id would let a late commit hide behind an advanced cursor).
+A writer inserts its change rows without a number (``seq`` null, invisible to pulls) and the
+numbers are given as the *last statements before commit* (``gridapp.db.before_commit``): one bump
+of the counter row reserves a block, one ``UPDATE`` numbers the transaction's rows. So
+
+- numbers follow commit order: writers serialise on the counter row only from their last
+  statement to their commit, and a reader holding cursor C never later sees a commit ≤ C
+  (DESIGN section 9: a sequence or an autoincrement id would let a late commit hide);
+- the counter row is the last lock of every write path, whatever order a service's code calls
+  ``record_change`` in: no lock-order deadlock between, say, a resident's tag change (which
+  touches the household) and a visit (issue 15 item 7);
+- a savepoint rolled back takes its change rows with it (they are real rows until numbered).
+
+The counter row is created by migration 0401 (starting at 1), so a cold pull on an empty log
+still hands out a real cursor and no two first writers race to insert it.
 """
 
 from __future__ import annotations
 
 from peewee import BigIntegerField, BooleanField, CharField, DateTimeField, IntegerField
 
-from gridapp.db import BaseModel, db, insert_rows, utcnow
+from gridapp.db import BaseModel, before_commit, db, insert_rows, reserve_ids, utcnow
 
 
 class ChangeCounter(BaseModel):
@@ -19,7 +29,8 @@ class ChangeCounter(BaseModel):
 
 
 class Change(BaseModel):
-    seq = BigIntegerField(unique=True)
+    # Null until the writing transaction commits (see the module docstring).
+    seq = BigIntegerField(unique=True, null=True)
     entity = CharField(max_length=40)
     entity_id = CharField(max_length=64)
     # Who may see the change: a grid, a community, a department or one user (any may be null).
@@ -40,17 +51,52 @@ class Change(BaseModel):
         )
 
 
-def next_change_seq() -> int:
-    """Take the next change number; must run inside the caller's write transaction."""
-    if not db.in_transaction():
-        raise RuntimeError("next_change_seq() must be called inside db.atomic()")
-    updated = (
-        ChangeCounter.update(value=ChangeCounter.value + 1).where(ChangeCounter.id == 1).execute()
-    )
-    if not updated:
-        ChangeCounter.insert(id=1, value=1).execute()
-        return 1
-    return ChangeCounter.get_by_id(1).value
+def _pending(database) -> list[int]:
+    """[low id, high id] of this transaction's unnumbered change rows (per thread)."""
+    state = database._state.__dict__
+    return state.setdefault("gridapp_pending", [])
+
+
+def _note(lo: int, hi: int) -> None:
+    span = _pending(db.obj)
+    if span:
+        span[0], span[1] = min(span[0], lo), max(span[1], hi)
+    else:
+        span.extend((lo, hi))
+
+
+def _bump(n: int) -> int:
+    """Add ``n`` to the counter; returns the new value. The row exists from migration 0401; a
+    database that lost it gets it back (ON CONFLICT: no race between first writers)."""
+    for _ in range(2):
+        cur = db.execute_sql(
+            f"UPDATE change_counter SET value = value + {int(n)} WHERE id = 1 RETURNING value"
+        )
+        row = cur.fetchone()
+        if row is not None:
+            return row[0]
+        db.execute_sql(
+            "INSERT INTO change_counter (id, value) VALUES (1, 1) ON CONFLICT (id) DO NOTHING"
+        )
+    raise RuntimeError("change_counter row missing")
+
+
+@before_commit
+def number_changes(database) -> None:
+    """Give this transaction's change rows their numbers; the last statements before commit.
+
+    Ids ``lo..hi`` hold our rows and maybe other transactions' rows: those are either committed
+    (numbered already) or uncommitted (invisible to us), so ``seq IS NULL`` picks exactly ours.
+    Reserving the whole span keeps the numbers unique (gaps are harmless to cursors)."""
+    span = database._state.__dict__.pop("gridapp_pending", None)
+    if not span:
+        return
+    lo, hi = span
+    last = _bump(hi - lo + 1)
+    offset = last - hi
+    Change.update(seq=Change.id + offset).where(
+        Change.id.between(lo, hi) & Change.seq.is_null()
+    ).execute()
 
 
 def record_change(
@@ -62,11 +108,13 @@ def record_change(
     department_id: int | None = None,
     user_id: int | None = None,
     deleted: bool = False,
-) -> int:
-    """Log that ``entity``/``entity_id`` changed (or was deleted / left a scope); returns its seq."""
-    seq = next_change_seq()
-    Change.create(
-        seq=seq,
+) -> None:
+    """Log that ``entity``/``entity_id`` changed (or was deleted / left a scope). Must run in
+    the writing transaction; the row gets its number when that transaction commits."""
+    if not db.in_transaction():
+        raise RuntimeError("record_change() must be called inside db.atomic()")
+    cid = Change.insert(
+        seq=None,
         entity=entity,
         entity_id=str(entity_id),
         grid_id=grid_id,
@@ -74,8 +122,8 @@ def record_change(
         department_id=department_id,
         user_id=user_id,
         deleted=deleted,
-    )
-    return seq
+    ).execute()
+    _note(cid, cid)
 
 
 def current_seq() -> int:
@@ -83,29 +131,22 @@ def current_seq() -> int:
     return row.value if row else 0
 
 
-def record_changes(entries: list[dict]) -> int:
-    """Bulk ``record_change`` for imports: one counter bump reserves a block of numbers, the rows
-    go in with ``insert_many``. Each entry holds ``entity``, ``entity_id`` and the optional
-    keyword arguments of ``record_change``. Returns the last seq (0 when ``entries`` is empty)."""
+def record_changes(entries: list[dict]) -> None:
+    """Bulk ``record_change`` for imports: ids reserved in one call, the rows go in with
+    ``insert_rows``. Each entry holds ``entity``, ``entity_id`` and the optional keyword
+    arguments of ``record_change``."""
     if not entries:
-        return 0
+        return
     if not db.in_transaction():
         raise RuntimeError("record_changes() must be called inside db.atomic()")
-    n = len(entries)
-    updated = (
-        ChangeCounter.update(value=ChangeCounter.value + n).where(ChangeCounter.id == 1).execute()
-    )
-    if not updated:
-        ChangeCounter.insert(id=1, value=n).execute()
-        last = n
-    else:
-        last = ChangeCounter.get_by_id(1).value
+    ids = reserve_ids(Change, len(entries))
     now = utcnow()
-    columns = ["seq", "entity", "entity_id", "grid_id", "community_id", "department_id"]
+    columns = ["id", "seq", "entity", "entity_id", "grid_id", "community_id", "department_id"]
     columns += ["user_id", "deleted", "at"]
     rows = [
         (
-            last - n + 1 + i,
+            ids[i],
+            None,
             e["entity"],
             str(e["entity_id"]),
             e.get("grid_id"),
@@ -118,4 +159,4 @@ def record_changes(entries: list[dict]) -> int:
         for i, e in enumerate(entries)
     ]
     insert_rows(Change, columns, rows)
-    return last
+    _note(min(ids), max(ids))

@@ -131,9 +131,9 @@ def worker(workers: int) -> None:
 
 def _post_fork(server: Any, worker: Any) -> None:
     """A forked worker must not share the master's connection state (pitfall 2)."""
-    from gridapp.db import db
+    from gridapp.db import dispose_after_fork
 
-    db.dispose()
+    dispose_after_fork()
 
 
 def _serve(host: str, port: int, web_workers: int, with_worker: bool) -> None:
@@ -203,6 +203,16 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     click.echo("")
     if not no_serve:
         _serve(host, port, 2, True)
+
+
+def _core_commands() -> None:
+    from gridapp.backup import backup_cmd, restore_cmd
+
+    main.add_command(backup_cmd)
+    main.add_command(restore_cmd)
+
+
+_core_commands()
 
 
 def _feature_commands() -> None:

@@ -20,7 +20,9 @@ from peewee import (
     Model,
     SqliteDatabase,
 )
-from playhouse.postgres_ext import PooledPsycopg3Database, Psycopg3Database
+from playhouse.postgres_ext import Psycopg3Database
+
+from gridapp.pgpool import PooledPostgres
 
 db = DatabaseProxy()
 
@@ -37,13 +39,45 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+_BEFORE_COMMIT: list = []  # callables(database) run as the last statements of every commit
+
+
+def before_commit(fn):
+    """Register ``fn(database)`` to run inside every transaction just before it commits (the
+    change log numbers its rows there, so the counter row is always the last lock taken)."""
+    _BEFORE_COMMIT.append(fn)
+    return fn
+
+
+class _CommitHooks:
+    """Runs the ``before_commit`` callbacks; a failing one rolls the transaction back (peewee's
+    ``_transaction.__exit__`` rolls back when ``commit()`` raises)."""
+
+    def commit(self):
+        for fn in _BEFORE_COMMIT:
+            fn(self)
+        return super().commit()
+
+    def rollback(self):
+        self._state.__dict__.pop("gridapp_pending", None)
+        return super().rollback()
+
+
+class GridSqliteDatabase(_CommitHooks, SqliteDatabase):
+    pass
+
+
+class GridPooledPostgres(_CommitHooks, PooledPostgres):
+    pass
+
+
 def make_database(url: str) -> Database:
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = unquote(parsed.path)
         if url.startswith("sqlite:////"):
             path = "/" + path.lstrip("/")
-        return SqliteDatabase(
+        return GridSqliteDatabase(
             path or ":memory:",
             pragmas=SQLITE_PRAGMAS,
             timeout=10,
@@ -53,7 +87,9 @@ def make_database(url: str) -> Database:
         # Pooled: a request takes an open connection and gives it back at teardown, instead
         # of starting a server process per request (milliseconds each on PostgreSQL). A pool
         # is per process and per thread-safe checkout; connections idle for 5 min are closed.
-        pooled = PooledPsycopg3Database(
+        # No round trip at checkout; a connection found dead at its first statement is
+        # replaced and the statement retried once (gridapp/pgpool.py).
+        pooled = GridPooledPostgres(
             unquote(parsed.path.lstrip("/")),
             max_connections=int(os.environ.get("GRIDAPP_DB_POOL", "32")),
             stale_timeout=300,
@@ -76,6 +112,14 @@ def close_pools() -> None:
     dropped with connections open leaves them to the garbage collector."""
     while _POOLS:
         _POOLS.pop().close_all()
+
+
+def dispose_after_fork() -> None:
+    """gunicorn's ``post_fork``: a forked worker must not reuse the master's connections
+    (pitfall 2). Without ``--preload`` the master never built the app, so the proxy is still
+    unbound and there is nothing to drop (calling ``db.dispose()`` on it killed every worker)."""
+    if db.obj is not None:
+        db.obj.dispose()
 
 
 def is_postgres() -> bool:

@@ -144,9 +144,29 @@ def _close_pools() -> Iterator[None]:
     close_pools()
 
 
+@pytest.fixture(autouse=True)
+def _api_conformance() -> Iterator[None]:
+    """Fail a test whose API answers do not match the OpenAPI document (``tests/conformance``):
+    an undocumented status, an undeclared content type, a body off its schema."""
+    from tests import conformance
+
+    conformance.VIOLATIONS.clear()
+    yield
+    found = list(dict.fromkeys(conformance.VIOLATIONS))
+    conformance.VIOLATIONS.clear()
+    if found:
+        pytest.fail(
+            f"{len(found)} API answers off the OpenAPI document:\n" + "\n".join(found[:30]),
+            pytrace=False,
+        )
+
+
 @pytest.fixture
 def app(tmp_path: Path, database_url: str, app_overrides: dict[str, Any]) -> Iterator[Flask]:
+    from tests import conformance
+
     application = create_app(app_config(tmp_path, database_url, **app_overrides))
+    conformance.install(application)
     with application.app_context():
         db.connect(reuse_if_open=True)
         yield application

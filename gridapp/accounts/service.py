@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import gettext as _
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
 from gridapp.db import db, utcnow
 from gridapp.errors import Problem, ValidationFailed
 from gridapp.org.models import ROLES, Community, Department, Grid, Street, User, UserGrid
 
+# argon2id at OWASP's Password Storage Cheat Sheet minimum (m=19 MiB, t=2, p=1): 23 ms a login
+# here, where werkzeug's default scrypt (N=2^15 r=8 p=1, below OWASP's scrypt minimum) took
+# 118 ms and OWASP's scrypt N=2^17 434 ms — 56 % of the web workers' CPU at a morning's logins.
+# docs/scale.md has the measurements. Older hashes are upgraded at the next login.
+_HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Hash once at import so a login for an unknown user costs as much as one for a known user.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+_DUMMY_HASH = _HASHER.hash("not-a-real-password")
 MIN_PASSWORD = 8
 
 
@@ -34,7 +41,21 @@ class NewUser:
 
 
 def hash_password(password: str) -> str:
-    return generate_password_hash(password)  # scrypt, salted
+    return _HASHER.hash(password)
+
+
+def verify_password(stored: str, password: str) -> bool:
+    """argon2id hashes, and werkzeug's (scrypt/pbkdf2) from before the switch."""
+    if stored.startswith("$argon2"):
+        try:
+            return _HASHER.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return False
+    return check_password_hash(stored, password)
+
+
+def needs_rehash(stored: str) -> bool:
+    return not stored.startswith("$argon2") or _HASHER.check_needs_rehash(stored)
 
 
 def create_user(data: NewUser) -> User:
@@ -82,11 +103,11 @@ def authenticate(username: str, password: str) -> User:
     """Return the user or raise ``LoginFailed`` with a message that does not say which part was wrong."""
     user = User.get_or_none(User.username == (username or "").strip())
     if user is None:
-        check_password_hash(_DUMMY_HASH, password or "")
+        verify_password(_DUMMY_HASH, password or "")
         raise LoginFailed(
             _("Wrong username or password."), title=_("Login failed"), code="bad_credentials"
         )
-    if not check_password_hash(user.password_hash, password or ""):
+    if not verify_password(user.password_hash, password or ""):
         raise LoginFailed(
             _("Wrong username or password."), title=_("Login failed"), code="bad_credentials"
         )
@@ -97,7 +118,12 @@ def authenticate(username: str, password: str) -> User:
             code="disabled",
             status=403,
         )
-    User.update(last_login_at=utcnow()).where(User.id == user.id).execute()
+    changes: dict = {User.last_login_at: utcnow()}
+    if needs_rehash(user.password_hash):
+        # Same password, stronger or cheaper-to-check hash: not a credential change, so the
+        # version (and with it every session) stays.
+        changes[User.password_hash] = user.password_hash = hash_password(password)
+    User.update(changes).where(User.id == user.id).execute()
     return user
 
 

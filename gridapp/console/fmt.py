@@ -1,30 +1,16 @@
-"""Display helpers registered as Jinja filters: times in Asia/Shanghai, percentages."""
+"""Display helpers registered as Jinja filters: times in Asia/Shanghai (``gridapp.times``, the
+one helper every rendered time goes through), percentages."""
 
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
+from gridapp.times import local_day_start_utc, local_text
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def local_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """Stored naive UTC → Asia/Shanghai text."""
-    if value is None:
-        return "—"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value.isoformat()
-    return value.replace(tzinfo=dt.UTC).astimezone(SHANGHAI).strftime(fmt)
+local_time = local_text
 
 
-def local_date_to_utc(value: dt.date, end: bool = False) -> dt.datetime:
+def local_date_to_utc(value, end: bool = False):
     """Start (or end) of a Shanghai calendar day, as naive UTC, for date filters."""
-    day = dt.datetime.combine(value, dt.time.min, tzinfo=SHANGHAI)
-    if end:
-        day += dt.timedelta(days=1)
-    return day.astimezone(dt.UTC).replace(tzinfo=None)
+    return local_day_start_utc(value, end)
 
 
 def percent(value: float | None) -> str:
@@ -34,5 +20,5 @@ def percent(value: float | None) -> str:
 
 
 def register(app) -> None:
-    app.add_template_filter(local_time, "localtime")
+    app.add_template_filter(local_text, "localtime")
     app.add_template_filter(percent, "percent")

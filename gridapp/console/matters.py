@@ -163,14 +163,14 @@ def matters_export():
         "matters",
         [
             _("Tracking code"),
-            _("Reported at"),
+            xlsx.time_header(_("Reported at")),
             _("Grid"),
             _("Source"),
             _("Title"),
             _("Category"),
             _("State"),
-            _("Deadline"),
-            _("Closed"),
+            xlsx.time_header(_("Deadline")),
+            xlsx.time_header(_("Closed")),
             _("Rating"),
         ],
         (

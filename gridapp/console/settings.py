@@ -17,6 +17,7 @@ from gridapp.console.guard import ADMINS, SUPERVISORS, actor, roles_required
 from gridapp.errors import Problem, ValidationFailed
 from gridapp.org.models import Community, Grid
 from gridapp.registry import roster as roster_files
+from gridapp.throttle import read_upload, throttle_upload
 from gridapp.visits.models import ServiceItem
 from gridapp.visits.service import save_service_item
 
@@ -95,10 +96,11 @@ def roster_import():
     try:
         if upload is None or not upload.filename:
             raise ValidationFailed("file", _("Choose a file to upload."))
+        throttle_upload("roster", actor().id, _ip())
         result = roster_files.import_roster(
             actor(),
             upload.filename,
-            upload.read(),
+            read_upload(upload),
             grid_id=_int("grid_id"),
             ip=_ip(),
             scope=current_scope(),
@@ -117,7 +119,11 @@ def roster_export():
         actor(),
         grid_id=grid_id,
         community_id=lists.int_arg("community_id") if grid_id is None else None,
+        fmt="csv" if request.args.get("format") == "csv" else "xlsx",
         ip=_ip(),
         scope=current_scope(),
     )
-    return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True, download_name=filename)
+    mimetype = "text/csv" if filename.endswith(".csv") else XLSX
+    return send_file(
+        io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=filename
+    )

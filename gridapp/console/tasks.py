@@ -16,7 +16,6 @@ from peewee import JOIN
 from gridapp.api import current_scope
 from gridapp.console import lists, svgchart, xlsx
 from gridapp.console.blueprint import bp
-from gridapp.console.fmt import SHANGHAI
 from gridapp.console.guard import SUPERVISORS, actor, roles_required
 from gridapp.db import utcnow
 from gridapp.errors import NotFound, Problem, ValidationFailed
@@ -24,6 +23,7 @@ from gridapp.org.models import Community, Grid, User, UserGrid
 from gridapp.tasks import service as tsvc
 from gridapp.tasks import states as tstates
 from gridapp.tasks.models import Campaign, Task, TaskEvent
+from gridapp.times import local_to_utc, naive_utc
 
 TASK_STATE_NAMES = {
     "assigned": _l("Assigned"),
@@ -185,7 +185,7 @@ def _due(value: str) -> dt.datetime | None:
         local = dt.datetime.fromisoformat(value)
     except ValueError:
         raise ValidationFailed("due_at", _("Give a date and time.")) from None
-    return local.replace(tzinfo=SHANGHAI).astimezone(dt.UTC).replace(tzinfo=None)
+    return naive_utc(local) if local.tzinfo is not None else local_to_utc(local)
 
 
 @bp.route("/tasks/assign", methods=["POST"])
@@ -223,7 +223,13 @@ def tasks_export():
     names = _names(TASK_STATE_NAMES)
     return xlsx.send(
         "tasks",
-        [_("Title"), _("Worker"), _("Grid"), _("State"), _("Due"), _("Done"), _("Created")],
+        [
+            _("Title"),
+            _("Worker"),
+            _("Grid"),
+            _("State"),
+            *(xlsx.time_header(h) for h in (_("Due"), _("Done"), _("Created"))),
+        ],
         (
             [
                 t.title,

@@ -1,5 +1,6 @@
 """Exports to .xlsx (openpyxl, write-only mode so a large export streams in constant memory).
-Every export is audited: who exported what, with which filters."""
+Every export is audited: who exported what, with which filters; every cell goes through
+``gridapp.exports`` (no formulas, no control characters)."""
 
 from __future__ import annotations
 
@@ -9,37 +10,35 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from flask import Response
+from flask_babel import gettext as _
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 
 from gridapp.audit import write_audit
-from gridapp.console.fmt import SHANGHAI
+from gridapp.exports import append_row
+from gridapp.times import LOCAL_TZ, local_naive
 
 MAX_ROWS = 100_000
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def local(value: dt.datetime | None) -> dt.datetime | None:
-    """Naive UTC → naive Asia/Shanghai (Excel has no time zones)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=dt.UTC).astimezone(SHANGHAI).replace(tzinfo=None)
+    """Naive UTC → naive Asia/Shanghai (Excel has no time zones: the header says which, see
+    ``time_header``)."""
+    return local_naive(value)
+
+
+def time_header(label: str) -> str:
+    """A time column's header names its zone: "截止时间（北京时间）"."""
+    return _("%(label)s (Beijing time)", label=label)
 
 
 def build(title: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> tuple[bytes, int]:
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(title[:31])
-    bold = Font(bold=True)
-    cells = []
-    for h in header:
-        c = WriteOnlyCell(ws, value=str(h))
-        c.font = bold
-        cells.append(c)
-    ws.append(cells)
+    append_row(ws, [str(h) for h in header], bold=True)
     n = 0
-    for row in rows:
-        ws.append(list(row))
+    for row in rows:  # text cleaned and never live (gridapp.exports)
+        append_row(ws, row)
         n += 1
     buf = io.BytesIO()
     wb.save(buf)
@@ -57,7 +56,7 @@ def send(
 ) -> Response:
     data, n = build(name, header, rows)
     write_audit(actor.id, f"export.{name}", name, "", ip=ip, detail={"rows": n, **filters})
-    stamp = dt.datetime.now(SHANGHAI).strftime("%Y%m%d-%H%M")
+    stamp = dt.datetime.now(LOCAL_TZ).strftime("%Y%m%d-%H%M")
     return Response(
         data,
         mimetype=XLSX_MIME,

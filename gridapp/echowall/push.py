@@ -32,7 +32,8 @@ from gridapp.jobs import app_task
 from gridapp.matters import public
 from gridapp.matters.models import Matter, MatterEvent
 from gridapp.notifications import rules
-from gridapp.notifications.channels import Message, channels, settings
+from gridapp.notifications.channels import Message, channels, push_policy, settings
+from gridapp.notifications.subscriptions import check_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,9 @@ def followed_matter(code: str) -> Matter:
 
 
 def check_subscription(endpoint: str, p256dh: str, auth: str) -> None:
-    """The users' subscription rules (``notifications.rules``), with the same messages."""
-    if rules.endpoint_problem(endpoint, settings()["allow_local_http"]):
-        raise ValidationFailed("endpoint", _("The push endpoint must be an https URL."))
+    """The users' subscription rules (``notifications.rules``, the push hosts and public
+    addresses of ``notifications.endpoints``), with the same messages."""
+    check_endpoint(endpoint, push_policy())
     bad = rules.key_problem(p256dh, auth)
     if bad:
         raise ValidationFailed(bad[0], _("The subscription key is malformed."))

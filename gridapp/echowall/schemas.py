@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from pydantic import BaseModel, ConfigDict, Field
+
+from gridapp.times import UtcDateTime
 
 
 class PushKeysIn(BaseModel):
@@ -29,5 +29,5 @@ class FollowOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     endpoint: str
-    created_at: dt.datetime
-    last_success_at: dt.datetime | None = None
+    created_at: UtcDateTime
+    last_success_at: UtcDateTime | None = None

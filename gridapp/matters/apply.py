@@ -20,6 +20,7 @@ from gridapp.matters.service import (
 )
 from gridapp.notifications.service import notify
 from gridapp.org.models import Department, User
+from gridapp.times import iso_utc
 
 
 def _dispatch(matter: Matter, fields: dict[str, Any], now) -> list[int]:
@@ -71,8 +72,8 @@ def _dispatch(matter: Matter, fields: dict[str, Any], now) -> list[int]:
         # The trace of an override: the day chosen and what the rule would have given.
         fields["deadline_trace"] = {
             "deadline": fields["deadline"].isoformat(),
-            "deadline_at": matter.deadline_at.isoformat(),
-            "rule_deadline_at": rule_due.isoformat(),
+            "deadline_at": iso_utc(matter.deadline_at),
+            "rule_deadline_at": iso_utc(rule_due),
         }
     return left
 

@@ -38,6 +38,7 @@ from gridapp.matters import people, public, states
 from gridapp.matters.models import Matter, MatterEvent, MatterPart
 from gridapp.matters.service import _link
 from gridapp.notifications.service import notify_many
+from gridapp.times import iso_utc
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +229,7 @@ def _remind(ids: list[int], kind: str) -> int:
     events, sends = [], []
     for m in b.matters:
         if kind == "warn":
-            data = {"due": str(m.deadline_at)}
+            data = {"due": iso_utc(m.deadline_at)}
             note = (
                 "matter.due_soon",
                 _("Due soon: %(t)s", t=m.title),

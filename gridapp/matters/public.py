@@ -17,7 +17,6 @@ from flask_babel import gettext as _
 
 from gridapp.db import db
 from gridapp.errors import NotFound
-from gridapp.matters.deadlines import to_local
 from gridapp.matters.models import Matter, MatterEvent
 from gridapp.org.models import Department
 
@@ -171,7 +170,7 @@ def public_view(code: str) -> dict[str, Any]:
     for ev in events:
         text = event_text(ev, departments)
         if text:
-            timeline.append({"at": to_local(ev.at).strftime("%Y-%m-%d %H:%M"), "text": text})
+            timeline.append({"at": ev.at, "text": text})
     from gridapp.echowall.rules import mask_free_text
 
     public_reply = (

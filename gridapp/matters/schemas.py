@@ -1,14 +1,17 @@
-"""API models for matters. Times are naive UTC (clients show them in Asia/Shanghai)."""
+"""API models for matters. Datetimes go out as UTC with ``Z`` (gridapp.times); a dispatch
+deadline is a local date."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from gridapp.matters import states
+from gridapp.times import UtcDateTime, iso_utc
 
 Action = Literal[
     "triage",
@@ -84,9 +87,9 @@ class MatterOut(BaseModel):
     result: str
     rating: str | None
     photo_ids: list[str]
-    deadline_at: dt.datetime | None
-    created_at: dt.datetime
-    closed_at: dt.datetime | None
+    deadline_at: UtcDateTime | None
+    created_at: UtcDateTime
+    closed_at: UtcDateTime | None
     version: int
 
     @classmethod
@@ -123,8 +126,11 @@ class PartOut(BaseModel):
     result: str
 
 
+EVENT_TIME_KEYS = ("due", "deadline_at", "rule_deadline_at")
+
+
 class EventOut(BaseModel):
-    at: dt.datetime
+    at: UtcDateTime
     actor_id: int | None
     actor_name: str
     actor_role: str
@@ -135,6 +141,18 @@ class EventOut(BaseModel):
     note: str
     photo_ids: list[str]
     data: dict
+
+    @field_validator("data")
+    @classmethod
+    def _times_with_offset(cls, data: dict) -> dict:
+        """The times an event's data holds go out like every other (events written before the
+        time model hold naive UTC text such as "2026-12-03 10:00:00")."""
+        for key in EVENT_TIME_KEYS:
+            value = data.get(key)
+            if isinstance(value, str) and value:
+                with contextlib.suppress(ValueError):
+                    data[key] = iso_utc(dt.datetime.fromisoformat(value))
+        return data
 
 
 class MatterDetail(MatterOut):
@@ -157,7 +175,7 @@ class Suggestion(BaseModel):
 
 
 class PublicEvent(BaseModel):
-    at: str  # Asia/Shanghai, "YYYY-MM-DD HH:MM"
+    at: UtcDateTime  # the page shows it in Asia/Shanghai
     text: str
 
 

@@ -25,6 +25,7 @@ from flask import Flask, current_app
 from webpush import WebPush
 
 from gridapp.notifications import rules, vapid
+from gridapp.notifications.endpoints import Policy
 from gridapp.notifications.pushhttp import PushHTTP, Reply
 
 log = logging.getLogger("gridapp.notifications")
@@ -137,7 +138,13 @@ class WebPushChannel:
     KEY_CHECK_INTERVAL = 30.0  # seconds between looks at the key file (rotation)
 
     def __init__(
-        self, instance: str | Path, subject: str, ttl: int, timeout: float, pipeline: int = 32
+        self,
+        instance: str | Path,
+        subject: str,
+        ttl: int,
+        timeout: float,
+        pipeline: int = 32,
+        policy: Policy | None = None,
     ) -> None:
         if ttl <= 0:
             raise ValueError("PUSH_TTL must be positive: TTL 0 drops messages to offline devices")
@@ -149,7 +156,7 @@ class WebPushChannel:
         self._lock = threading.Lock()
         self._keys: vapid.VapidKeys | None = None
         self._checked = 0.0
-        self.http = PushHTTP()
+        self.http = PushHTTP(policy=policy)
         self._pushers: dict[int, WebPush] = {}
         self._ttl = str(ttl)
 
@@ -290,13 +297,37 @@ def settings(app: Flask | None = None) -> dict[str, Any]:
         "pipeline": int(cfg.get("PUSH_PIPELINE") or os.environ.get("GRIDAPP_PUSH_PIPELINE", 32)),
         "max_attempts": int(cfg.get("PUSH_MAX_ATTEMPTS") or 5),
         "backoff_base": float(cfg.get("PUSH_BACKOFF_BASE") or 30.0),
-        # http:// endpoints on 127.0.0.1 only for tests and the local fake push service.
+        # A local push service (tests, the fake one): http:// and https:// on 127.0.0.1/::1.
+        # Explicit only — never implied by TESTING — since it opens loopback to the job consumer.
         "allow_local_http": bool(
             cfg.get("PUSH_ALLOW_LOCAL_HTTP")
-            or cfg.get("TESTING")
             or os.environ.get("GRIDAPP_PUSH_ALLOW_LOCAL_HTTP") == "1"
         ),
+        # Push services' hosts (``*.`` for subdomains); empty means endpoints.DEFAULT_PUSH_HOSTS.
+        "allowed_hosts": _list(cfg.get("PUSH_ALLOWED_HOSTS"), "GRIDAPP_PUSH_ALLOWED_HOSTS"),
+        # Addresses or networks allowed although not public (e.g. a push relay on a LAN).
+        "allowed_addresses": _list(
+            cfg.get("PUSH_ALLOWED_ADDRESSES"), "GRIDAPP_PUSH_ALLOWED_ADDRESSES"
+        ),
     }
+
+
+def _list(value: Any, env: str) -> list[str]:
+    if value is None:
+        value = os.environ.get(env, "")
+    if isinstance(value, str):
+        value = value.split(",")
+    return [v.strip() for v in value if v and v.strip()]
+
+
+def push_policy(app: Flask | None = None) -> Policy:
+    """The app's SSRF guard for push endpoints (``endpoints.Policy``), reading its config at
+    each use: checked when a browser subscribes and again on each connection the job opens."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    policy = app.extensions.get("gridapp.push_policy")
+    if policy is None:
+        policy = app.extensions["gridapp.push_policy"] = Policy(lambda: settings(app))
+    return policy
 
 
 def channels(app: Flask | None = None) -> dict[str, Channel]:
@@ -307,7 +338,12 @@ def channels(app: Flask | None = None) -> dict[str, Channel]:
         s = settings(app)
         built = {
             "webpush": WebPushChannel(
-                app.instance_path, s["subject"], s["ttl"], s["timeout"], s["pipeline"]
+                app.instance_path,
+                s["subject"],
+                s["ttl"],
+                s["timeout"],
+                s["pipeline"],
+                policy=push_policy(app),
             ),
             "console": ConsoleChannel(),
         }

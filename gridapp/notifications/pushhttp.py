@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from gridapp.notifications.endpoints import Policy, RefusedEndpoint
+
 _PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 MAX_HEAD = 65536
 RECV_SIZE = 262144
@@ -100,8 +102,16 @@ class _Conn:
 class PushHTTP:
     """Thread-safe: connections are taken from the pool for one request and given back."""
 
-    def __init__(self, max_idle: int = 8, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        max_idle: int = 8,
+        ssl_context: ssl.SSLContext | None = None,
+        policy: Policy | None = None,
+    ) -> None:
         self.max_idle = max_idle  # per origin; at least the window of post_many
+        # SSRF guard (endpoints.Policy): each new connection goes only to addresses it checked
+        # just now, so a name re-resolved to a private address (DNS rebinding) is refused.
+        self.policy = policy
         self._lock = threading.Lock()
         self._idle: dict[_Origin, list[_Conn]] = {}
         self._origins: dict[str, tuple[_Origin, str]] = {}
@@ -155,8 +165,7 @@ class PushHTTP:
         return self._ssl
 
     def _connect(self, origin: _Origin, timeout: float) -> _Conn:
-        address = origin.proxy or (origin.host, origin.port)
-        sock = socket.create_connection(address, timeout=timeout)
+        sock = self._open(origin, timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if origin.scheme == "https":
@@ -168,6 +177,22 @@ class PushHTTP:
             raise
         self.connections_opened += 1
         return _Conn(sock)
+
+    def _open(self, origin: _Origin, timeout: float) -> socket.socket:
+        if origin.proxy:  # the operator's proxy resolves the name; the host list still holds
+            problem = self.policy.host_problem(origin.host) if self.policy else None
+            if problem:
+                raise RefusedEndpoint(problem)
+            return socket.create_connection(origin.proxy, timeout=timeout)
+        if self.policy is None:
+            return socket.create_connection((origin.host, origin.port), timeout=timeout)
+        error: OSError | None = None
+        for ip in self.policy.addresses(origin.host, origin.port):
+            try:
+                return socket.create_connection((ip, origin.port), timeout=timeout)
+            except OSError as exc:
+                error = exc
+        raise error or RefusedEndpoint(f"{origin.host}: no address")
 
     @staticmethod
     def _tunnel(sock: socket.socket, origin: _Origin) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from pydantic import BaseModel, ConfigDict, Field
+
+from gridapp.times import UtcDateTime
 
 
 class NotificationOut(BaseModel):
@@ -16,8 +16,8 @@ class NotificationOut(BaseModel):
     body: str
     link: str
     urgent: bool
-    created_at: dt.datetime
-    read_at: dt.datetime | None = None
+    created_at: UtcDateTime
+    read_at: UtcDateTime | None = None
     announcement_id: int | None = None
 
 
@@ -71,9 +71,9 @@ class SubscriptionOut(BaseModel):
     id: int
     endpoint: str
     user_agent: str
-    created_at: dt.datetime
-    expiration_time: dt.datetime | None = None
-    last_success_at: dt.datetime | None = None
+    created_at: UtcDateTime
+    expiration_time: UtcDateTime | None = None
+    last_success_at: UtcDateTime | None = None
 
 
 class PreferenceIO(BaseModel):
@@ -119,8 +119,8 @@ class AnnouncementOut(BaseModel):
     community_id: int | None
     grid_ids: list[int]
     status: str
-    created_at: dt.datetime
-    finished_at: dt.datetime | None
+    created_at: UtcDateTime
+    finished_at: UtcDateTime | None
     recipients: int
     read: int
 

@@ -9,6 +9,8 @@ from flask_babel import gettext as _
 from gridapp.db import db
 from gridapp.errors import ValidationFailed
 from gridapp.notifications import rules
+from gridapp.notifications.channels import push_policy
+from gridapp.notifications.endpoints import Policy
 from gridapp.notifications.models import Delivery, PushSubscription
 from gridapp.org.models import User
 
@@ -21,15 +23,14 @@ def subscribe_push(
     expiration_ms: int | None = None,
     user_agent: str = "",
     *,
-    allow_local_http: bool = False,
+    policy: Policy | None = None,
 ) -> tuple[PushSubscription, bool]:
     """Store (or refresh) this device's subscription; returns (row, created).
 
     The same endpoint posted again is the same subscription: its keys are updated, and if
     another user had it (a shared phone), it now belongs to ``actor``.
     """
-    if rules.endpoint_problem(endpoint, allow_local_http):
-        raise ValidationFailed("endpoint", _("The push endpoint must be an https URL."))
+    check_endpoint(endpoint, policy or push_policy())
     bad = rules.key_problem(p256dh, auth)
     if bad:
         raise ValidationFailed(bad[0], _("The subscription key is malformed."))
@@ -66,6 +67,22 @@ def subscribe_push(
         row.user_agent = user_agent[:300] or row.user_agent
         row.save()
         return row, False
+
+
+def check_endpoint(endpoint: str, policy: Policy) -> None:
+    """422 on "endpoint" unless it is an https URL of a known push service whose addresses are
+    all public (``endpoints.Policy``); shared with the echo wall's resident subscriptions."""
+    if rules.endpoint_problem(endpoint, True):
+        raise ValidationFailed("endpoint", _("The push endpoint must be an https URL."))
+    problem = policy.url_problem(endpoint)
+    if problem == "must be an https URL":
+        raise ValidationFailed("endpoint", _("The push endpoint must be an https URL."))
+    if problem:
+        raise ValidationFailed(
+            "endpoint",
+            _("The push endpoint is not on a known push service."),
+            code="endpoint_refused",
+        )
 
 
 def unsubscribe_push(actor: User, endpoint: str) -> bool:

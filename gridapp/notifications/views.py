@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from gridapp.api import current_scope, endpoint
 from gridapp.notifications import announcements, schemas, service, subscriptions
-from gridapp.notifications.channels import channels, settings
+from gridapp.notifications.channels import channels
 
 api = Blueprint("notifications_api", __name__, url_prefix="/api/v1")
 
@@ -120,7 +120,6 @@ def subscribe(body: schemas.SubscriptionIn):
         body.keys.auth,
         body.expirationTime,
         request.headers.get("User-Agent", ""),
-        allow_local_http=settings()["allow_local_http"],
     )
     return row, 201 if created else 200
 

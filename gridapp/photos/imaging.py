@@ -8,6 +8,7 @@ photos stay upright; saving without ``exif=`` writes no EXIF, GPS or XMP.
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -15,6 +16,24 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 50_000_000  # a 10 MB file claiming more is a decompression bomb
+# What one decode may take, from the header's size and mode *before* decoding: a 185 KB PNG can
+# claim 7000×7000 RGBA (196 MB decoded). A 12 MP phone photo is 36 MB of RGB; a larger JPEG is
+# decoded DCT-scaled (``draft``) to at most MAX_EDGE, so 48 MP cameras still fit.
+MAX_DECODED_BYTES = 50 * 1024 * 1024
+MAX_EDGE = 4096
+# Bytes per pixel of each mode Pillow decodes into (unknown modes count as 4).
+MODE_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "PA": 2, "La": 2, "I;16": 2, "I;16B": 2,
+              "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3, "RGBA": 4, "RGBa": 4, "RGBX": 4,
+              "CMYK": 4, "I": 4, "F": 4}  # fmt: skip
+# Decodes at once per process: each holds up to ~3× MAX_DECODED_BYTES (decode, upright, convert).
+_DECODES = threading.BoundedSemaphore(2)
+
+
+def decoded_bytes(mode: str, width: int, height: int) -> int:
+    """What decoding an image of this mode and size allocates (Pillow's own buffers)."""
+    return width * height * MODE_BYTES.get(mode, 4)
+
+
 THUMB_SIZE = (320, 320)
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
@@ -38,14 +57,22 @@ class CleanImage:
 
 
 def clean_image(raw: bytes) -> CleanImage:
+    """The upload decoded (within the caps, checked on its header first), upright, re-encoded
+    without metadata, with a thumbnail; ``BadImage`` for anything else."""
     if len(raw) > MAX_BYTES:
         raise BadImage("too_large")
     if not raw:
         raise BadImage("empty")
+    with _DECODES:
+        img, fmt = _decode(raw)
+        return _encode(img, fmt)
+
+
+def _decode(raw: bytes):
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            with Image.open(io.BytesIO(raw)) as probe:
+            with Image.open(io.BytesIO(raw)) as probe:  # reads the header only
                 fmt = probe.format
                 if fmt not in FORMATS:
                     raise BadImage("format")
@@ -53,6 +80,13 @@ def clean_image(raw: bytes) -> CleanImage:
                     raise BadImage("too_many_pixels")
                 probe.verify()
             img = Image.open(io.BytesIO(raw))
+            if fmt == "JPEG" and max(img.size) > MAX_EDGE:
+                # DCT scaling (1/2, 1/4, 1/8) to the smallest size whose edges are at least
+                # those asked for: asking for half of MAX_EDGE lands between it and MAX_EDGE
+                k = MAX_EDGE / 2 / max(img.size)
+                img.draft(img.mode, (int(img.width * k), int(img.height * k)))
+            if decoded_bytes(img.mode, img.width, img.height) > MAX_DECODED_BYTES:
+                raise BadImage("too_many_pixels")
             img.load()
         except BadImage:
             raise
@@ -60,6 +94,10 @@ def clean_image(raw: bytes) -> CleanImage:
             raise BadImage("undecodable") from exc
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise BadImage("too_many_pixels") from exc
+    return img, fmt
+
+
+def _encode(img, fmt: str) -> CleanImage:
     img = ImageOps.exif_transpose(img)
     out = io.BytesIO()
     if fmt == "JPEG":

@@ -53,6 +53,8 @@ def store_photo(
     the upload claims it either way. Raises ``ValidationFailed`` (422, field "file") for anything
     that is not a JPEG/PNG/WebP of at most 10 MB."""
     photo_id = _check_uuid(photo_id)
+    owner_type, owner_id = (owner_type or "").strip(), (owner_id or "").strip()
+    check_owner(actor, owner_type, owner_id)
     existing = Photo.get_or_none(Photo.id == photo_id)
     if existing is not None:
         if existing.uploader_id != actor.id:
@@ -125,6 +127,51 @@ def _claim_pending(actor: User, photo: Photo) -> bool:
         return bool(claim(actor, photo))
 
 
+OWNER_TYPES = ("visit", "matter", "task")
+
+
+def _owner_visible(actor: User, owner_type: str, owner_id: str) -> bool | None:
+    """None when no such record exists (yet: an outbox uploads a visit's photos first), else
+    whether the actor's scope holds it — the same queries the owning feature reads through."""
+    scope = scope_for(actor)
+    if owner_type == "visit":
+        from gridapp.visits.models import Visit
+
+        visit = Visit.get_or_none(Visit.id == owner_id)
+        return None if visit is None else scope.sees_grid(visit.grid_id)
+    if not owner_id.isdigit() or int(owner_id) > 2**31 - 1:
+        return None
+    if owner_type == "matter":
+        from gridapp.matters.models import Matter
+        from gridapp.matters.service import matter_query
+
+        if not Matter.select().where(Matter.id == int(owner_id)).exists():
+            return None
+        return matter_query(scope).where(Matter.id == int(owner_id)).exists()
+    from gridapp.tasks.models import Task
+    from gridapp.tasks.service import task_query
+
+    if not Task.select().where(Task.id == int(owner_id)).exists():
+        return None
+    return task_query(scope).where(Task.id == int(owner_id)).exists()
+
+
+def check_owner(actor: User, owner_type: str, owner_id: str) -> None:
+    """A photo may name only a record the uploader sees (404 otherwise, as for reading it), a
+    record not created yet, or an outbox's own client reference (``"c:<client id>"``, resolved
+    through the uploader's own sync ops). Never another grid's visit, matter or task."""
+    if not owner_type and not owner_id:
+        return
+    if owner_type not in OWNER_TYPES:
+        raise ValidationFailed("owner_type", _("Photos belong to a visit, a matter or a task."))
+    if not owner_id or len(owner_id) > 64:
+        raise ValidationFailed("owner_id", _("Name the record the photo belongs to."))
+    if owner_id.startswith("c:"):
+        return
+    if _owner_visible(actor, owner_type, owner_id) is False:
+        raise NotFound()
+
+
 def _owner_grid(actor: User, owner_type: str, owner_id: str) -> int | None:
     """The grid of an owning visit that the actor may see (else the photo stays private)."""
     if owner_type == "visit" and owner_id:
@@ -149,9 +196,14 @@ def attach_photos(
             .where(Photo.id.in_(ids), Photo.uploader == actor.id)
             .execute()
         )
-    claimed += (
+    claimed += (  # uploaded before the record, by the same user (never someone else's)
         Photo.update(grid_id=grid_id)
-        .where(Photo.owner_type == owner_type, Photo.owner_id == owner_id, Photo.grid_id.is_null())
+        .where(
+            Photo.owner_type == owner_type,
+            Photo.owner_id == owner_id,
+            Photo.grid_id.is_null(),
+            Photo.uploader == actor.id,
+        )
         .execute()
     )
     return claimed

@@ -7,9 +7,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from pydantic import BaseModel
 
-from gridapp.api import current_scope, endpoint
+from gridapp.api import BINARY, current_scope, endpoint
 from gridapp.errors import ValidationFailed
 from gridapp.photos import service
+from gridapp.throttle import read_upload, throttle_upload
 
 api = Blueprint("photos_api", __name__, url_prefix="/api/v1")
 
@@ -34,17 +35,31 @@ def _out(photo) -> dict:
     methods=["PUT"],
     response=PhotoOut,
     tags=["photos"],
-    responses={422: "Not a JPEG/PNG/WebP image of at most 10 MB"},
+    responses={
+        201: "Stored",
+        422: "Not a JPEG/PNG/WebP image of at most 10 MB",
+        429: "Too many uploads from this user or address",
+    },
+    form={
+        "type": "object",
+        "properties": {
+            "file": {**BINARY, "description": "a JPEG, PNG or WebP image"},
+            "owner_type": {"type": "string", "description": "visit, matter, task"},
+            "owner_id": {"type": "string", "maxLength": 64},
+        },
+        "required": ["file"],
+    },
 )
 def upload_photo(photo_id):
     """Upload a photo (multipart field `file`, optional `owner_type`/`owner_id`); idempotent."""
     upload = request.files.get("file")
     if upload is None:
         raise ValidationFailed("file", _("Choose a file to upload."))
+    throttle_upload("photo", current_user.id, request.remote_addr or "")
     photo, created = service.store_photo(
         current_user._get_current_object(),
         photo_id,
-        upload.read(),
+        read_upload(upload),
         owner_type=request.form.get("owner_type", ""),
         owner_id=request.form.get("owner_id", ""),
     )
@@ -61,13 +76,16 @@ def _serve(photo_id: str, thumb: bool) -> Response:
     return resp
 
 
-@endpoint(api, "/photos/<photo_id>/image", tags=["photos"])
+IMAGES = ["image/jpeg", "image/png", "image/webp"]
+
+
+@endpoint(api, "/photos/<photo_id>/image", tags=["photos"], produces=IMAGES)
 def photo_image(photo_id):
     """The cleaned photo (no EXIF), to users who may see its record."""
     return _serve(photo_id, thumb=False)
 
 
-@endpoint(api, "/photos/<photo_id>/thumb", tags=["photos"])
+@endpoint(api, "/photos/<photo_id>/thumb", tags=["photos"], produces=["image/jpeg"])
 def photo_thumb(photo_id):
     """A 320 px JPEG thumbnail."""
     return _serve(photo_id, thumb=True)

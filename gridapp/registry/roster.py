@@ -16,10 +16,13 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from gridapp import privacy
 from gridapp.audit import write_audit
 from gridapp.changes import record_changes
 from gridapp.db import db, insert_rows, reserve_ids, utcnow
 from gridapp.errors import NotFound, Problem, ValidationFailed
+from gridapp.exports import append_row, csv_bytes
+from gridapp.masking import mask_id_number, mask_phone
 from gridapp.org.models import Community, Grid, User
 from gridapp.registry.care import refresh_schedules
 from gridapp.registry.models import Building, CareTag, Household, Resident, ResidentTag
@@ -34,6 +37,7 @@ from gridapp.registry.rules import (
     split_tags,
 )
 from gridapp.scope import Scope, scope_for
+from gridapp.textrules import has_control
 
 # Header synonyms (normalised: no spaces, no "*", no bracketed hints).
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -69,6 +73,10 @@ EXPORT_HEADERS = [
     ("notes", "备注"),
 ]
 MAX_ERRORS = 200
+EXPORT_MIME = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
 
 
 def _norm_header(value: Any) -> str:
@@ -88,8 +96,23 @@ def _cell_text(value: Any) -> str:
 # ---- reading ------------------------------------------------------------------------------
 
 
+# Upload caps: a roster is a few hundred to ~100,000 rows of short cells. Anything beyond is
+# refused before (zip members' declared sizes, ratio) or while (rows, columns, cells) parsing, so a
+# small file that expands to gigabytes never reaches memory.
+MAX_ROWS = 150_000
+MAX_COLUMNS = 100
+MAX_CELL_CHARS = 2_000
+MAX_EXPANDED_BYTES = 160 * 1024 * 1024  # all zip members together, uncompressed
+MAX_RATIO = 200  # uncompressed : compressed, for members over 1 MB
+
+
+def _too_big(what: str) -> ValidationFailed:
+    return ValidationFailed("file", what, code="file_too_large")
+
+
 def read_table(filename: str, data: bytes) -> list[list[Any]]:
-    """All rows of the first sheet (or the CSV) as lists; merged cells spread to every cell."""
+    """All rows of the first sheet (or the CSV) as lists; merged cells spread to every cell.
+    Capped in rows, columns, cell size and expanded bytes (``MAX_*``): a 422 on field "file"."""
     name = (filename or "").lower()
     if name.endswith(".csv"):
         for encoding in ("utf-8-sig", "gb18030"):
@@ -100,39 +123,131 @@ def read_table(filename: str, data: bytes) -> list[list[Any]]:
                 continue
         else:
             raise ValidationFailed("file", _("The CSV file is neither UTF-8 nor GB18030 text."))
-        return [list(r) for r in csv.reader(io.StringIO(text))]
+        rows: list[list[Any]] = []
+        csv.field_size_limit(MAX_CELL_CHARS * 4)
+        try:
+            for row in csv.reader(io.StringIO(text)):
+                _check_row(row, len(rows) + 1)
+                rows.append(row)
+        except csv.Error:
+            raise ValidationFailed(
+                "file", _("%(name)s is not a readable CSV file.", name=filename)
+            ) from None
+        return rows
     if name.endswith(".xlsx"):
-        return _read_xlsx(data)
+        return _read_xlsx(filename, data)
     raise ValidationFailed("file", _("Upload an .xlsx or .csv file."))
+
+
+def _check_row(row: list[Any] | tuple, number: int) -> None:
+    if number > MAX_ROWS:
+        raise _too_big(_("The file has more than %(n)d rows.", n=MAX_ROWS))
+    if len(row) > MAX_COLUMNS:
+        # trailing empty cells (formatting carried to column XFD) are not columns
+        while row and row[-1] in (None, ""):
+            row = row[:-1]
+        if len(row) > MAX_COLUMNS:
+            raise _too_big(_("Row %(row)d has more than %(n)d columns.", row=number, n=MAX_COLUMNS))
+    for value in row:
+        if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+            raise _too_big(
+                _(
+                    "Row %(row)d has a cell longer than %(n)d characters.",
+                    row=number,
+                    n=MAX_CELL_CHARS,
+                )
+            )
 
 
 _MERGE_RE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+[0-9]+:[A-Z]+[0-9]+)"')
 
 
-def _read_xlsx(data: bytes) -> list[list[Any]]:
-    """Read-only openpyxl (a 100,000-row roster loaded in full mode took minutes and a lot of
-    memory); read-only sheets do not expose merged cells, so their ranges come from the sheet's
-    XML and each range's value is spread over its cells."""
+def _check_zip(filename: str, data: bytes) -> None:
+    """Refuse a zip bomb from its central directory, before anything is decompressed. The
+    declared sizes bound what is read: ``zipfile`` stops a member at its declared size."""
     import zipfile
 
-    from openpyxl import load_workbook
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            members = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise ValidationFailed(
+            "file", _("%(name)s is not a readable .xlsx workbook.", name=filename)
+        ) from None
+    total = 0
+    for m in members:
+        total += m.file_size
+        ratio = m.file_size / max(m.compress_size, 1)
+        if total > MAX_EXPANDED_BYTES or (m.file_size > 1024 * 1024 and ratio > MAX_RATIO):
+            raise _too_big(
+                _(
+                    "%(name)s expands to more than a roster can hold (%(mb)d MB).",
+                    name=filename,
+                    mb=MAX_EXPANDED_BYTES // (1024 * 1024),
+                )
+            )
+
+
+def _merged_ranges(fh) -> list[tuple[int, int, int, int]]:
+    """mergeCell refs read in 1 MB chunks (the sheet XML is never held whole)."""
     from openpyxl.utils.cell import range_boundaries
 
+    found: list[tuple[int, int, int, int]] = []
+    tail = b""
+    while True:
+        chunk = fh.read(1024 * 1024)
+        if not chunk:
+            break
+        buf = tail + chunk
+        cut = max(0, len(buf) - 200)  # a tag split across chunks is matched in the next round
+        last = buf.rfind(b"<", 0, cut) if cut else -1
+        cut = last if last > 0 else cut
+        for m in _MERGE_RE.findall(buf[:cut]):
+            found.append(range_boundaries(m.decode()))
+        tail = buf[cut:]
+        if len(found) > MAX_ROWS:
+            raise _too_big(_("The sheet has too many merged cells."))
+    found.extend(range_boundaries(m.decode()) for m in _MERGE_RE.findall(tail))
+    return found
+
+
+def _read_xlsx(filename: str, data: bytes) -> list[list[Any]]:
+    """Read-only openpyxl (streaming; a 100,000-row roster loaded in full mode took minutes and
+    a lot of memory), capped as it streams; read-only sheets do not expose merged cells, so their
+    ranges come from the sheet's XML and each range's value is spread over its cells. Anything
+    the parser chokes on (malformed XML, a broken part) is a 422 naming the file, never a 500."""
+    from openpyxl import load_workbook
+
+    _check_zip(filename, data)
+    rows: list[list[Any]] = []
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError):
-        raise ValidationFailed("file", _("The file is not a readable .xlsx workbook.")) from None
-    try:
-        ws = wb.worksheets[0]
-        ws.reset_dimensions()  # trust the cells, not a dimension tag other programs get wrong
-        rows = [list(r) for r in ws.iter_rows(values_only=True)]
-        with wb._archive.open(ws._worksheet_path) as fh:
-            merged = [range_boundaries(m.decode()) for m in _MERGE_RE.findall(fh.read())]
-    finally:
-        wb.close()
+        try:
+            ws = wb.worksheets[0]
+            ws.reset_dimensions()  # trust the cells, not a dimension tag other programs get wrong
+            for r in ws.iter_rows(values_only=True):
+                _check_row(r, len(rows) + 1)
+                rows.append(list(r[:MAX_COLUMNS]))
+            with wb._archive.open(ws._worksheet_path) as fh:
+                merged = _merged_ranges(fh)
+        finally:
+            wb.close()
+    except Problem:
+        raise
+    except Exception as exc:  # noqa: BLE001 — untrusted bytes through a third-party parser
+        raise ValidationFailed(
+            "file",
+            _("%(name)s is not a readable .xlsx workbook.", name=filename),
+            code="unreadable",
+            reason=type(exc).__name__,
+        ) from None
+    spread = 0
     for min_col, min_row, max_col, max_row in merged:
-        if min_row > len(rows):
+        if min_row > len(rows) or max_col > MAX_COLUMNS:
             continue
+        spread += (min(max_row, len(rows)) - min_row + 1) * (max_col - min_col + 1)
+        if spread > MAX_ROWS * 20:
+            raise _too_big(_("The sheet has too many merged cells."))
         top = rows[min_row - 1]
         value = top[min_col - 1] if min_col <= len(top) else None
         for r in range(min_row, min(max_row, len(rows)) + 1):
@@ -229,6 +344,11 @@ def _validate_row(ctx: Context, number: int, values: dict[str, str], errors: lis
         )
 
     before = len(errors)
+    for fld, value in values.items():  # the one input rule (gridapp.textrules)
+        if has_control(value):
+            err(fld, _("the cell contains a control character."))
+    if len(errors) > before:
+        return None
     grid_id = _resolve_grid(ctx, values.get("grid", ""), err)
     name = values.get("name", "")
     if not name:
@@ -550,14 +670,19 @@ def export_roster(
     *,
     grid_id: int | None = None,
     community_id: int | None = None,
+    fmt: str = "xlsx",
     ip: str = "",
     scope: Scope | None = None,
 ) -> tuple[bytes, str]:
-    """The roster of one grid or one community (the grids of it in scope) as .xlsx, with full
-    personal numbers; every export is audited. Returns ``(bytes, filename)``."""
+    """The roster of one grid or one community (the grids of it in scope) as .xlsx or .csv;
+    every export is audited. Full personal numbers only for whom ``privacy.may_see_full`` says
+    (supervisors and admins), masked for everyone else; every cell goes through
+    ``gridapp.exports`` (no formulas, no control characters). Returns ``(bytes, filename)``."""
     from openpyxl import Workbook
 
     scope = scope or scope_for(actor)
+    if fmt not in ("xlsx", "csv"):
+        raise ValidationFailed("format", _("Choose xlsx or csv."))
     if grid_id is not None:
         if not scope.sees_grid(grid_id):
             raise NotFound()
@@ -576,11 +701,40 @@ def export_roster(
         label = community.name
     else:
         raise ValidationFailed("grid_id", _("Choose a grid or a community."))
+    full = privacy.may_see_full(actor, "roster_export", scope=scope)
+    header = [h for _, h in EXPORT_HEADERS]
+    counter = [0]
+    rows = _export_rows(grids, full, counter)
+    if fmt == "csv":
+        data, _n = csv_bytes(header, rows)
+    else:
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet("人口信息")
+        append_row(ws, header, bold=True)
+        for row in rows:
+            append_row(ws, row)
+        out = io.BytesIO()
+        wb.save(out)
+        data = out.getvalue()
+    with db.atomic():
+        write_audit(
+            actor.id,
+            "export.roster",
+            "grid" if grid_id else "community",
+            grid_id or community_id,
+            ip=ip,
+            detail={
+                "rows": counter[0],
+                "grids": [g.id for g in grids],
+                "format": fmt,
+                "personal_numbers": "full" if full else "masked",
+            },
+        )
+    return data, f"roster-{label}-{utcnow():%Y%m%d}.{fmt}"
+
+
+def _export_rows(grids: list[Grid], full: bool, counter: list[int]):
     tag_names = {t.id: t.name for t in CareTag.select()}
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("人口信息")
-    ws.append([h for _, h in EXPORT_HEADERS])
-    count = 0
     for grid in grids:
         tags: dict[int, list[str]] = {}
         for rid, tid in (
@@ -599,33 +753,19 @@ def export_roster(
         )
         for r in query:
             h = r.household
-            ws.append(
-                [
-                    grid.name,
-                    h.building.name,
-                    h.unit,
-                    h.room,
-                    h.address,
-                    r.name,
-                    {"M": "男", "F": "女"}.get(r.gender, ""),
-                    r.birth_year,
-                    r.id_number,
-                    r.relation,
-                    r.phone,
-                    "、".join(tags.get(r.id, [])),
-                    r.notes,
-                ]
-            )
-            count += 1
-    out = io.BytesIO()
-    wb.save(out)
-    with db.atomic():
-        write_audit(
-            actor.id,
-            "export.roster",
-            "grid" if grid_id else "community",
-            grid_id or community_id,
-            ip=ip,
-            detail={"rows": count, "grids": [g.id for g in grids]},
-        )
-    return out.getvalue(), f"roster-{label}-{utcnow():%Y%m%d}.xlsx"
+            counter[0] += 1
+            yield [
+                grid.name,
+                h.building.name,
+                h.unit,
+                h.room,
+                h.address,
+                r.name,
+                {"M": "男", "F": "女"}.get(r.gender, ""),
+                r.birth_year,
+                r.id_number if full else mask_id_number(r.id_number),
+                r.relation,
+                r.phone if full else mask_phone(r.phone),
+                "、".join(tags.get(r.id, [])),
+                r.notes,
+            ]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gridapp.api import Patch
+from gridapp.times import UtcDateTime
 
 Gender = Literal["M", "F", ""]
 
@@ -18,7 +18,7 @@ class BuildingOut(BaseModel):
     grid_id: int
     name: str
     address: str
-    updated_at: dt.datetime
+    updated_at: UtcDateTime
 
 
 class BuildingNew(BaseModel):
@@ -37,10 +37,10 @@ class HouseholdOut(BaseModel):
     address: str
     phone: str
     notes: str
-    last_visit_at: dt.datetime | None
+    last_visit_at: UtcDateTime | None
     visit_interval_days: int
-    next_visit_due: dt.datetime | None
-    updated_at: dt.datetime
+    next_visit_due: UtcDateTime | None
+    updated_at: UtcDateTime
 
 
 class ResidentOut(BaseModel):
@@ -56,7 +56,7 @@ class ResidentOut(BaseModel):
     relation: str
     notes: str
     tags: list[str]
-    updated_at: dt.datetime
+    updated_at: UtcDateTime
 
 
 class HouseholdDetail(HouseholdOut):
@@ -181,8 +181,8 @@ class DueVisitOut(BaseModel):
     address: str
     unit: str
     room: str
-    last_visit_at: dt.datetime | None
-    next_visit_due: dt.datetime
+    last_visit_at: UtcDateTime | None
+    next_visit_due: UtcDateTime
     visit_interval_days: int
     overdue_days: int
     care_tags: list[str]
@@ -200,3 +200,4 @@ class ImportResult(BaseModel):
 class ExportQuery(BaseModel):
     grid_id: int | None = None
     community_id: int | None = None
+    format: Literal["xlsx", "csv"] = "xlsx"

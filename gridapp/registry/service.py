@@ -13,6 +13,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
+from gridapp import privacy
 from gridapp.audit import write_audit
 from gridapp.changes import record_change
 from gridapp.db import db, utcnow
@@ -25,7 +26,7 @@ from gridapp.registry.names import name_keys
 from gridapp.registry.rules import normalise_phone, parse_id_number, phone_tail
 from gridapp.scope import Scope, get_scoped, in_scope, scope_for
 
-REVEAL_ROLES = ("admin", "supervisor", "grid_worker")
+REVEAL_ROLES = privacy.REGISTRY_ROLES  # the roles the OpenAPI document lists
 NOT_DELETED = False
 
 
@@ -249,8 +250,9 @@ def reveal_personal_data(
     reason: str = "",
     scope: Scope | None = None,
 ) -> dict[str, Any]:
-    """Unmasked phone (and ID number for a resident) of one row in scope; always audited."""
-    if actor.role not in REVEAL_ROLES:
+    """Unmasked phone (and ID number for a resident) of one row in scope, for a reason and within
+    the reveal throttle (``gridapp.privacy``); always audited."""
+    if not privacy.may_see_full(actor, "registry"):
         raise Forbidden(_("Your role may not see personal data."))
     scope = scope or scope_for(actor)
     model = {"resident": Resident, "household": Household}.get(target_type)
@@ -259,6 +261,7 @@ def reveal_personal_data(
     row = get_scoped(model, target_id, scope)
     if row.deleted:
         raise NotFound()
+    reason = privacy.check_reveal(actor, reason)
     out = {"id": row.id, "phone": row.phone}
     if model is Resident:
         out["id_number"] = row.id_number

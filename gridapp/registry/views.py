@@ -8,10 +8,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from pydantic import TypeAdapter
 
-from gridapp.api import current_scope, endpoint
+from gridapp.api import BINARY, current_scope, endpoint
 from gridapp.errors import ValidationFailed
 from gridapp.registry import care, roster, service
 from gridapp.registry import schemas as s
+from gridapp.throttle import read_upload, throttle_upload
 
 api = Blueprint("registry_api", __name__, url_prefix="/api/v1")
 WRITERS = ("admin", "supervisor", "grid_worker")
@@ -261,31 +262,49 @@ def due_visits(query):
     response=s.ImportResult,
     roles=WRITERS,
     tags=["registry"],
-    responses={422: "Rows with errors; nothing was written"},
+    responses={422: "Rows with errors; nothing was written", 429: "Too many uploads"},
+    form={
+        "type": "object",
+        "properties": {
+            "file": {**BINARY, "description": ".xlsx or .csv roster"},
+            "grid_id": {"type": "integer", "description": "the grid rows without one go to"},
+        },
+        "required": ["file"],
+    },
 )
 def import_roster():
     """Import residents from .xlsx/.csv (multipart field `file`, optional form field `grid_id`)."""
     upload = request.files.get("file")
     if upload is None:
         raise ValidationFailed("file", _("Choose a file to upload."))
+    throttle_upload("roster", _user().id, request.remote_addr or "")
     grid_id = request.form.get("grid_id", type=int)
     return roster.import_roster(
         _user(),
         upload.filename or "",
-        upload.read(),
+        read_upload(upload),
         grid_id=grid_id,
         ip=request.remote_addr or "",
         scope=current_scope(),
     )
 
 
-@endpoint(api, "/roster/export", query=s.ExportQuery, roles=WRITERS, tags=["registry"])
+@endpoint(
+    api,
+    "/roster/export",
+    query=s.ExportQuery,
+    roles=WRITERS,
+    tags=["registry"],
+    produces=["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "text/csv"],
+)
 def export_roster(query):
-    """A grid's or community's roster as .xlsx (audited)."""
+    """A grid's or community's roster as .xlsx or .csv (audited; full personal numbers for
+    supervisors and admins, masked for grid workers: ``gridapp.privacy``)."""
     data, filename = roster.export_roster(
         _user(),
         grid_id=query.grid_id,
         community_id=query.community_id,
+        fmt=query.format,
         ip=request.remote_addr or "",
         scope=current_scope(),
     )
@@ -293,7 +312,7 @@ def export_roster(query):
 
     return send_file(
         io.BytesIO(data),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        mimetype=roster.EXPORT_MIME[query.format],
         as_attachment=True,
         download_name=filename,
     )

@@ -23,16 +23,12 @@ from gridapp.registry import service as registry
 from gridapp.registry.models import Building, CareTag, Household, Resident, ResidentTag
 from gridapp.scope import Scope, in_scope
 from gridapp.sync.hooks import OpContext, as_dict, register_entity, register_op
+from gridapp.times import iso_utc
 
 INBOX_DAYS = 60
 
 
-def iso(value: dt.datetime | dt.date | None) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.replace(microsecond=0).isoformat() + "Z"
-    return value.isoformat()
+iso = iso_utc  # every datetime a device gets: UTC with ``Z`` (gridapp.times)
 
 
 def int_ids(ids: list[str]) -> list[int]:
@@ -319,5 +315,5 @@ def notification_read(ctx: OpContext, payload: dict, base_version: int | None):
 def register_builtin_ops() -> None:
     register_op("household.update", household_update)
     register_op("resident.update", resident_update)
-    register_op("resident.create", resident_create)
+    register_op("resident.create", resident_create, creates="resident")
     register_op("notification.read", notification_read)

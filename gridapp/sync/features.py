@@ -20,6 +20,7 @@ from gridapp.db import utcnow
 from gridapp.scope import Scope, in_scope
 from gridapp.sync.entities import after_int, int_ids, iso
 from gridapp.sync.hooks import OpContext, register_entity, register_op
+from gridapp.times import DateTimeIn, naive_utc
 
 VISIT_HISTORY_DAYS = 365
 CLOSED_ITEMS_DAYS = 30
@@ -36,12 +37,6 @@ def available(*modules: str) -> bool:
         return all(importlib.util.find_spec(m) is not None for m in modules)
     except ModuleNotFoundError:  # the parent package is missing
         return False
-
-
-def naive_utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value
 
 
 def own_photos(
@@ -82,7 +77,7 @@ class VisitIn(BaseModel):
     services: list[str] = Field(default_factory=list, max_length=50)
     notes: str = Field("", max_length=4000)
     photo_ids: list[str] = Field(default_factory=list, max_length=9)
-    visited_at: dt.datetime | None = None
+    visited_at: DateTimeIn | None = None
     lat: float | None = None
     lon: float | None = None
     accuracy: float | None = None
@@ -95,14 +90,16 @@ def register_visits() -> None:
 
     def attach_photo_ids(visits: list[Visit]) -> None:
         found: dict[str, list[str]] = {v.id: [] for v in visits}
+        grids = {v.id: v.grid_id for v in visits}
         q = (
-            Photo.select(Photo.owner_id, Photo.id)
+            Photo.select(Photo.owner_id, Photo.id, Photo.grid_id)
             .where(Photo.owner_type == "visit", Photo.owner_id.in_(list(found)))
             .order_by(Photo.created_at, Photo.id)
             .tuples()
         )
-        for owner, pid in q:
-            found[owner].append(pid)
+        for owner, pid, grid_id in q:
+            if grid_id == grids[owner]:  # attached to it, not merely naming it
+                found[owner].append(pid)
         for v in visits:
             v._photo_ids = found[v.id]
 
@@ -305,7 +302,7 @@ def register_matters() -> None:
         ctx.remember("matter", body.client_id, matter.id)
         return "matter", matter
 
-    register_op("matter.report", matter_report)
+    register_op("matter.report", matter_report, creates="matter")
 
     def claim_matter_photo(user: User, photo: Photo) -> bool:
         """A photo uploaded after its matter: the outbox names the matter by the client id it

@@ -18,7 +18,7 @@ from typing import Any
 
 from peewee import Model
 
-from gridapp.errors import ValidationFailed
+from gridapp.errors import Problem, ValidationFailed
 from gridapp.org.models import User
 from gridapp.scope import Scope
 
@@ -39,6 +39,14 @@ class EntitySpec:
 
 ENTITIES: dict[str, EntitySpec] = {}
 OPS: dict[str, Callable[..., tuple[str, Any]]] = {}
+# Ops that create a record under ``payload.client_id``: entity name (a rejected create is
+# remembered, so an op naming ``c:<client id>`` is rejected for good instead of retried).
+CREATES: dict[str, str] = {}
+
+
+class Retryable(Problem):
+    """A cause that a later retry can remove (e.g. a ``c:`` reference whose create has not
+    arrived yet): answered ``retry``, never stored as the op's final answer."""
 
 
 def register_entity(
@@ -57,8 +65,12 @@ def register_entity(
     )
 
 
-def register_op(type_: str, handler: Callable[..., tuple[str, Any]]) -> None:
+def register_op(
+    type_: str, handler: Callable[..., tuple[str, Any]], *, creates: str | None = None
+) -> None:
     OPS[type_] = handler
+    if creates:
+        CREATES[type_] = creates
 
 
 def as_dict(row: Model) -> dict[str, Any]:
@@ -97,15 +109,26 @@ class OpContext:
                 return self.created[(entity, client_id)]
             from gridapp.sync.models import SyncOp
 
-            row = SyncOp.get_or_none(
-                (SyncOp.user == self.user.id)
-                & (SyncOp.entity == entity)
-                & (SyncOp.client_id == client_id)
+            rows = list(
+                SyncOp.select(SyncOp.server_id).where(
+                    (SyncOp.user == self.user.id)
+                    & (SyncOp.entity == entity)
+                    & (SyncOp.client_id == client_id)
+                )
             )
-            if row is None:
-                raise ValidationFailed(field_name, f"unknown client id {client_id}")
-            self.created[(entity, client_id)] = row.server_id
-            return row.server_id
+            applied = [r.server_id for r in rows if r.server_id]
+            if applied:
+                self.created[(entity, client_id)] = applied[0]
+                return applied[0]
+            if rows:  # its create was rejected for good: so is this op
+                raise ValidationFailed(field_name, f"the {entity} {client_id} was rejected")
+            # Not arrived yet (the outbox's per-op backoff can reorder): retry later.
+            raise Retryable(
+                f"unknown client id {client_id}",
+                status=409,
+                code="unknown_client_id",
+                field=field_name,
+            )
         if ref is None or ref == "":
             raise ValidationFailed(field_name, "missing reference")
         return str(ref)

@@ -13,10 +13,12 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import random
+import time
 from dataclasses import dataclass
 from typing import Any
 
-from peewee import IntegrityError
+from peewee import IntegrityError, OperationalError
 from pydantic import ValidationError
 
 from gridapp.changes import Change, current_seq
@@ -24,8 +26,9 @@ from gridapp.db import db, utcnow
 from gridapp.errors import Conflict, Problem, ValidationFailed, pydantic_problem
 from gridapp.org.models import User
 from gridapp.scope import Scope
-from gridapp.sync.hooks import ENTITIES, OPS, OpContext, serialize_rows
+from gridapp.sync.hooks import CREATES, ENTITIES, OPS, OpContext, Retryable, serialize_rows
 from gridapp.sync.models import SyncOp
+from gridapp.times import json_default
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +183,8 @@ def _warm(scope: Scope, after: int, limit: int, epoch: str) -> dict:
 
 # ---- push ---------------------------------------------------------------------------------
 
+TRANSIENT_ATTEMPTS = 4
+
 
 def push(user: User, scope: Scope, ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Apply ``ops`` in order, each in its own transaction; one answer per op."""
@@ -189,78 +194,129 @@ def push(user: User, scope: Scope, ops: list[dict[str, Any]]) -> list[dict[str, 
     return results
 
 
-def _stored(user: User, op_id: str) -> dict[str, Any] | None:
-    row = SyncOp.get_or_none((SyncOp.user == user.id) & (SyncOp.op_id == op_id))
-    if row is None:
+def current_row(scope: Scope, entity: str | None, row_id: str | None) -> dict[str, Any] | None:
+    """The row as a pull would send it now (None if out of scope or gone: the pull carries the
+    tombstone). A ``duplicate`` answer carries this, never the row as it was at first apply,
+    so a replay cannot roll the phone back (issue 15 item 3)."""
+    spec = ENTITIES.get(entity or "")
+    if spec is None or row_id is None:
+        return None
+    found = serialize_rows(entity, spec.load([str(row_id)], scope))
+    return found[0] if found else None
+
+
+def _stored(ctx: OpContext, op_id: str) -> dict[str, Any] | None:
+    row = SyncOp.get_or_none((SyncOp.user == ctx.user.id) & (SyncOp.op_id == op_id))
+    if row is None or row.status == "pending":
         return None
     first = json.loads(row.result)
-    return {**first, "status": "duplicate", "first_status": first["status"]}
+    answer = {**first, "status": "duplicate", "first_status": first["status"]}
+    if first["status"] == "applied":
+        answer["row"] = current_row(ctx.scope, first.get("entity"), first.get("id"))
+    return answer
 
 
-def _save(ctx: OpContext, op: dict[str, Any], answer: dict[str, Any]) -> None:
+def _claim(ctx: OpContext, op: dict[str, Any]) -> SyncOp:
+    """The op's first write: its (user, op_id) row. A concurrent request with the same op waits
+    on this unique key until the first commits, then answers ``duplicate`` (issue 15 item 5d)."""
+    return SyncOp.create(
+        user=ctx.user.id, op_id=op["op_id"], type=op["type"], status="pending", result="{}"
+    )
+
+
+def _finish(ctx: OpContext, claim: SyncOp, answer: dict[str, Any]) -> None:
     entity, client_id, server_id = ctx.new_client_ref or ("", "", "")
-    SyncOp.create(
-        user=ctx.user.id,
-        op_id=op["op_id"],
-        type=op["type"],
+    SyncOp.update(
         status=answer["status"],
         entity=entity,
         client_id=client_id,
         server_id=server_id,
-        result=json.dumps(answer, ensure_ascii=False, default=str),
-    )
+        result=json.dumps(answer, ensure_ascii=False, default=json_default),
+    ).where(SyncOp.id == claim.id).execute()
+
+
+def _store_rejection(ctx: OpContext, op: dict[str, Any], answer: dict[str, Any]) -> dict:
+    """Only permanent causes get here. A rejected create keeps its client id, so ops naming it
+    are rejected too instead of waiting for it forever."""
+    payload = op.get("payload") or {}
+    entity = CREATES.get(op["type"], "")
+    client_id = payload.get("client_id") if entity else ""
+    client_id = client_id if isinstance(client_id, str) and len(client_id) <= 64 else ""
+    try:
+        with db.atomic():
+            SyncOp.create(
+                user=ctx.user.id,
+                op_id=op["op_id"],
+                type=op["type"],
+                status="rejected",
+                entity=entity if client_id else "",
+                client_id=client_id,
+                result=json.dumps(answer, ensure_ascii=False, default=json_default),
+            )
+    except IntegrityError:
+        return _stored(ctx, op["op_id"]) or answer
+    return answer
 
 
 def apply_op(ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:
+    """One op, exactly once. Transient failures (a concurrent request with the same op or
+    record, a deadlock, a serialization failure, a locked SQLite) are retried here and, if they
+    persist, answered ``retry``: never stored, so the app's next attempt can still apply it."""
     op_id = op["op_id"]
-    previous = _stored(ctx.user, op_id)
-    if previous is not None:
-        return previous
     handler = OPS.get(op["type"])
-    if handler is None:
-        # Not stored: a server that learns the type later can still apply a retry.
-        return _rejected(op_id, Problem(f"unknown operation {op['type']}", code="unknown_op"))
-    ctx.new_client_ref = None
-    try:
-        with db.atomic():
-            entity, row = handler(ctx, op.get("payload") or {}, op.get("base_version"))
-            data = serialize_rows(entity, [row])[0] if row is not None else None
-            answer = {
-                "op_id": op_id,
-                "status": "applied",
-                "entity": entity,
-                "id": str(data["id"]) if data else None,
-                "row": data,
-            }
-            _save(ctx, op, answer)
-        return answer
-    except IntegrityError:
-        # The same op committed meanwhile from another request: answer as it was answered.
-        previous = _stored(ctx.user, op_id)
+    for attempt in range(TRANSIENT_ATTEMPTS):
+        previous = _stored(ctx, op_id)
         if previous is not None:
             return previous
-        return _rejected(op_id, Problem("integrity error", code="integrity"))
-    except Conflict as exc:
-        _forget(ctx)
-        body = exc.to_dict()
-        current = body.pop("current", None)
-        return {"op_id": op_id, "status": "conflict", "current": current, "problem": body}
-    except (Problem, ValidationError) as exc:
-        _forget(ctx)
-        problem = pydantic_problem(exc) if isinstance(exc, ValidationError) else exc
-        answer = _rejected(op_id, problem)
+        if handler is None:
+            # Not stored: a server that learns the type later can still apply a retry.
+            return _rejected(op_id, Problem(f"unknown operation {op['type']}", code="unknown_op"))
+        ctx.new_client_ref = None
         try:
             with db.atomic():
-                _save(ctx, op, answer)
-        except IntegrityError:
-            return _stored(ctx.user, op_id) or answer
-        return answer
-    except Exception:
-        # A bug must not sink the batch or be remembered: later ops still run, and a retry
-        # after the fix applies this one.
-        log.exception("sync op %s (%s) failed", op_id, op["type"])
-        _forget(ctx)
-        return _rejected(op_id, Problem("server error", status=500, code="server_error"))
+                claim = _claim(ctx, op)
+                entity, row = handler(ctx, op.get("payload") or {}, op.get("base_version"))
+                data = serialize_rows(entity, [row])[0] if row is not None else None
+                answer = {
+                    "op_id": op_id,
+                    "status": "applied",
+                    "entity": entity,
+                    "id": str(data["id"]) if data else None,
+                    "row": data,
+                }
+                _finish(ctx, claim, answer)
+            return answer
+        except (IntegrityError, OperationalError) as exc:
+            _forget(ctx)
+            log.info("sync op %s: transient %s, attempt %d", op_id, type(exc).__name__, attempt)
+            time.sleep(0.02 * (attempt + 1) * (1 + random.random()))
+            continue
+        except Retryable as exc:
+            _forget(ctx)
+            return {"op_id": op_id, "status": "retry", "problem": exc.to_dict()}
+        except Conflict as exc:
+            _forget(ctx)
+            previous = _stored(ctx, op_id)  # the same op committed meanwhile
+            if previous is not None:
+                return previous
+            body = exc.to_dict()
+            current = body.pop("current", None)
+            return {"op_id": op_id, "status": "conflict", "current": current, "problem": body}
+        except (Problem, ValidationError) as exc:
+            _forget(ctx)
+            problem = pydantic_problem(exc) if isinstance(exc, ValidationError) else exc
+            return _store_rejection(ctx, op, _rejected(op_id, problem))
+        except Exception:
+            # A bug must not sink the batch or be remembered: later ops still run, and a retry
+            # after the fix applies this one.
+            log.exception("sync op %s (%s) failed", op_id, op["type"])
+            _forget(ctx)
+            return _rejected(op_id, Problem("server error", status=500, code="server_error"))
+    previous = _stored(ctx, op_id)
+    if previous is not None:
+        return previous
+    problem = Problem("busy, try again", status=503, code="retry")
+    return {"op_id": op_id, "status": "retry", "problem": problem.to_dict()}
 
 
 def _forget(ctx: OpContext) -> None:

@@ -12,6 +12,7 @@ from gridapp.api import current_scope, endpoint
 from gridapp.sync import schemas, service
 from gridapp.sync.entities import register_builtin_entities, register_builtin_ops
 from gridapp.sync.features import register_feature_plugins
+from gridapp.times import json_default
 
 api = Blueprint("sync_api", __name__, url_prefix="/api/v1")
 
@@ -21,7 +22,9 @@ GZIP_MIN_BYTES = 1024
 def compressed_json(payload: dict) -> Response:
     """Cold pulls run to megabytes on a weak 4G link: gzip when the client accepts it."""
     # The stdlib encoder, compact and unsorted (Flask's provider sorts keys: slower, no gain).
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    body = json.dumps(
+        payload, ensure_ascii=False, separators=(",", ":"), default=json_default
+    ).encode()
     resp = Response(body, mimetype="application/json")
     if len(body) >= GZIP_MIN_BYTES and "gzip" in request.headers.get("Accept-Encoding", ""):
         resp.set_data(gzip.compress(body, compresslevel=5))

@@ -1,12 +1,14 @@
-"""API models for tasks. Times are naive UTC (clients show them in Asia/Shanghai)."""
+"""API models for tasks. Datetimes go out as UTC with ``Z`` and come in with an offset
+(gridapp.times)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from gridapp.times import DateTimeIn, UtcDateTime
 
 
 class AssignIn(BaseModel):
@@ -16,7 +18,7 @@ class AssignIn(BaseModel):
     worker_id: int | None = None
     grid_ids: list[int] = Field(default_factory=list, max_length=200)
     community_id: int | None = None
-    due_at: dt.datetime | None = None
+    due_at: DateTimeIn | None = None
     priority: int = Field(default=0, ge=0, le=2)
     household_id: int | None = None
     matter_id: int | None = None
@@ -49,7 +51,7 @@ class TaskOut(BaseModel):
     title: str
     description: str
     priority: int
-    due_at: dt.datetime | None
+    due_at: UtcDateTime | None
     state: str
     assignee_id: int
     grid_id: int | None
@@ -59,8 +61,8 @@ class TaskOut(BaseModel):
     result_note: str
     photo_ids: list[str]
     return_reason: str
-    created_at: dt.datetime
-    done_at: dt.datetime | None
+    created_at: UtcDateTime
+    done_at: UtcDateTime | None
     version: int
 
     @classmethod
@@ -90,7 +92,7 @@ class WorkItem(BaseModel):
     kind: Literal["task", "visit"]
     id: int
     title: str
-    due_at: dt.datetime | None
+    due_at: UtcDateTime | None
     overdue: bool
     priority: int
     state: str

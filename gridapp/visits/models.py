@@ -8,7 +8,7 @@ from peewee import (
     BooleanField,
     CharField,
     DateTimeField,
-    FloatField,
+    DoubleField,
     ForeignKeyField,
     IntegerField,
     TextField,
@@ -39,9 +39,9 @@ class Visit(BaseModel):
     grid = ForeignKeyField(Grid, backref="visits", on_delete="RESTRICT")
     visited_at = DateTimeField()
     mode = CharField(max_length=10, default="home")
-    lat = FloatField(null=True)
-    lon = FloatField(null=True)
-    accuracy = FloatField(null=True)
+    lat = DoubleField(null=True)
+    lon = DoubleField(null=True)
+    accuracy = DoubleField(null=True)
     notes = TextField(default="")
     resident_ids = TextField(default="[]")  # JSON list of the residents met
     services = TextField(default="[]")  # JSON list of ServiceItem codes

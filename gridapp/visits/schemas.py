@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gridapp.api import Patch
+from gridapp.times import DateTimeIn, UtcDateTime
 
 
 class VisitIn(BaseModel):
     id: uuid.UUID
     household_id: int
-    visited_at: dt.datetime | None = None
+    visited_at: DateTimeIn | None = None
     mode: str = Field("home", max_length=10)
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
@@ -29,7 +29,7 @@ class VisitOut(BaseModel):
     worker_id: int
     household_id: int
     grid_id: int
-    visited_at: dt.datetime
+    visited_at: UtcDateTime
     mode: str
     lat: float | None
     lon: float | None
@@ -38,13 +38,13 @@ class VisitOut(BaseModel):
     resident_ids: list[int]
     services: list[str]
     photo_ids: list[str]
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
 
 class VisitQuery(BaseModel):
     grid_id: int | None = None
     household_id: int | None = None
-    before: dt.datetime | None = None
+    before: DateTimeIn | None = None
     limit: int = Field(50, ge=1, le=500)
 
 

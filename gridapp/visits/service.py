@@ -32,7 +32,7 @@ def visit_dict(v: Visit, photo_ids: list[str] | None = None) -> dict[str, Any]:
         photo_ids = [
             p
             for (p,) in Photo.select(Photo.id)
-            .where(Photo.owner_type == "visit", Photo.owner_id == v.id)
+            .where(Photo.owner_type == "visit", Photo.owner_id == v.id, Photo.grid_id == v.grid_id)
             .order_by(Photo.created_at, Photo.id)
             .tuples()
         ]

@@ -199,11 +199,13 @@ async function applyResults(batch, results) {
         if (op.local && String(op.local.data.id) !== String(r.id)) {
           s.rows.delete([op.local.entity, String(op.local.data.id)]);
         }
+        // A duplicate's row is the server's current one (or none: the pull brings it), never
+        // the row as first applied, so a replay cannot roll this copy back.
         if (r.row && r.entity) s.rows.put({ entity: r.entity, id: String(r.id), data: r.row });
       } else if (status === "conflict") {
         s.outbox.put({ ...op, status: "conflict", current: r.current, problem: r.problem });
-      } else if (r.problem && (r.problem.status >= 500 || r.problem.code === "unknown_op")) {
-        // Not the op's fault (a server error, an older server): try again later.
+      } else if (status === "retry" || (r.problem && (r.problem.status >= 500 || r.problem.code === "unknown_op"))) {
+        // Not the op's fault (a transient cause, a server error, an older server): try again later.
         const attempts = op.attempts + 1;
         s.outbox.put({ ...op, attempts, next_try: Date.now() + backoffMs(attempts), problem: r.problem });
       } else {

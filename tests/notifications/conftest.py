@@ -48,8 +48,10 @@ def _fresh_jobs(app) -> Iterator[None]:
 
 @pytest.fixture
 def push_service(app) -> Iterator[FakePushService]:
+    """The fake push service on 127.0.0.1, allowed explicitly: loopback is refused otherwise."""
     from gridapp.notifications.channels import channels
 
+    app.config["PUSH_ALLOW_LOCAL_HTTP"] = True
     key = channels(app)["webpush"].keys().application_server_key
     service = FakePushService(expected_key=key)
     yield service

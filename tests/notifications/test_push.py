@@ -106,8 +106,8 @@ def test_subscribe_validates_endpoint_and_keys(worker, login_as, push_service):
     assert PushSubscription.select().count() == 0
 
 
-def test_http_endpoints_need_testing_or_the_flag(app, worker, login_as, push_service):
-    app.config["TESTING"] = False
+def test_local_endpoints_need_the_explicit_flag(app, worker, login_as, push_service):
+    app.config["PUSH_ALLOW_LOCAL_HTTP"] = False  # TESTING alone does not open loopback
     client = login_as(worker)
     resp = client.post("/api/v1/push/subscriptions", json=push_service.subscriber().to_json())
     assert resp.status_code == 422
@@ -435,6 +435,7 @@ def test_an_announcement_to_many_phones_arrives_over_few_connections(org, make_u
     from gridapp.notifications.channels import channels
     from gridapp.scope import scope_for
 
+    app.config["PUSH_ALLOW_LOCAL_HTTP"] = True  # the fake service listens on 127.0.0.1
     key = channels(app)["webpush"].keys().application_server_key
     service = FakePushService(expected_key=key)
     try:

@@ -202,9 +202,9 @@ def test_photo_naming_someone_elses_or_unknown_matter_stays_private(org, reg, ma
     # the client id is the author's own: another user's "c:m-x" is not this matter
     pid, resp = upload(colleague, jpeg_with_gps(), owner_type="matter", owner_id="c:m-x")
     assert resp.status_code == 201 and Photo.get_by_id(pid).grid_id is None
-    # by server id: a worker of another grid cannot add to a matter they cannot see
+    # by server id: a worker of another grid cannot name a matter they cannot see (404)
     pid2, resp = upload(stranger, jpeg_with_gps(), owner_type="matter", owner_id=first["id"])
-    assert resp.status_code == 201 and Photo.get_by_id(pid2).grid_id is None
+    assert resp.status_code == 404 and Photo.get_or_none(Photo.id == pid2) is None
     # nothing reached the matter
     assert json.loads(Matter.get_by_id(int(first["id"])).photo_ids) == []
     assert [e.action for e in _events(int(first["id"]))] == ["report"]

@@ -29,7 +29,7 @@ def move(api, tid, action, expect=200, version=None, **fields):
 
 
 def test_one_worker_task_lifecycle(crew, org):
-    due = (utcnow() + dt.timedelta(days=2)).isoformat()
+    due = (utcnow() + dt.timedelta(days=2)).isoformat() + "Z"
     resp = assign(crew, target="worker", worker_id=crew.w1.id, due_at=due, priority=1)
     assert resp.status_code == 201, resp.get_json()
     body = resp.get_json()
@@ -178,10 +178,13 @@ def test_merged_list_with_care_visits_sorted_by_urgency(crew, org):
         crew,
         target="worker",
         worker_id=crew.w1.id,
-        due_at=(now + dt.timedelta(hours=5)).isoformat(),
+        due_at=(now + dt.timedelta(hours=5)).isoformat() + "Z",
     ).get_json()["task_ids"][0]
     later = assign(
-        crew, target="worker", worker_id=crew.w1.id, due_at=(now + dt.timedelta(days=5)).isoformat()
+        crew,
+        target="worker",
+        worker_id=crew.w1.id,
+        due_at=(now + dt.timedelta(days=5)).isoformat() + "Z",
     ).get_json()["task_ids"][0]
     undated = assign(
         crew, target="worker", worker_id=crew.w1.id, household_id=overdue.id
@@ -255,7 +258,7 @@ def test_due_soon_and_overdue_notify_once(crew):
         crew,
         target="worker",
         worker_id=crew.w1.id,
-        due_at=(now + dt.timedelta(hours=10)).isoformat(),
+        due_at=(now + dt.timedelta(hours=10)).isoformat() + "Z",
     ).get_json()["task_ids"][0]
     t = Task.get_by_id(tid)
     assert check_task_deadlines(t.warn_at - dt.timedelta(seconds=1)) == {
