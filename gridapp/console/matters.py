@@ -18,9 +18,9 @@ from gridapp.console.blueprint import bp
 from gridapp.console.fmt import local_time
 from gridapp.console.guard import DEPARTMENTS, SUPERVISORS, actor, roles_required
 from gridapp.db import utcnow
-from gridapp.errors import NotFound, Problem, ValidationFailed
+from gridapp.errors import Forbidden, NotFound, Problem, ValidationFailed
+from gridapp.matters import contact, states
 from gridapp.matters import service as msvc
-from gridapp.matters import states
 from gridapp.matters.models import Matter, MatterPart
 from gridapp.matters.triage_dispatch import triage_and_dispatch
 from gridapp.org.models import Community, Department, Grid
@@ -281,7 +281,7 @@ def triage_dispatch(matter_id: int):
     return redirect(url_for("console.triage"))
 
 
-def _matter_page(matter_id: int, error: Problem | None = None):
+def _matter_page(matter_id: int, error: Problem | None = None, revealed: str = ""):
     scope = current_scope()
     m = msvc.get_matter(actor(), matter_id, scope)
     parts = msvc.parts_of(m)
@@ -307,6 +307,10 @@ def _matter_page(matter_id: int, error: Problem | None = None):
         error=error,
         form=request.form,
         now=utcnow(),
+        contact_shown=revealed or contact.shown_contact(m),
+        contact_revealed=bool(revealed),
+        contact_revealable=contact.may_reveal_contact(actor(), m, scope),
+        reveal_reasons=REVEAL_REASONS(),
         back=url_for(
             "console.department_matters" if actor().role == "department" else "console.matters"
         ),
@@ -331,6 +335,28 @@ def _set_deadline(event) -> dict[str, dt.datetime] | None:
 @roles_required(*SUPERVISORS, *DEPARTMENTS)
 def matter(matter_id: int):
     return _matter_page(matter_id)
+
+
+def REVEAL_REASONS() -> list[str]:  # noqa: N802 — a translated constant
+    return [_("Call the resident back"), _("Arrange a visit"), _("Clarify the report")]
+
+
+@bp.route("/matters/<int:matter_id>/contact", methods=["POST"])
+@roles_required(*SUPERVISORS, *DEPARTMENTS)
+def matter_contact(matter_id: int):
+    """Reveal the resident's contact phone (handlers only; reason required; audited)."""
+    reason = request.form.get("reason_text", "").strip() or request.form.get("reason", "")
+    try:
+        out = contact.reveal_contact(
+            actor(), matter_id, reason, ip=request.remote_addr or "", scope=current_scope()
+        )
+    except (ValidationFailed, Forbidden) as exc:
+        return _matter_page(matter_id, exc)
+    except Problem as exc:
+        if exc.status == 404:
+            raise
+        return _matter_page(matter_id, exc)
+    return _matter_page(matter_id, revealed=out["contact_phone"])
 
 
 @bp.route("/matters/<int:matter_id>/act", methods=["POST"])

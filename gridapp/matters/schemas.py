@@ -38,6 +38,15 @@ class MatterIn(BaseModel):
     urgent: bool = False
 
 
+class ContactRevealIn(BaseModel):
+    reason: str = Field(default="", max_length=200)
+
+
+class ContactRevealOut(BaseModel):
+    id: int
+    contact_phone: str
+
+
 class TransitionIn(BaseModel):
     action: Action
     version: int
@@ -156,7 +165,9 @@ class EventOut(BaseModel):
 
 
 class MatterDetail(MatterOut):
-    contact_phone: str
+    contact_phone: str  # masked (138****1234); see contact_revealable
+    # The caller handles this matter and may reveal the full number (``privacy``).
+    contact_revealable: bool = False
     parts: list[PartOut]
     timeline: list[EventOut]
     # What the caller may do now (``service.allowed_actions``); a missing reason etc. still 422s.
@@ -208,6 +219,10 @@ class CalendarDayIn(BaseModel):
     day: dt.date
     is_working: bool
     note: str = Field(default="", max_length=200)
+
+
+class CalendarDayDeleted(BaseModel):
+    deleted: dt.date
 
 
 class CalendarDayOut(CalendarDayIn):

@@ -43,7 +43,7 @@ from gridapp.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from gridapp.matters import deadlines, people, public, states, triage
 from gridapp.matters.models import Matter, MatterEvent, MatterPart
 from gridapp.notifications.service import notify
-from gridapp.org.models import Department, Grid, User
+from gridapp.org.models import Community, Department, Grid, User
 from gridapp.photos.models import Photo
 from gridapp.scope import Scope, in_scope, scope_for
 
@@ -189,8 +189,8 @@ def record_matter(matter: Matter, *, left_departments: Sequence[int] = ()) -> No
 def handlers_of(matter: Matter) -> list[int]:
     if matter.category == "个事":
         return people.grid_workers(matter.grid_id)
-    if matter.category == "社事":
-        return people.supervisors(matter.community_id)
+    if matter.category == "社事":  # the community's supervisors and the grid's workers
+        return people.supervisors(matter.community_id) + people.grid_workers(matter.grid_id)
     return people.department_users(active_department_ids(matter.id))
 
 
@@ -370,7 +370,10 @@ def _check_role(actor: User | None, action: str, matter: Matter, scope: Scope | 
         matter.id
     ):
         return "department-not-dispatched"
-    if role == handler == "grid_worker" and not (scope and scope.sees_grid(matter.grid_id)):
+    field_hand = role == "grid_worker" and (
+        handler == role or role in states.CO_HANDLER_ROLES.get(matter.category or "", ())
+    )
+    if field_hand and not (scope and scope.sees_grid(matter.grid_id)):
         return "grid_worker-other-grid"
     return role
 
@@ -601,6 +604,14 @@ def set_rule(actor: User, data) -> Any:
 
     if actor.role != "admin":
         raise Forbidden(_("Your role may not do this."))
+    if data.community_id is not None and not Community.get_or_none(
+        Community.id == data.community_id
+    ):
+        raise ValidationFailed("community_id", _("Unknown community."))
+    if data.department_id is not None and not Department.get_or_none(
+        Department.id == data.department_id
+    ):
+        raise ValidationFailed("department_id", _("Unknown department."))
     with db.atomic():
         row = DeadlineRule.get_or_none(
             DeadlineRule.category == data.category,

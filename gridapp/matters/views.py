@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint
+from flask import Blueprint, request
 from flask_login import current_user
 
+from gridapp import privacy
 from gridapp.api import current_scope, endpoint
-from gridapp.masking import mask_phone
-from gridapp.matters import public, service
+from gridapp.matters import contact, public, service
 from gridapp.matters.models import CalendarDay, DeadlineRule
 from gridapp.matters.schemas import (
+    CalendarDayDeleted,
     CalendarDayIn,
     CalendarDayOut,
+    ContactRevealIn,
+    ContactRevealOut,
     EventOut,
     MatterDetail,
     MatterIn,
@@ -39,12 +42,11 @@ CONFLICTS = {403: "Role may not", 404: "Not found", 409: "Stale version or illeg
 def detail(matter) -> MatterDetail:
     user = current_user._get_current_object()
     base = MatterOut.of(matter).model_dump()
-    phone = matter.contact_phone
-    if user.role == "department":
-        phone = mask_phone(phone)
     return MatterDetail(
         **base,
-        contact_phone=phone,
+        # masked for everyone; the handlers reveal it (POST …/contact/reveal, audited)
+        contact_phone=contact.shown_contact(matter),
+        contact_revealable=contact.may_reveal_contact(user, matter, current_scope()),
         parts=[
             PartOut(
                 department_id=p.department_id,
@@ -136,6 +138,28 @@ def get_matter(matter_id: int):
     """One matter with its department parts and full timeline."""
     return detail(
         service.get_matter(current_user._get_current_object(), matter_id, current_scope())
+    )
+
+
+@endpoint(
+    bp,
+    "/matters/<int:matter_id>/contact/reveal",
+    methods=["POST"],
+    body=ContactRevealIn,
+    response=ContactRevealOut,
+    roles=privacy.CONTACT_ROLES,
+    tags=["matters"],
+    responses={403: "Not handling this matter", 429: "Too many reveals"},
+)
+def reveal_contact(matter_id: int, body: ContactRevealIn):
+    """The resident's full contact phone, for the staff handling the matter (reason required;
+    audited; throttled per user)."""
+    return contact.reveal_contact(
+        current_user._get_current_object(),
+        matter_id,
+        body.reason,
+        ip=request.remote_addr or "",
+        scope=current_scope(),
     )
 
 
@@ -267,7 +291,14 @@ def put_day(body: CalendarDayIn):
     return service.set_calendar_day(current_user._get_current_object(), body)
 
 
-@endpoint(bp, "/calendar-days/<day>", methods=["DELETE"], roles=("admin",), tags=["matters"])
+@endpoint(
+    bp,
+    "/calendar-days/<day>",
+    methods=["DELETE"],
+    roles=("admin",),
+    tags=["matters"],
+    response=CalendarDayDeleted,
+)
 def delete_day(day: str):
     """Remove an override (the official calendar applies again)."""
     return service.delete_calendar_day(current_user._get_current_object(), day)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 
 from flask_babel import gettext as _
 
+from gridapp.changes import record_change
 from gridapp.db import db, is_postgres
 from gridapp.errors import NotFound, Problem, ValidationFailed
 from gridapp.org.models import User
@@ -87,6 +88,9 @@ def store_photo(
             storage_key=key,
             thumb_key=thumb_key,
         )
+        if owner_type == "visit" and grid_id is not None:
+            # The visit's photo_ids changed: devices mirroring it must hear (issue 15 item 4).
+            record_change("visit", owner_id, grid_id=grid_id)
         if _claim_pending(actor, photo):
             photo = Photo.get_by_id(photo_id)
     return photo, True
