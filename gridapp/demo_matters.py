@@ -309,7 +309,9 @@ def _tell(rng, now, clock, cast: Cast, grid: Grid, story: Story, target: str, ag
         m = Matter.get_by_id(matter.id)
         with clock.at(when):
             if action == "rate" and m.source == "resident":
-                rate_matter_by_code(m.code, kwargs["rating"], kwargs.get("note", ""))
+                # as the resident's browser does: with the key it was given at report time
+                key = getattr(matter, "issued_rating_key", None) or ""
+                rate_matter_by_code(m.code, kwargs["rating"], kwargs.get("note", ""), key=key)
                 continue
             if actor == "reporter":
                 actor = User.get_by_id(m.reporter_id)
@@ -391,7 +393,8 @@ def _steps(rng, now, story: Story, target: str, grid: Grid, cast: Cast) -> list[
         steps.append(("close", sup, {}, (0.05, 2)))
     if rng.random() < 0.8:
         rating = rng.choices(["满意", "基本满意"], [85, 15])[0]
-        steps.append(
-            ("rate", "reporter", {"rating": rating, "note": RATING_NOTES[rating]}, (1, 48))
-        )
+        if target != "closed_again":  # a matter is rated once: its 不满意 was the rating
+            steps.append(
+                ("rate", "reporter", {"rating": rating, "note": RATING_NOTES[rating]}, (1, 48))
+            )
     return steps
