@@ -211,12 +211,20 @@ class Client:
         self.latency: dict[str, list[float]] = defaultdict(list)
         self.errors: list[str] = []
         self.cold_bytes: list[tuple[int, int]] = []
+        self.conns: list[http.client.HTTPConnection] = []
 
     def _conn(self) -> http.client.HTTPConnection:
         conn = getattr(self.local, "conn", None)
         if conn is None:
             conn = self.local.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            with self.lock:
+                self.conns.append(conn)
         return conn
+
+    def close(self) -> None:
+        for conn in self.conns:
+            conn.close()
+        self.conns.clear()
 
     def request(
         self, kind: str, phone: Phone | None, method: str, path: str, body: Any = None
@@ -243,6 +251,7 @@ class Client:
                 resp = conn.getresponse()
             raw = resp.read()
         except Exception as exc:
+            conn.close()
             self.local.conn = None
             with self.lock:
                 self.errors.append(f"{kind}: {type(exc).__name__}: {exc}")
@@ -348,6 +357,7 @@ def hammer(port: int, path: str, seconds: float, threads: int, phones: list[Phon
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(run, range(threads)))
     rate = sum(counts) / (time.monotonic() - t0)
+    client.close()
     if client.errors:
         print(f"  ! {len(client.errors)} errors hammering {path}: {client.errors[0]}")
     return rate
@@ -466,6 +476,8 @@ def main(argv: list[str]) -> int:
     from gridapp import create_app
     from gridapp.db import close_pools, db
 
+    # Stopped with SIGTERM: still stop the servers and drop the database (the finally below).
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tmp = Path(tempfile.mkdtemp(prefix="gridapp-morning-"))
     pg_name = None
     if backend == "postgres":
@@ -526,6 +538,7 @@ def main(argv: list[str]) -> int:
         t0 = time.perf_counter()
         with ThreadPoolExecutor(args.concurrency) as pool:
             list(pool.map(lambda ph: login(setup, ph), saved))
+        setup.close()
         for ph in saved:
             ph.cursor = str(city["seq"])  # yesterday's cursor
         if setup.errors:
@@ -543,6 +556,7 @@ def main(argv: list[str]) -> int:
             with ThreadPoolExecutor(args.concurrency) as pool:
                 list(pool.map(lambda i: morning(client, phones[i], i < n_new), range(len(phones))))
             wall = time.perf_counter() - t0
+        client.close()
         total = sum(len(v) for v in client.latency.values())
         print(
             f"\nthe morning: {total} requests in {wall:.1f} s = {total / wall:.0f} requests/s, "
@@ -590,6 +604,7 @@ def main(argv: list[str]) -> int:
 
             redis.Redis.from_url(REDIS_URL).flushdb()
         shutil.rmtree(tmp, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

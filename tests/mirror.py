@@ -59,8 +59,12 @@ class Mirror:
         self.devices: dict[int, tuple[dict, str, str]] = {}
         self.failures: list[str] = []
         self.checks = 0
+        # A test that simulates time passing by rewriting dates turns the check off.
+        self.enabled = True
 
     def check(self, where: str) -> None:
+        if not self.enabled:
+            return
         users = User.select().where(User.role.in_(DEVICE_ROLES) & User.is_active)
         for user in users:
             known = self.devices.get(user.id)

@@ -17,6 +17,7 @@ Counters forget failures older than ``LOGIN_WINDOW_MINUTES``.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,6 +27,7 @@ from peewee import Case
 from gridapp.accounts.models import LoginThrottle
 from gridapp.db import utcnow
 
+log = logging.getLogger(__name__)
 MAX_BACKOFF = 300  # seconds
 _EPOCH = dt.datetime(1970, 1, 1)
 
@@ -106,7 +108,7 @@ class RedisBackend:
     def __init__(self, url: str) -> None:
         import redis
 
-        self.r = redis.Redis.from_url(url)
+        self.r = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         self._fail = self.r.register_script(_FAIL_LUA)
 
     def get(self, key: str) -> State:
@@ -143,11 +145,33 @@ def _cfg(name: str) -> int:
     return int(current_app.config[name])
 
 
+class FallbackBackend:
+    """Redis, and the ``login_throttle`` table while Redis is unreachable: a login must not
+    fail because Redis is down, nor go unthrottled (docs/scale.md, "Faults")."""
+
+    def __init__(self, primary: RedisBackend, secondary: DatabaseBackend) -> None:
+        self.primary, self.secondary = primary, secondary
+
+    def __getattr__(self, name: str):
+        import redis
+
+        def call(*args):
+            try:
+                return getattr(self.primary, name)(*args)
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+                log.warning("login throttle: Redis unreachable (%s); counting in the database", exc)
+                return getattr(self.secondary, name)(*args)
+
+        return call
+
+
 def backend() -> Backend:
     ext = current_app.extensions
     if "gridapp_throttle" not in ext:
         url = current_app.config.get("LOGIN_THROTTLE_REDIS") or current_app.config.get("REDIS_URL")
-        ext["gridapp_throttle"] = RedisBackend(url) if url else DatabaseBackend()
+        ext["gridapp_throttle"] = (
+            FallbackBackend(RedisBackend(url), DatabaseBackend()) if url else DatabaseBackend()
+        )
     return ext["gridapp_throttle"]
 
 

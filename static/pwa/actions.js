@@ -76,7 +76,7 @@ function actionForm(kind, offered, table, photoHint) {
       <label>${t("notes")}<textarea name="note" rows="3" id="${kind}-note"></textarea></label>
       ${textual.length ? html`<p class="muted hint">${textual.join("；")}</p>` : ""}
       ${offered.some((a) => table[a]?.photos) ? photoField(photoHint) : ""}
-      <div class="actions">${offered.map((a) => a === "rate" ? RATINGS.map((r, i) => html`<button type="submit" name="action"
+      <div class="actions">${offered.flatMap((a) => a === "rate" ? RATINGS.map((r, i) => html`<button type="submit" name="action"
         value="rate" data-rating="${r}" class="${i ? "" : "primary"}" id="${kind}-rate-${i}">${r}</button>`)
         : html`<button type="submit" name="action" value="${a}"
         class="${a === "return" ? "" : "primary"}" id="${kind}-${a}">${t(`act_${kind}_${a}`)}</button>`)}</div>

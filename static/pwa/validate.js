@@ -23,6 +23,9 @@ export function fail(el, message = t("required")) {
   el.setAttribute("aria-describedby", p.id);
   el.insertAdjacentElement("afterend", p);
   el.focus();
+  // The worker is now editing this screen: a sync ending must not redraw it (app.js isEditing).
+  const screen = el.closest("main");
+  if (screen) screen.dataset.dirty = "1";
   return false;
 }
 

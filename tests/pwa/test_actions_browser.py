@@ -137,8 +137,8 @@ def test_community_matter_handled_in_the_app_offline_then_online(
     assert page.inner_text("#matter-deadline") == shown(Matter.get_by_id(m.id).deadline_at)
     events = list(MatterEvent.select().where(MatterEvent.matter == m.id).order_by(MatterEvent.id))
     assert page.locator("#matter-timeline time").all_inner_texts() == [shown(e.at) for e in events]
-    page.wait_for_selector(".gallery img")  # the matter's photo, viewable
-    assert page.evaluate("document.querySelector('.gallery img').naturalWidth") > 0
+    # The matter's photo, viewable (its src is set once the outbox's blobs were checked).
+    page.wait_for_function("document.querySelector('.gallery img')?.naturalWidth > 0")
 
     profile.set_offline(True)
     try:
@@ -313,4 +313,26 @@ def test_every_screen_has_thumb_sized_targets(
         False,
         "",
     ]
+    page.close()
+
+
+def test_reporting_worker_rates_a_closed_matter_in_the_app(
+    live_server, profile, make_user, grid_data, artifacts_dir
+):
+    """rate is one of the allowed_actions: the worker who reported it gets three buttons."""
+    from gridapp.matters.models import Matter
+    from gridapp.matters.service import report_matter, transition_matter
+
+    worker = make_user("grid_worker", username="w_rate")
+    sup = make_user("supervisor", username="s_rate")
+    m = report_matter(worker, source="worker", grid_id=grid_data["h1"].grid_id, text="路灯坏了")
+    moves = [("triage", {"category": "个事"}), ("dispatch", {}), ("resolve", {"result": "修好了"})]
+    for a, kw in [*moves, ("verify", {}), ("close", {})]:
+        m = transition_matter(worker if a == "resolve" else sup, m.id, a, version=m.version, **kw)
+    page = open_app_as(profile, live_server.url, worker.username)
+    page.goto(f"{live_server.url}/app#/matter/{m.id}")
+    page.wait_for_selector("#matter-rate-0")
+    page.screenshot(path=str(artifacts_dir / "pwa-rate-360.png"), full_page=True)
+    page.click("#matter-rate-1")
+    eventually(lambda: Matter.get_by_id(m.id).rating == "基本满意")
     page.close()

@@ -95,7 +95,7 @@ def test_offline_visit_and_matter_arrive_exactly_once(
     photos = list(Photo.select().where(Photo.owner_type == "visit", Photo.owner_id == visit.id))
     assert len(photos) == 1 and max(photos[0].width, photos[0].height) <= 1600
     matter = Matter.get()
-    assert matter.title == "楼道灯不亮" and "社事" in matter.text
+    assert matter.title == "楼道灯不亮" and matter.suggested_category == "社事"
     assert len(json.loads(matter.photo_ids)) == 1
     assert Household.get_by_id(h1.id).last_visit_at is not None
 

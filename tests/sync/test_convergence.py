@@ -193,3 +193,62 @@ def test_no_deadlock_between_tag_change_and_visit(org, reg, make_user, login_as,
         ra, rb = _parallel(lambda edit=edit: push(a, edit), lambda visit=visit: push(b, visit))
         assert ra[0]["status"] == "applied" and rb[0]["status"] == "applied", (i, ra, rb)
     assert "transient" not in caplog.text  # not even a deadlock retried away
+
+
+def test_rows_that_age_out_of_a_window_are_tombstoned(org, reg, make_user, login_as, mirror_check):
+    """Item 6: one window rule for cold pulls, warm pulls and aging. A visit dated 400 days ago
+    reaches neither a cold nor a warm phone; a visit and a finished task that leave their window
+    while the phone is away come as tombstones (the warm cursor carries the last pull's time)."""
+    import datetime as dt
+
+    from gridapp.sync import service
+    from gridapp.tasks.models import Task
+    from gridapp.tasks.service import assign_task, transition_task
+    from gridapp.visits.models import Visit
+
+    h = reg.household(reg.building(org.grid))
+    worker = make_user("grid_worker", grids=[org.grid])
+    boss = make_user("supervisor", community=org.community)
+    client = login_as(worker)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    old, edge = str(uuid.uuid4()), str(uuid.uuid4())
+    results = push(
+        client,
+        op(
+            "visit.create",
+            {
+                "id": old,
+                "household_id": h.id,
+                "visited_at": (now - dt.timedelta(days=400)).isoformat() + "Z",
+            },
+        ),
+        op(
+            "visit.create",
+            {
+                "id": edge,
+                "household_id": h.id,
+                "visited_at": (now - dt.timedelta(days=364)).isoformat() + "Z",
+            },
+        ),
+    )
+    assert [r["status"] for r in results] == ["applied", "applied"]
+    [task_id] = assign_task(boss, title="回访", target="worker", worker_id=worker.id).task_ids
+    for action in ("accept", "start", "done"):
+        t = Task.get_by_id(task_id)
+        transition_task(worker, task_id, action, version=t.version, note="好")
+    rows, _t, cursor, epoch, _p = pull_all(client)
+    assert ("visit", old) not in rows and ("visit", edge) in rows
+    assert rows[("task", str(task_id))]["state"] not in ("assigned", "accepted", "in_progress")
+
+    # The phone was last here two days ago, when the edge visit was 364 days old and the task
+    # finished 29 days before: both have aged out since.
+    # (Time passing, simulated: the rows are dated two days earlier and the cursor too.)
+    mirror_check.enabled = False  # its devices' cursors carry the real time
+    Task.update(updated_at=now - dt.timedelta(days=31)).where(Task.id == task_id).execute()
+    Visit.update(visited_at=now - dt.timedelta(days=366)).where(Visit.id == edge).execute()
+    seq = service.parse_cursor(cursor).seq
+    away = int((now - dt.timedelta(days=2)).replace(tzinfo=dt.UTC).timestamp())
+    rows2, tombs, _c, _e, _p = pull_all(client, f"{seq}.{away}", epoch)
+    assert {("visit", edge), ("task", str(task_id))} <= tombs and not rows2
+    cold, *_ = pull_all(client)
+    assert ("visit", edge) not in cold and ("task", str(task_id)) not in cold

