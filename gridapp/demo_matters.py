@@ -316,11 +316,6 @@ def _tell(rng, now, clock, cast: Cast, grid: Grid, story: Story, target: str, ag
         m = Matter.get_by_id(matter.id)
         with clock.at(when):
             if action == "rate" and m.source == "resident":
-<<<<<<< HEAD
-                # as the resident's browser does: with the key it was given at report time
-                key = getattr(matter, "issued_rating_key", None) or ""
-=======
->>>>>>> main
                 rate_matter_by_code(m.code, kwargs["rating"], kwargs.get("note", ""), key=key)
                 continue
             if actor == "reporter":
@@ -404,8 +399,7 @@ def _steps(rng, now, story: Story, target: str, grid: Grid, cast: Cast) -> list[
         return steps  # a matter is rated once: its 不满意 stands
     if rng.random() < 0.8:
         rating = rng.choices(["满意", "基本满意"], [85, 15])[0]
-        if target != "closed_again":  # a matter is rated once: its 不满意 was the rating
-            steps.append(
-                ("rate", "reporter", {"rating": rating, "note": RATING_NOTES[rating]}, (1, 48))
-            )
+        steps.append(
+            ("rate", "reporter", {"rating": rating, "note": RATING_NOTES[rating]}, (1, 48))
+        )
     return steps
