@@ -30,6 +30,8 @@ KNOWN_SYNONYMS = {
     "Start",
     "Timeline",
     "Conflict",
+    "What you can do",
+    "Due",
 }
 
 

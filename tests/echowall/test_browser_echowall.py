@@ -107,3 +107,32 @@ def test_resident_follows_the_matter_and_gets_its_push(
     page.click("#push-off")
     page.wait_for_selector("#push-on:visible")
     assert EchoPushSubscription.select().count() == 0
+
+
+def test_resident_looks_the_code_up_from_the_wall(live_server, page, echo, artifacts_dir):
+    """The poster's promise on a phone: from the wall to the lookup, a mistyped code gets a
+    friendly answer, the right one (typed in lower case with a space) the tracking page."""
+    from gridapp.echowall.service import submit_need
+    from gridapp.org.models import Grid
+
+    code = submit_need(Grid.select().first(), "3栋楼道灯坏了很久了").code
+    page.goto(f"{live_server.url}/w/{echo.wall_token}")
+    page.click("#lookup-link")
+    page.wait_for_url("**/t/")
+    page.fill("#code", "NOPE2345")
+    page.click("#lookup-submit")
+    assert "没有找到这个查询码" in page.locator("#code-error").inner_text()
+    assert page.locator("#code").input_value() == "NOPE2345"
+    page.screenshot(path=str(artifacts_dir / "echowall-lookup-wrong.png"), full_page=True)
+    page.fill("#code", f"{code[:4].lower()} {code[4:]}")
+    page.click("#lookup-submit")
+    page.wait_for_url(f"**/t/{code}")
+    assert page.locator("#status").is_visible()
+    assert page.locator("#rate-elsewhere").count() == 0  # nothing to rate yet
+    hrefs = page.locator("a").evaluate_all("as => as.map(a => a.getAttribute('href'))")
+    assert not [h for h in hrefs if h and h.startswith(("/login", "/console", "/app"))]
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.goto(f"{live_server.url}/t/WRONGCODE")
+    page.screenshot(path=str(artifacts_dir / "echowall-not-found.png"), full_page=True)
+    page.click("#back-to-lookup")
+    page.wait_for_url("**/t/")

@@ -72,8 +72,10 @@ def test_matter_report_and_task_transition(org, reg, make_user, login_as):
     )
     assert [r["status"] for r in results] == ["applied", "applied", "applied", "conflict"]
     matter = Matter.get()
-    assert matter.state == "reported" and matter.suggested_category == "社事"
-    assert "社事" not in matter.text  # the suggestion preselects triage, not the public text
+    # the worker's suggestion preselects triage; it is not pasted into the description
+    assert matter.state == "reported" and matter.text == "小区东门路灯不亮"
+    assert matter.suggested_category == "社事"
+    assert results[0]["row"]["suggested_category"] == "社事"
     assert results[0]["row"]["timeline"][0]["action"] == "report"
     assert results[2]["row"]["state"] == "in_progress"
     assert results[3]["current"]["state"] == "in_progress"
