@@ -49,7 +49,8 @@ DEFAULT_LIMITS = {
 }
 
 
-def _base_url() -> str:
+def public_base_url() -> str:
+    """Where residents reach the public pages (posters, tracking links)."""
     return current_app.config.get("ECHOWALL_PUBLIC_URL") or request.url_root
 
 
@@ -279,7 +280,7 @@ def _poster_grid(grid_id: int) -> Grid:
 @login_required
 def poster_svg(grid_id: int):
     grid = _poster_grid(grid_id)
-    svg = rules.poster_svg(service.poster(grid, _base_url()))
+    svg = rules.poster_svg(service.poster(grid, public_base_url()))
     resp = Response(svg, mimetype="image/svg+xml")
     resp.headers["Content-Disposition"] = f'inline; filename="poster-{grid.code}.svg"'
     return resp
@@ -289,7 +290,7 @@ def poster_svg(grid_id: int):
 @login_required
 def poster_pdf(grid_id: int):
     grid = _poster_grid(grid_id)
-    pdf = rules.poster_pdf(service.poster(grid, _base_url()))
+    pdf = rules.poster_pdf(service.poster(grid, public_base_url()))
     resp = Response(pdf, mimetype="application/pdf")
     resp.headers["Content-Disposition"] = f'inline; filename="poster-{grid.code}.pdf"'
     return resp

@@ -68,6 +68,12 @@ class RatingIn(BaseModel):
     key: str = Field(default="", max_length=200)
 
 
+class ResidentLinkOut(BaseModel):
+    code: str
+    # the public tracking page with a fresh rating key (/t/<code>?k=<key>); shown once
+    url: str
+
+
 class MatterQuery(BaseModel):
     state: str | None = None
     category: str | None = None
@@ -84,6 +90,7 @@ class MatterOut(BaseModel):
     id: int
     code: str
     source: str
+    reporter_id: int | None = None  # the staff member who reported it (None: a resident)
     grid_id: int
     community_id: int
     title: str
@@ -107,6 +114,7 @@ class MatterOut(BaseModel):
             id=m.id,
             code=m.code,
             source=m.source,
+            reporter_id=m.reporter_id,
             grid_id=m.grid_id,
             community_id=m.community_id,
             title=m.title,

@@ -542,11 +542,12 @@ def hash_rating_key(key: str) -> str:
 
 def rate_matter_by_code(code: str, rating: str, note: str = "", key: str = "") -> Matter:
     """The resident rates a closed matter by its tracking code and the rating key their browser
-    was given at report time (不满意 reopens it). The code is a lookup code that staff in scope
+    was given at report time, or from the link the reporting worker gave them (不满意 reopens
+    it). The code is a lookup code that staff in scope
     may see; the key is what only the resident has, so staff cannot rate as the resident.
     403 ``code=rating_key`` without the right key; 409 ``code=already_rated`` the second time."""
     matter = Matter.get_or_none(Matter.code == (code or "").strip().upper())
-    if matter is None or matter.source != "resident":
+    if matter is None:
         raise NotFound()
     if not (
         matter.rating_key

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from gridapp import privacy
 from gridapp.api import current_scope, endpoint
-from gridapp.matters import contact, public, service
+from gridapp.matters import contact, public, resident_link, service
 from gridapp.matters.models import CalendarDay, DeadlineRule
 from gridapp.matters.schemas import (
     CalendarDayDeleted,
@@ -27,6 +27,7 @@ from gridapp.matters.schemas import (
     QueueQuery,
     RatingIn,
     ReportedOut,
+    ResidentLinkOut,
     RuleIn,
     RuleOut,
     Suggestion,
@@ -161,6 +162,33 @@ def reveal_contact(matter_id: int, body: ContactRevealIn):
         ip=request.remote_addr or "",
         scope=current_scope(),
     )
+
+
+@endpoint(
+    bp,
+    "/matters/<int:matter_id>/resident-link",
+    methods=["POST"],
+    response=ResidentLinkOut,
+    roles=("grid_worker", "supervisor", "admin"),
+    tags=["matters"],
+    responses={
+        404: "Not found (or not reported by you)",
+        409: "Reported by the resident, or rated",
+    },
+)
+def resident_link_for(matter_id: int):
+    """A link for the resident to rate a matter the caller reported for them: the tracking page
+    with a fresh rating key (the last link given is the one that works; audited)."""
+    from gridapp.echowall.views import public_base_url
+
+    matter, key = resident_link.issue_resident_link(
+        current_user._get_current_object(),
+        matter_id,
+        ip=request.remote_addr or "",
+        scope=current_scope(),
+    )
+    url = f"{public_base_url().rstrip('/')}/t/{matter.code}?k={key}"
+    return ResidentLinkOut(code=matter.code, url=url)
 
 
 @endpoint(

@@ -186,6 +186,19 @@ STRINGS = {
     "due_label": _l("Due at"),
     "deadline": _l("Deadline"),
     "op_matter_action": _l("Matter update"),
+    "matter_phone": _l("Resident's contact phone (visible to handlers only)"),
+    "phone_invalid": _l("Enter a mobile or landline number."),
+    "tracking_code": _l("Tracking code"),
+    "tracking_code_help": _l("Give this code to the resident to look up the progress."),
+    "resident_link": _l("Generate the resident's rating link"),
+    "resident_link_help": _l(
+        "Send this link to the resident: opened on their phone, it lets them rate the result. "
+        "A new link replaces the earlier one."
+    ),
+    "resident_link_offline": _l("Generating the link needs the network."),
+    "resident_link_failed": _l("Could not generate the link."),
+    "copy": _l("Copy"),
+    "copied": _l("Copied"),
     "count_overdue_visits": _l("overdue visits"),
     "count_tasks_today": _l("tasks due by today"),
     "count_matters_act": _l("matters to act on"),

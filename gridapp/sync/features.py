@@ -252,6 +252,7 @@ class MatterReport(BaseModel):
     description: str = Field(min_length=1, max_length=4000)
     category: str | None = None  # the worker's suggestion; triage decides
     household_id: int | None = None
+    contact_phone: str = Field("", max_length=20)  # the resident's; report_matter checks it
     photo_ids: list[str] = Field(default_factory=list, max_length=9)
     urgent: bool = False
 
@@ -366,6 +367,7 @@ def register_matters() -> None:
             grid_id=body.grid_id,
             text=text,
             title=body.title,
+            contact_phone=body.contact_phone,
             photo_ids=own_photos(ctx, body.photo_ids, ("matter", f"c:{body.client_id}")),
             urgent=body.urgent,
             suggested_category=suggested or None,

@@ -6,6 +6,7 @@ import * as S from "./screens.js";
 import * as F from "./forms.js";
 import * as A from "./actions.js";
 import { bindGallery, prefetchThumbs } from "./gallery.js";
+import { bindResidentLink } from "./residentlink.js";
 import * as Set_ from "./settings.js";
 import * as push from "./push.js";
 import { t, html, qs, fmtDate, getCsrf } from "./ui.js";
@@ -26,7 +27,7 @@ const ROUTES = [
   [/^#\/report$/, (m, p) => F.report(p), (root, m, p) => F.bindReport(root, p, done)],
   [/^#\/task\/([\w:-]+)$/, (m) => A.task(m[1]), (root, m) => A.bindTask(root, m[1], done)],
   [/^#\/matters$/, () => S.matters()],
-  [/^#\/matter\/([\w:-]+)$/, (m) => S.matter(m[1]), (root, m) => A.bindMatter(root, m[1], done)],
+  [/^#\/matter\/([\w:-]+)$/, (m) => S.matter(m[1]), (root, m) => { A.bindMatter(root, m[1], done); bindResidentLink(root, m[1]); }],
   [/^#\/inbox$/, () => S.inbox(), (root) => S.bindInbox(root)],
   [/^#\/settings$/, () => Set_.settings(), (root) => Set_.bindSettings(root, render)],
   [/^#\/outbox$/, () => Set_.outbox(), (root) => Set_.bindOutbox(root, render)],

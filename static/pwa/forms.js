@@ -4,11 +4,14 @@
 import * as idb from "./idb.js";
 import { enqueue, uuid } from "./sync.js";
 import { bindPhotoInput as bindPhotos, queuePhotos } from "./actions.js";
-import { filled, guard } from "./validate.js";
+import { fail, filled, guard } from "./validate.js";
 import { t, html, raw } from "./ui.js";
 
 const MODES = ["home", "phone", "wechat", "street"];
 const CATEGORIES = ["individual", "community", "special", "difficult"];
+// The server's PHONE rule (gridapp/matters/service.py): a mobile, a landline with area code, or a
+// local number.
+const PHONE = /^(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(?:-\d{1,6})?|\d{7,8})$/;
 
 function photoPicker() {
   return html`
@@ -94,6 +97,7 @@ export async function report(params) {
       </fieldset>
       <label>${t("title")}<input name="title" id="matter-title" required maxlength="200"></label>
       <label>${t("description")}<textarea name="description" id="matter-description" rows="4" required maxlength="4000"></textarea></label>
+      <label>${t("matter_phone")}<input name="contact_phone" id="matter-phone" type="tel" inputmode="tel" autocomplete="off" maxlength="20"></label>
       ${photoPicker()}
       <button class="primary" type="submit" id="matter-submit">${t("submit")}</button>
     </form>`;
@@ -105,6 +109,9 @@ export function bindReport(root, params, done) {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     if (!filled(form)) return;
+    const phone = form.querySelector("#matter-phone");
+    const contactPhone = phone.value.trim();
+    if (contactPhone && !PHONE.test(contactPhone)) return fail(phone, t("phone_invalid"));
     const data = new FormData(form);
     const me = await idb.meta("user");
     const clientId = uuid();
@@ -116,6 +123,7 @@ export function bindReport(root, params, done) {
       title: String(data.get("title") || "").trim(),
       description: String(data.get("description") || "").trim(),
       household_id: hid,
+      contact_phone: contactPhone,
       grid_id: household ? household.grid_id : me?.grids?.[0]?.id ?? null,
       photo_ids: photos.map((p) => p.id),
       reported_at: new Date().toISOString(),

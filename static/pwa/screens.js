@@ -4,6 +4,7 @@ import * as idb from "./idb.js";
 import { enqueue } from "./sync.js";
 import { appUrl } from "./links.js";
 import { matterActions } from "./actions.js";
+import { residentLinkCard } from "./residentlink.js";
 import { thumbs } from "./gallery.js";
 import { guard } from "./validate.js";
 import { t, html, raw, fmtDate, fmtDue, isPast, localDay, timeValue } from "./ui.js";
@@ -244,16 +245,19 @@ export async function matter(id) {
   const m = await idb.row("matter", id);
   if (!m) return html`<p class="muted">${t("no_results")}</p>`;
   const events = m.timeline || m.events || [];
+  const me = await idb.meta("user");
   return html`
     <p><a class="back" href="#/matters">‹ ${t("back")}</a></p>
     <h1>${m.title || t("op_matter")}${pendingBadge(m)}</h1>
     <section class="card"><dl class="facts">
+      ${m.code ? html`<dt>${t("tracking_code")}</dt><dd><strong id="matter-code">${m.code}</strong><br><span class="muted">${t("tracking_code_help")}</span></dd>` : ""}
       <dt>${t("category")}</dt><dd>${m.category || ""}</dd>
       <dt>${t("status")}</dt><dd id="matter-status">${statusLabel(m.state || "reported")}</dd>
       ${m.deadline_at ? html`<dt>${t("deadline")}</dt><dd id="matter-deadline" class="${isPast(m.deadline_at) && m.state !== "resolved" && m.state !== "closed" ? "late" : ""}">${fmtDate(m.deadline_at, true)}</dd>` : ""}
       <dt>${t("description")}</dt><dd>${m.text}</dd>${m.result ? html`<dt>${t("result")}</dt><dd>${m.result}</dd>` : ""}</dl>
       ${thumbs(m.photo_ids)}</section>
     ${matterActions(m)}
+    ${residentLinkCard(m, me)}
     <section class="card"><h2>${t("timeline")}</h2><ol class="timeline" id="matter-timeline">${events.map((ev) => html`
       <li><div><time data-at="${ev.at}">${fmtDate(ev.at, true)}</time> · ${eventLabel(ev)}</div>
       <div class="muted">${ev.actor_name || ""} ${ev.note || ""}</div>${thumbs(ev.photo_ids)}</li>`)}</ol></section>`;
