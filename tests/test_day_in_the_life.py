@@ -5,7 +5,8 @@ The worker syncs in the morning, opens Today, makes a care visit offline with a 
 a matter for a resident offline, comes back online (each uploaded once); the supervisor triages it
 as 专事 and dispatches it to the water company with a deadline; the handler sees the photo and
 the resident's phone, accepts and resolves; the supervisor verifies and closes; the resident
-looks the code up on the public lookup page, reads the reply and rates; the worker sees the
+(who opened the rating link the worker generated for her in the app) looks the code up on the
+public lookup page, reads the reply and rates; the worker sees the
 closure. Every date and time on every screen is checked against the server's value in
 Asia/Shanghai (``check_times``).
 """
@@ -310,6 +311,19 @@ def test_a_working_day(live_server, day, phone, resident_phone, desktop, artifac
         app.goto(f"{base}/app#/matter/{matter.id}")
         app.wait_for_selector("#matter-status")
         eventually(lambda: matter.code in body_text(app, "main"), timeout=QUICK / 1000)
+    link = ""
+    with steps.check("the worker generates the resident's rating link in the app"):
+        app.tap("#resident-link-button", timeout=QUICK)
+        app.wait_for_selector("#resident-link-out:not([hidden])", timeout=QUICK)
+        link = app.input_value("#resident-link-url")
+        assert f"/t/{matter.code}?k=" in link and matter.code in app.inner_text("#resident-link")
+        app.screenshot(path=str(shots / "day-2-resident-link.png"))
+    # The resident opens the link on her phone at once: it keeps her rating key there.
+    with steps.check("the resident's phone opens the link (keeps the key, drops it from the URL)"):
+        opened = resident_phone.new_page()
+        opened.goto(link or f"{base}/t/{matter.code}")
+        assert opened.url.endswith(f"/t/{matter.code}") and "k=" not in opened.url
+        opened.close()
 
     # 5. The supervisor, at the desk: triage as 专事, the water company, a deadline.
     console = desktop.new_page()
