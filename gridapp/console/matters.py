@@ -299,7 +299,15 @@ def triage_dispatch(matter_id: int):
 
 
 def _code(matter_id: int) -> str:
-    return Matter.select(Matter.code).where(Matter.id == matter_id).scalar() or str(matter_id)
+    """The tracking code of a matter in scope; a matter outside it is named by the number that
+    was posted (its code is the resident's, and it would confirm that the matter exists)."""
+    code = (
+        msvc.matter_query(current_scope())
+        .where(Matter.id == matter_id)
+        .select(Matter.code)
+        .scalar()
+    )
+    return code or str(matter_id)
 
 
 def _matter_page(matter_id: int, error: Problem | None = None, revealed: str = ""):

@@ -180,6 +180,7 @@ def update_resident(resident_id, body):
     "/residents/<int:resident_id>/delete",
     methods=["POST"],
     body=s.VersionIn,
+    response=s.DeletedOut,
     roles=WRITERS,
     tags=["registry"],
     responses={409: "Stale version"},
