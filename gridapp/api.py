@@ -427,7 +427,7 @@ def _operation(
         error(400, "Malformed request")
         error(415, "Unsupported media type")
         error(422, "Validation failed (the field is named)")
-    named = _fields(spec.body) | _fields(spec.query)
+    named = _fields(spec.body) | _fields(spec.query) | set((spec.form or {}).get("properties", {}))
     if params or any(f.endswith(("_id", "_ids")) for f in named):
         error(404, "Not found, or not in your scope")
     if spec.auth:
