@@ -170,6 +170,12 @@ def register_errors(app: Flask) -> None:
     register_error_handlers(app)
 
 
+def register_security(app: Flask) -> None:
+    from gridapp.security import register_security_headers
+
+    register_security_headers(app)
+
+
 def register_proxy(app: Flask) -> None:
     if app.config.get("PROXY_FIX"):
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -202,6 +208,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         register_jobs,
         register_errors,
         register_blueprints,
+        register_security,
         register_proxy,
     ):
         step(app)

@@ -19,6 +19,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, make_respons
 from flask_babel import gettext as _
 from flask_login import current_user
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, field_validator
+from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import IntegerConverter, Map
 
 from gridapp.errors import Forbidden, Problem, Unauthorized, ValidationFailed, pydantic_problem
@@ -135,6 +136,16 @@ def register_input_guard(app: Flask) -> None:
                     raise _control_problem(key)
 
 
+class Ok(BaseModel):
+    """The body of an act that answers only that it happened."""
+
+    ok: bool
+
+
+class Deleted(BaseModel):
+    deleted: bool
+
+
 class Patch(BaseModel):
     """A PATCH body for a row whose columns cannot be empty: a field left out is left alone, a
     field sent as null is refused (422 naming it) rather than written as NULL."""
@@ -157,7 +168,9 @@ INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
 class IdConverter(IntegerConverter):
     """``<int:...>`` in a URL up to the largest id a column holds: a longer number names
-    nothing, so the route does not match (404) instead of the query failing in the database."""
+    nothing, so the answer is 404 instead of the query failing in the database. (Raised here
+    rather than failing the match: a failed match on one method's rule made werkzeug answer
+    405 for the other methods of the same URL.)"""
 
     def __init__(
         self,
@@ -167,7 +180,14 @@ class IdConverter(IntegerConverter):
         max: int | None = INT_MAX,
         signed: bool = False,
     ) -> None:  # noqa: A002
-        super().__init__(map, fixed_digits, min, INT_MAX if max is None else max, signed)
+        super().__init__(map, fixed_digits, min, None, signed)
+        self.largest = INT_MAX if max is None else max
+
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        if number > self.largest:
+            raise WerkzeugNotFound()
+        return number
 
 
 def check_ranges(model: BaseModel, prefix: str = "") -> None:
@@ -378,6 +398,13 @@ def _fields(model: type[BaseModel] | None) -> set[str]:
     return set(model.model_fields) if model is not None else set()
 
 
+def _ids_named(spec: RouteSpec) -> bool:
+    """A body or query naming a record (``grid_id``, ``household_ids``): the service answers
+    404 when it does not exist or is outside the caller's scope."""
+    names = _fields(spec.body) | _fields(spec.query) | set((spec.form or {}).get("properties", {}))
+    return any(n == "id" or n.endswith(("_id", "_ids")) for n in names)
+
+
 def _operation(
     spec: RouteSpec, method: str, params: list[dict[str, Any]], schemas: _Schemas
 ) -> dict[str, Any]:
@@ -427,9 +454,10 @@ def _operation(
         error(400, "Malformed request")
         error(415, "Unsupported media type")
         error(422, "Validation failed (the field is named)")
-    named = _fields(spec.body) | _fields(spec.query) | set((spec.form or {}).get("properties", {}))
-    if params or any(f.endswith(("_id", "_ids")) for f in named):
+    if params or _ids_named(spec):
         error(404, "Not found, or not in your scope")
+    if any(p["schema"].get("type") != "integer" for p in params):
+        error(422, "A path parameter is malformed (the field is named)")
     if spec.auth:
         op["security"] = [{"session": []}]
         if spec.roles:  # who may call it (tests/test_authz_matrix.py reads this)
@@ -457,7 +485,16 @@ def openapi_document() -> dict[str, Any]:
             paths.setdefault(path, {})[method.lower()] = _operation(spec, method, params, schemas)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "gridapp API", "version": "1"},
+        "info": {
+            "title": "gridapp API",
+            "version": "1",
+            "description": (
+                "Datetimes are RFC 3339 in UTC with `Z` (e.g. 2026-12-03T10:00:00Z; three "
+                "fraction digits at most); send them with an offset (one without is refused "
+                "with 422 naming the field). Dates are YYYY-MM-DD days in Asia/Shanghai. "
+                "Errors are application/problem+json naming the failing field."
+            ),
+        },
         "paths": paths,
         "components": {
             "schemas": schemas.components,

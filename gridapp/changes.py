@@ -75,8 +75,9 @@ def _bump(n: int) -> int:
         row = cur.fetchone()
         if row is not None:
             return row[0]
-        db.execute_sql(
-            "INSERT INTO change_counter (id, value) VALUES (1, 1) ON CONFLICT (id) DO NOTHING"
+        db.execute_sql(  # (WHERE true: SQLite's parser needs it before ON CONFLICT)
+            "INSERT INTO change_counter (id, value) SELECT 1, COALESCE(MAX(seq), 0) + 1"
+            " FROM change WHERE true ON CONFLICT (id) DO NOTHING"
         )
     raise RuntimeError("change_counter row missing")
 

@@ -7,6 +7,7 @@ operator sets ``GRIDAPP_SECRET_KEY`` so every machine signs sessions with the sa
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -21,6 +22,13 @@ def _flag(name: str, default: bool) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
 
 
 def instance_path() -> Path:
@@ -75,7 +83,25 @@ def build_config(instance: Path, overrides: dict[str, Any] | None = None) -> dic
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": _flag("GRIDAPP_SECURE_COOKIES", True),
-        "PERMANENT_SESSION_LIFETIME": 60 * 60 * 24 * 14,
+        # Server-side session lifetimes (gridapp/accounts/sessions.py). The cookie of a
+        # remembered or device session lives as long as the longest of them; the server decides.
+        "WEB_SESSION_IDLE": dt.timedelta(hours=_int("GRIDAPP_WEB_SESSION_IDLE_HOURS", 2)),
+        "WEB_SESSION_MAX": dt.timedelta(hours=_int("GRIDAPP_WEB_SESSION_MAX_HOURS", 12)),
+        "REMEMBER_SESSION_IDLE": dt.timedelta(days=14),
+        "REMEMBER_SESSION_MAX": dt.timedelta(days=30),
+        "REMEMBER_ROTATE_EVERY": dt.timedelta(hours=1),
+        "DEVICE_SESSION_IDLE": dt.timedelta(days=_int("GRIDAPP_DEVICE_SESSION_IDLE_DAYS", 45)),
+        "DEVICE_SESSION_MAX": dt.timedelta(days=_int("GRIDAPP_DEVICE_SESSION_MAX_DAYS", 90)),
+        "PERMANENT_SESSION_LIFETIME": dt.timedelta(
+            days=_int("GRIDAPP_DEVICE_SESSION_MAX_DAYS", 90)
+        ),
+        # Login throttling (gridapp/accounts/throttle.py): free failures before backoff, the
+        # failure count that locks an account, for how long, and the per-address budget.
+        "LOGIN_FREE_FAILURES": 5,
+        "LOGIN_LOCK_FAILURES": 10,
+        "LOGIN_LOCK_MINUTES": 15,
+        "LOGIN_ADDRESS_FREE_FAILURES": 10,
+        "LOGIN_WINDOW_MINUTES": 15,
         # A visit queued offline for hours must still replay: tokens are bound to the session,
         # not to a clock (DEPENDENCIES.md pitfall 5).
         "WTF_CSRF_TIME_LIMIT": None,
@@ -88,8 +114,11 @@ def build_config(instance: Path, overrides: dict[str, Any] | None = None) -> dic
         "BABEL_TRANSLATION_DIRECTORIES": ";".join(str(d) for d in translation_directories()),
         "LANGUAGES": ["zh_CN", "en"],
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # Redis down: each process counts in its own memory (limits per process instead of
+        # shared) and goes back to Redis when it answers again, instead of failing the request.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         "RATELIMIT_HEADERS_ENABLED": True,
-        "LOGIN_RATE_LIMIT": os.environ.get("GRIDAPP_LOGIN_RATE_LIMIT", "10 per minute"),
         "PROXY_FIX": _flag("GRIDAPP_PROXY_FIX", False),
         "TESTING": False,
     }

@@ -132,10 +132,18 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Problem)
     def _problem(exc: Problem):
         if wants_json():
-            return problem_response(exc)
-        return render_template(
-            "errors/error.html", status=exc.status, title=exc.title, detail=exc.detail
-        ), exc.status
+            resp = problem_response(exc)
+        else:
+            resp = app.make_response(
+                (
+                    render_template(
+                        "errors/error.html", status=exc.status, title=exc.title, detail=exc.detail
+                    ),
+                    exc.status,
+                )
+            )
+        resp.headers.update(getattr(exc, "headers", None) or {})
+        return resp
 
     @app.errorhandler(ValidationError)
     def _pydantic(exc: ValidationError):
@@ -171,10 +179,10 @@ def register_error_handlers(app: Flask) -> None:
             detail = _("The upload is larger than the allowed size.")
         p = Problem(detail, status=exc.code or 500, title=title)
         resp = _problem(p)
-        if exc.code == 429 and hasattr(exc, "get_headers"):
-            resp = app.make_response(resp)
+        if exc.code in (405, 429) and hasattr(exc, "get_headers"):
+            # 405 names what is allowed (RFC 9110 §15.5.6); 429 says when to come back.
             for k, v in exc.get_headers():
-                if k.lower() in ("retry-after", "x-ratelimit-reset"):
+                if k.lower() in ("allow", "retry-after", "x-ratelimit-reset"):
                     resp.headers[k] = v
         return resp
 

@@ -10,6 +10,7 @@ context with a database connection, in the consumer and in immediate mode alike.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,22 @@ from gridapp.db import db
 
 huey: Huey = MemoryHuey("gridapp", utc=True)
 _app: Flask | None = None
+log = logging.getLogger(__name__)
+
+
+class TolerantRedisStorage(RedisStorage):
+    """A job enqueued while Redis is unreachable is logged and dropped instead of failing the
+    request that asked for it, whose data is already committed (docs/scale.md, "Faults"): the
+    web keeps serving; work that periodic jobs re-find (due deliveries, pending announcements,
+    deadlines) happens once Redis is back."""
+
+    def enqueue(self, data: bytes, priority: Any = None) -> None:
+        import redis
+
+        try:
+            super().enqueue(data, priority)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+            log.error("job not queued, Redis unreachable (%s)", exc)
 
 
 def init_jobs(app: Flask) -> None:
@@ -32,7 +49,7 @@ def init_jobs(app: Flask) -> None:
     huey.immediate = False
     url = app.config.get("REDIS_URL")
     if url:
-        huey.storage = RedisStorage("gridapp", url=url)
+        huey.storage = TolerantRedisStorage("gridapp", url=url)
     else:
         huey.storage = SqliteStorage("gridapp", filename=app.config["HUEY_SQLITE_PATH"], timeout=10)
 

@@ -88,6 +88,12 @@ def local_text(value: dt.datetime | dt.date | str | None, fmt: str = "%Y-%m-%d %
     return to_local(value).strftime(fmt)
 
 
+def local_today() -> dt.date:
+    """Today's date in Asia/Shanghai (the server's own clock runs in UTC: before 08:00 there,
+    its ``date.today()`` is still yesterday)."""
+    return dt.datetime.now(LOCAL_TZ).date()
+
+
 def local_to_utc(value: dt.datetime) -> dt.datetime:
     """A naive Asia/Shanghai wall-clock time (a form's datetime-local field) → naive UTC."""
     return value.replace(tzinfo=LOCAL_TZ).astimezone(UTC).replace(tzinfo=None)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
-from tests.conftest import PASSWORD, api_login, csrf_token
+from tests.conftest import PASSWORD, csrf_token
 
 
 def _form_token(client, path="/login") -> str:
@@ -123,66 +121,6 @@ def test_open_redirect_is_refused(client, make_user):
         data={"username": user.username, "password": PASSWORD, "csrf_token": token},
     )
     assert resp.headers["Location"] == "/"
-
-
-def _hammer(app, username: str, n: int):
-    client = app.test_client()
-    token = csrf_token(client)
-    codes = []
-    for _ in range(n):
-        resp = client.post(
-            "/api/v1/auth/login",
-            json={"username": username, "password": "wrong-pass"},
-            headers={"X-CSRFToken": token},
-        )
-        codes.append(resp.status_code)
-    return codes, resp
-
-
-def test_login_is_rate_limited(app, make_user):
-    user = make_user()
-    codes, last = _hammer(app, user.username, 11)
-    assert codes[:10] == [401] * 10
-    assert codes[10] == 429
-    assert last.content_type == "application/problem+json"
-    assert "Retry-After" in last.headers
-    # Another account from the same address is not locked out by that.
-    other = make_user()
-    api_login(app.test_client(), other.username)
-
-
-@pytest.fixture
-def redis_limited(tmp_path, database_url):
-    import redis
-
-    from gridapp import create_app
-    from gridapp.db import db
-    from tests.conftest import REDIS_URL, app_config
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    application = create_app(
-        app_config(
-            tmp_path, database_url, RATELIMIT_STORAGE_URI=REDIS_URL, LOGIN_RATE_LIMIT="3 per minute"
-        )
-    )
-    with application.app_context():
-        yield application
-        db.close()
-    redis.Redis.from_url(REDIS_URL).flushdb()
-
-
-def test_rate_limit_is_shared_through_redis(redis_limited):
-    """Two app instances (two gunicorn processes) share one limit when it lives in Redis."""
-    from tests.conftest import Org
-
-    Org()
-    from gridapp.accounts.service import NewUser, create_user
-
-    create_user(NewUser(username="li", password=PASSWORD, display_name="李", role="admin"))
-    codes, _ = _hammer(redis_limited, "li", 3)
-    assert codes == [401, 401, 401]
-    codes, _ = _hammer(redis_limited, "li", 1)
-    assert codes == [429]
 
 
 def test_session_cookie_flags(client, make_user):

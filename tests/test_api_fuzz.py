@@ -207,7 +207,7 @@ class Schemas:
             if fmt == "uuid":
                 return str(uuid.uuid4())
             if fmt == "date-time":
-                return dt.datetime(2026, 11, 1, 9, 30).isoformat()
+                return dt.datetime(2026, 11, 1, 9, 30, tzinfo=dt.UTC).isoformat()
             if fmt == "date":
                 return "2026-11-02"
             if name in self.ids:

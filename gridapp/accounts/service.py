@@ -27,6 +27,21 @@ class LoginFailed(Problem):
     status = 401
 
 
+class TooManyAttempts(Problem):
+    """429 with ``Retry-After``: the throttle refused to even look at the password."""
+
+    status = 429
+
+    def __init__(self, detail: str, wait: int, *, locked: bool) -> None:
+        super().__init__(
+            detail,
+            title=_("Too many failed logins"),
+            code="locked" if locked else "throttled",
+            retry_after=wait,
+        )
+        self.headers = {"Retry-After": str(wait)}
+
+
 @dataclass(frozen=True)
 class NewUser:
     username: str
@@ -127,27 +142,71 @@ def authenticate(username: str, password: str) -> User:
     return user
 
 
-def set_password(user: User, password: str) -> None:
+def attempt_login(username: str, password: str, ip: str) -> User:
+    """``authenticate`` behind the throttle: per account and per address, across processes.
+    Every login form and endpoint goes through here, so the counts are shared."""
+    from gridapp.accounts import throttle
+
+    username = str(username or "")[:64]
+    verdict = throttle.check(username, ip)
+    if verdict.wait:
+        if verdict.locked:
+            minutes = max(1, (verdict.wait + 59) // 60)
+            detail = _(
+                "Too many wrong passwords: this account is locked for %(minutes)d more "
+                "minutes. Ask your administrator to unlock it.",
+                minutes=minutes,
+            )
+        else:
+            detail = _("Too many failed logins. Wait %(seconds)d seconds.", seconds=verdict.wait)
+        raise TooManyAttempts(detail, verdict.wait, locked=verdict.locked)
+    try:
+        user = authenticate(username, password)
+    except LoginFailed as exc:
+        if exc.code == "bad_credentials":
+            uid = User.select(User.id).where(User.username == username.strip()).scalar()
+            throttle.record_failure(username, ip, uid)
+        raise
+    throttle.record_success(username)
+    return user
+
+
+def set_password(user: User, password: str, *, keep_session: int | None = None) -> None:
+    """Change the password and end the user's sessions (but ``keep_session``, the one that made
+    the change, if any)."""
+    from gridapp.accounts.sessions import revoke_user_sessions
+
     if len(password) < MIN_PASSWORD:
         raise ValidationFailed("password", _("The password must have at least 8 characters."))
-    User.update(
-        password_hash=hash_password(password), version=User.version + 1, updated_at=utcnow()
-    ).where(User.id == user.id).execute()
+    with db.atomic():
+        User.update(
+            password_hash=hash_password(password), version=User.version + 1, updated_at=utcnow()
+        ).where(User.id == user.id).execute()
+        revoke_user_sessions(user.id, keep=keep_session, reason="password")
 
 
 def set_active(user: User, active: bool) -> None:
-    User.update(is_active=active, version=User.version + 1, updated_at=utcnow()).where(
-        User.id == user.id
-    ).execute()
+    from gridapp.accounts.sessions import revoke_user_sessions
+
+    with db.atomic():
+        User.update(is_active=active, version=User.version + 1, updated_at=utcnow()).where(
+            User.id == user.id
+        ).execute()
+        if not active:
+            revoke_user_sessions(user.id, reason="disabled")
 
 
-def load_user(session_id: str) -> User | None:
-    """flask-login loader: the id carries the version, so a bumped version ends the session."""
-    try:
-        uid, version = (int(p) for p in session_id.split(":", 1))
-    except (ValueError, AttributeError):
+def load_user(token: str) -> User | None:
+    """flask-login loader: ``_user_id`` in the cookie is the session token. The server-side row
+    decides (revoked, idle or past its end → logged out); a rotated token replaces the cookie's."""
+    from flask import g, session
+
+    from gridapp.accounts.sessions import load_session
+
+    loaded = load_session(token)
+    if loaded is None:
         return None
-    user = User.get_or_none(User.id == uid)
-    if user is None or user.version != version or not user.is_active:
-        return None
-    return user
+    g.user_session = loaded.session
+    if loaded.new_token:
+        session["_user_id"] = loaded.new_token
+    return loaded.user

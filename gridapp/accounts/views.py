@@ -2,66 +2,94 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user, user_logged_in
 from flask_wtf.csrf import generate_csrf
 
 from gridapp.accounts import schemas
-from gridapp.accounts.service import authenticate
+from gridapp.accounts.service import attempt_login
+from gridapp.accounts.sessions import revoke_user_session_row, start_session
 from gridapp.api import endpoint
 from gridapp.errors import Problem
-from gridapp.extensions import limiter
 from gridapp.org.models import Grid, User, UserGrid
+from gridapp.security import safe_redirect_target, safe_target, same_site_referrer
 
 bp = Blueprint("accounts", __name__)
 api = Blueprint("accounts_api", __name__, url_prefix="/api/v1")
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
+def client_ip() -> str:
+    return request.remote_addr or ""
 
 
-def _login_key() -> str:
-    """Per client address *and* per username: one phone cannot guess, nor can many phones
-    hammer one account from one NAT address unnoticed."""
-    from flask_limiter.util import get_remote_address
-
-    name = (
-        request.form.get("username") or (request.get_json(silent=True) or {}).get("username") or ""
+def begin_session(user: User, *, kind: str = "web", remember: bool = False) -> None:
+    """Start a server-side session and point the cookie at it. The cookie's old contents (and
+    its CSRF secret) are dropped: a new login gets new tokens, so a previous user's queued
+    requests cannot be replayed under this account."""
+    row, token = start_session(
+        user,
+        kind=kind,
+        remember=remember,
+        user_agent=request.headers.get("User-Agent", ""),
+        ip=client_ip(),
     )
-    return f"{get_remote_address()}|{str(name).strip().lower()[:64]}"
+    session.clear()
+    g.pop("csrf_token", None)
+    session["_user_id"] = token  # flask-login's key; load_user reads the row behind it
+    session["_fresh"] = True
+    session["_id"] = current_app.login_manager._session_identifier_generator()
+    session.permanent = kind == "device" or remember
+    g.user_session = row
+    current_app.login_manager._update_request_context_with_user(user)
+    user_logged_in.send(current_app._get_current_object(), user=user)
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("core.home")
+def end_session() -> None:
+    """Logout: the row is revoked, so the cookie is dead on every process, even if kept."""
+    row = g.get("user_session") if current_user.is_authenticated else None
+    if row is not None:
+        revoke_user_session_row(row.id, reason="logout")
+    logout_user()
+    session.clear()
+    g.pop("csrf_token", None)
+
+
+def _form_body() -> dict[str, str]:
+    """The login form's fields; a body of any other shape (JSON, a list) is just empty."""
+    if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return {}
+    return {k: request.form.get(k, "") for k in ("username", "password", "remember")}
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, key_func=_login_key, methods=["POST"])
 def login():
-    error = None
+    target = safe_redirect_target(request.args.get("next"), url_for("core.home"))
     if request.method == "POST":
+        form = _form_body()
         try:
-            user = authenticate(request.form.get("username", ""), request.form.get("password", ""))
+            user = attempt_login(form.get("username", ""), form.get("password", ""), client_ip())
         except Problem as exc:
-            error = exc.detail
-            status = 403 if exc.status == 403 else 401
-            return render_template(
-                "accounts/login.html", error=error, username=request.form.get("username", "")
-            ), status
-        login_user(user, remember=bool(request.form.get("remember")))
-        return redirect(_safe_next(request.args.get("next")))
+            resp = current_app.make_response(
+                (
+                    render_template(
+                        "accounts/login.html", error=exc.detail, username=form.get("username", "")
+                    ),
+                    exc.status if exc.status in (401, 403, 429) else 401,
+                )
+            )
+            resp.headers.update(getattr(exc, "headers", None) or {})
+            return resp
+        begin_session(user, remember=bool(form.get("remember")))
+        return redirect(target)
     if current_user.is_authenticated:
-        return redirect(_safe_next(request.args.get("next")))
-    return render_template("accounts/login.html", error=error, username="")
+        return redirect(target)
+    return render_template("accounts/login.html", error=None, username="")
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    logout_user()
+    end_session()
     return redirect(url_for("accounts.login"))
 
 
@@ -71,13 +99,8 @@ def set_lang(code: str):
         raise Problem(_("Unknown language."), field="lang")
     if current_user.is_authenticated:
         User.update(locale=code).where(User.id == current_user.id).execute()
-    resp = redirect(
-        _safe_next(
-            request.form.get("next")
-            or request.referrer
-            and request.referrer.split(request.host, 1)[-1]
-        )
-    )
+    back = safe_target(request.form.get("next")) or same_site_referrer()
+    resp = redirect(back or url_for("core.home"))
     resp.set_cookie("lang", code, max_age=365 * 24 * 3600, samesite="Lax", httponly=False)
     return resp
 
@@ -117,17 +140,23 @@ def me_payload(user: User) -> schemas.MeOut:
         429: "Too many attempts",
     },
 )
-@limiter.limit(_login_limit, key_func=_login_key)
 def api_login(body: schemas.LoginIn):
-    user = authenticate(body.username, body.password)
-    login_user(user, remember=True)
+    user = attempt_login(body.username, body.password, client_ip())
+    begin_session(user, kind="device" if body.device else "web", remember=body.remember)
     return me_payload(user)
 
 
-@endpoint(api, "/auth/logout", methods=["POST"], auth=False, summary="End the session")
+@endpoint(
+    api,
+    "/auth/logout",
+    methods=["POST"],
+    response=schemas.OkOut,
+    auth=False,
+    summary="End the session (on the server: the cookie stops working everywhere)",
+)
 def api_logout():
-    logout_user()
-    return {"ok": True}
+    end_session()
+    return schemas.OkOut(ok=True)
 
 
 @endpoint(
@@ -149,11 +178,18 @@ def me():
 
 
 @endpoint(
-    api, "/me/locale", methods=["PUT"], body=schemas.LocaleIn, summary="Choose the UI language"
+    api,
+    "/me/locale",
+    methods=["PUT"],
+    body=schemas.LocaleIn,
+    response=schemas.LocaleIn,
+    summary="Choose the UI language",
 )
 def me_locale(body: schemas.LocaleIn):
     User.update(locale=body.locale).where(User.id == current_user.id).execute()
-    return {"locale": body.locale}
+    return schemas.LocaleIn(locale=body.locale)
 
+
+from gridapp.accounts import jobs, session_views  # noqa: E402,F401  (sessions API, prune job)
 
 __all__ = ["bp", "api", "login_required"]

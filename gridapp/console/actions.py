@@ -6,45 +6,50 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _p
 
 from gridapp.matters import service as msvc
 from gridapp.matters import states
 from gridapp.org.models import User
 from gridapp.scope import Scope
 
+# With a context each: the worker app's catalog words some of the same English differently
+# ("Closed", "Accept"), and one merged catalog would let either win.
 STATE_NAMES = {
-    "reported": _l("Reported"),
-    "triaged": _l("Triaged"),
-    "dispatched": _l("Dispatched"),
-    "in_progress": _l("In progress"),
-    "resolved": _l("Resolved"),
-    "verified": _l("Verified"),
-    "closed": _l("Closed"),
-    "returned": _l("Returned"),
-    "escalated": _l("Escalated"),
-    "reopened": _l("Reopened"),
+    "reported": _p("matter state", "Reported"),
+    "triaged": _p("matter state", "Triaged"),
+    "dispatched": _p("matter state", "Dispatched"),
+    "in_progress": _p("matter state", "In progress"),
+    "resolved": _p("matter state", "Resolved"),
+    "verified": _p("matter state", "Verified"),
+    "closed": _p("matter state", "Closed"),
+    "returned": _p("matter state", "Returned"),
+    "escalated": _p("matter state", "Escalated"),
+    "reopened": _p("matter state", "Reopened"),
 }
 ACTION_NAMES = {
-    "report": _l("Report"),
-    "triage": _l("Triage"),
-    "dispatch": _l("Dispatch"),
-    "accept": _l("Accept"),
-    "return": _l("Return"),
-    "progress": _l("Report progress"),
-    "resolve": _l("Resolve"),
-    "verify": _l("Verify"),
-    "reject": _l("Reject the result"),
-    "close": _l("Close"),
-    "rate": _l("Rate"),
-    "reopen": _l("Reopen"),
-    "escalate": _l("Escalate"),
-    "photo": _l("Photos added"),  # a photo that arrived after its matter (not a move)
+    "report": _p("matter action", "Report"),
+    "triage": _p("matter action", "Triage"),
+    "dispatch": _p("matter action", "Dispatch"),
+    "accept": _p("matter action", "Accept"),
+    "return": _p("matter action", "Return"),
+    "progress": _p("matter action", "Report progress"),
+    "resolve": _p("matter action", "Resolve"),
+    "verify": _p("matter action", "Verify"),
+    "reject": _p("matter action", "Reject the result"),
+    "close": _p("matter action", "Close"),
+    "rate": _p("matter action", "Rate"),
+    "reopen": _p("matter action", "Reopen"),
+    "escalate": _p("matter action", "Escalate"),
+    "photo": _p(
+        "matter action", "Photos added"
+    ),  # a photo that arrived after its matter (not a move)
 }
 PART_STATE_NAMES = {
-    "dispatched": _l("Waiting to be accepted"),
-    "in_progress": _l("In progress"),
-    "resolved": _l("Resolved"),
-    "returned": _l("Returned"),
+    "dispatched": _p("department part state", "Waiting to be accepted"),
+    "in_progress": _p("department part state", "In progress"),
+    "resolved": _p("department part state", "Resolved"),
+    "returned": _p("department part state", "Returned"),
 }
 
 

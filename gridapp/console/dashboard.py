@@ -16,6 +16,7 @@ from gridapp.console.guard import SUPERVISORS, roles_required
 from gridapp.db import utcnow
 from gridapp.errors import NotFound
 from gridapp.org.models import Community, Grid, Street
+from gridapp.scope import Scope
 
 CATEGORIES = ("个事", "社事", "专事", "难事")
 STATE_ORDER = (
@@ -45,30 +46,46 @@ STATE_COLORS = {
 PERIODS = (7, 30, 90)
 
 
-def view_unit() -> dict[str, Any]:
-    """Which unit the dashboard shows: ``?community=`` within the caller's scope, else the
-    caller's own community, else their street (admin: ``?street=`` or the first street)."""
-    scope = current_scope()
+def view_unit(scope: Scope | None = None) -> dict[str, Any]:
+    """Which unit the dashboard shows, decided by ``scope_for(user)`` and nothing else:
+    ``?community=`` within the scope, else the scope's only community (a supervisor of a
+    community, even one who also has a street: the API limits them to the community too), else
+    a street holding the scope's communities (``?street=`` picks among them; an admin may pick
+    any street, or gets the first)."""
+    scope = scope or current_scope()
     community_id = lists.int_arg("community")
     if community_id is not None:
         if not scope.sees_community(community_id):
             raise NotFound()
-        community = Community.get_by_id(community_id)
+        community = Community.get_or_none(Community.id == community_id)
+        if community is None:
+            raise NotFound()
         return {"kind": "community", "community": community, "street": community.street}
-    if scope.community_ids is not None and len(scope.community_ids) == 1 and not scope.street_id:
+    if scope.community_ids is not None and len(scope.community_ids) == 1:
         community = Community.get_by_id(next(iter(scope.community_ids)))
         return {"kind": "community", "community": community, "street": community.street}
-    street_id = scope.street_id or lists.int_arg("street")
-    street = Street.get_or_none(Street.id == street_id) if street_id else None
+    streets = Street.select().order_by(Street.id)
+    if scope.community_ids is not None:
+        streets = streets.where(
+            Street.id.in_(
+                Community.select(Community.street).where(scope.community_condition(Community.id))
+            )
+        )
+    wanted = lists.int_arg("street")
+    street = streets.where(Street.id == wanted).first() if wanted is not None else None
+    if street is None and scope.street_id is not None:
+        street = streets.where(Street.id == scope.street_id).first()
     if street is None:
-        street = Street.select().order_by(Street.id).first()
+        street = streets.first()
     if street is None:
         raise NotFound()
     return {"kind": "street", "street": street, "community": None}
 
 
-def unit_grids(unit: dict[str, Any]) -> list[Grid]:
-    q = Grid.select(Grid, Community).join(Community)
+def unit_grids(unit: dict[str, Any], scope: Scope | None = None) -> list[Grid]:
+    """The unit's grids that the scope sees (never more than the API would show)."""
+    scope = scope or current_scope()
+    q = Grid.select(Grid, Community).join(Community).where(scope.grid_condition(Grid.id))
     if unit["kind"] == "community":
         q = q.where(Grid.community == unit["community"].id)
     else:
@@ -215,9 +232,9 @@ def _services(grid_ids: list[int], since: dt.datetime, links: Links, days: int) 
 
 def _communities_in_view(unit: dict[str, Any]) -> list[Community]:
     scope = current_scope()
-    q = Community.select().where(Community.street == unit["street"].id)
-    if scope.community_ids is not None:
-        q = q.where(Community.id.in_(sorted(scope.community_ids) or [0]))
+    q = Community.select().where(
+        Community.street == unit["street"].id, scope.community_condition(Community.id)
+    )
     return list(q.order_by(Community.name))
 
 

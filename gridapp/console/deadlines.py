@@ -3,8 +3,6 @@ matters feature; the page shows the built-in defaults that apply where no rule i
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from pydantic import ValidationError
@@ -19,6 +17,7 @@ from gridapp.matters.models import CalendarDay, DeadlineRule
 from gridapp.matters.schemas import CalendarDayIn, RuleIn
 from gridapp.matters.states import CATEGORIES
 from gridapp.org.models import Community, Department
+from gridapp.times import local_today
 
 
 def _page(error: Problem | None = None):
@@ -32,7 +31,7 @@ def _page(error: Problem | None = None):
         departments={d.id: d.name for d in Department.select().order_by(Department.name)},
         days=list(CalendarDay.select().order_by(CalendarDay.day.desc()).limit(60)),
         error=error,
-        today=dt.date.today().isoformat(),
+        today=local_today().isoformat(),
     ), (error.status if error else 200)
 
 

@@ -22,6 +22,7 @@ from gridapp.errors import Forbidden, NotFound, Problem, ValidationFailed
 from gridapp.matters import contact, states
 from gridapp.matters import service as msvc
 from gridapp.matters.models import Matter, MatterPart
+from gridapp.matters.triage_dispatch import triage_and_dispatch
 from gridapp.org.models import Community, Department, Grid
 
 TRIAGE_QUEUE_STATES = sorted(states.TRIAGE_STATES | {"triaged"})
@@ -110,7 +111,7 @@ def _filter_fields() -> list[dict[str, Any]]:
             "name": "state",
             "label": _("State"),
             "type": "select",
-            "options": [("open", _("Open")), ("queue", _("To triage"))]
+            "options": [("open", _("Not yet closed")), ("queue", _("To triage"))]
             + [(s, state_names[s]) for s in states.STATES],
         },
         {
@@ -247,67 +248,37 @@ def _triage_page(error: Problem | None = None, error_matter: int | None = None):
 @bp.route("/triage/<int:matter_id>", methods=["POST"])
 @roles_required(*SUPERVISORS)
 def triage_dispatch(matter_id: int):
-    """Set the category (triage) and dispatch, from the queue: two moves of the state machine,
-    each its own transaction; a failed dispatch leaves the matter triaged, still in the queue."""
+    """Set the category and dispatch, from the queue: one all-or-nothing verb, so a dispatch that
+    cannot go ahead leaves the matter as it was (no triage event), and the page shows the error
+    beside the card with what was chosen. Outside the supervisor's scope: 404, naming nothing."""
     f = request.form
+    scope = current_scope()
+    msvc.get_matter(actor(), matter_id, scope)  # 404 outside scope, before anything else
     try:
-        version = int(f.get("version", ""))
-    except ValueError:
-        version = -1
-    category = f.get("category") or None
-    department_ids = [int(d) for d in f.getlist("department_ids") if d.isdigit()]
-    try:
-        # Checked before the triage move, so a bad date changes nothing (and names the field).
-        deadline = _form_deadline(f)
-        if deadline is not None and not f.get("dispatch"):
-            raise ValidationFailed("deadline", _("A deadline can only be set when dispatching."))
-    except ValidationFailed as exc:
-        msvc.get_matter(actor(), matter_id, current_scope())  # 404 outside scope
-        return _triage_page(exc, matter_id)
-    try:
-        m = msvc.get_matter(actor(), matter_id, current_scope())
-        if m.state != "triaged" or m.category != category:
-            m = msvc.transition_matter(
-                actor(),
-                matter_id,
-                "triage",
-                version=version,
-                category=category,
-                note=f.get("note", ""),
-            )
-            version = m.version
-        if f.get("dispatch"):
-            if category not in states.DEPARTMENT_CATEGORIES:
-                department_ids = []
-            m = msvc.transition_matter(
-                actor(),
-                matter_id,
-                "dispatch",
-                version=version,
-                department_ids=department_ids,
-                note=f.get("note", ""),
-                deadline=deadline,
-            )
-    except Problem as exc:
-        flash(
-            _("Matter %(code)s: %(msg)s", code=_code(matter_id), msg=exc.detail or exc.title),
-            "error",
+        version = lists.form_int("version", -1)
+        m = triage_and_dispatch(
+            actor(),
+            matter_id,
+            version=version if version is not None else -1,
+            category=f.get("category") or None,
+            department_ids=lists.form_ids("department_ids"),
+            note=f.get("note", ""),
+            deadline=_form_deadline(f),
+            dispatch=bool(f.get("dispatch")),
+            scope=scope,
         )
-        return redirect(url_for("console.triage"))
-    flash(_("Matter %(code)s is now %(state)s.", code=m.code, state=actions.state_names()[m.state]))
-    return redirect(url_for("console.triage"))
-
-
-def _code(matter_id: int) -> str:
-    """The tracking code of a matter in scope; a matter outside it is named by the number that
-    was posted (its code is the resident's, and it would confirm that the matter exists)."""
-    code = (
-        msvc.matter_query(current_scope())
-        .where(Matter.id == matter_id)
-        .select(Matter.code)
-        .scalar()
+    except NotFound:
+        raise
+    except Problem as exc:
+        return _triage_page(exc, matter_id)
+    flash(
+        _(
+            "%(title)s: now %(state)s.",
+            title=m.title or _("Matter"),
+            state=actions.state_names()[m.state],
+        )
     )
-    return code or str(matter_id)
+    return redirect(url_for("console.triage"))
 
 
 def _matter_page(matter_id: int, error: Problem | None = None, revealed: str = ""):

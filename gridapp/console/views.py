@@ -22,6 +22,7 @@ NAV: list[tuple[str, Any, tuple[str, ...]]] = [
     ("console.roster", _l("Roster"), SUPERVISORS),
     ("console.department_matters", _l("My department's matters"), DEPARTMENTS),
     ("console.admin_index", _l("Administration"), ADMINS),
+    ("console.sessions", _l("Sessions"), ADMINS),
 ]
 
 
@@ -48,6 +49,7 @@ def init_app(app: Flask) -> None:
         dashboard,
         deadlines,
         matters,
+        sessions,
         settings,
         tasks,
         visits,

@@ -9,7 +9,8 @@ embedding (Adobe-GB1). Latin text uses Helvetica.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
@@ -32,18 +33,127 @@ def phone_ok(phone: str) -> bool:
     return bool(MOBILE.fullmatch(phone) or LANDLINE.fullmatch(phone))
 
 
-# Long digit runs (phones, ID numbers, plates of digits) and "surname + honorific" in free text.
-_DIGITS = re.compile(r"\d[\d\- ]{5,}\d[Xx]?")
+def normalise_code(raw: str | None) -> str:
+    """A tracking code as typed on a phone: full-width letters and digits, spaces, dashes and
+    lower case are all accepted (``7eppt twx`` → ``7EPPTTWX``); at most 16 characters."""
+    value = unicodedata.normalize("NFKC", raw or "")
+    return re.sub(r"[\s\-_]", "", value).upper()[:16]
+
+
+# ---- masking free text for public pages -------------------------------------------------------
+# Full-width digits and separators are matched as their ASCII twins: a one-to-one translation
+# keeps every index, so the spans found in the translated copy are cut from the original text.
+_HALF = str.maketrans(
+    {
+        **{chr(0xFF10 + i): str(i) for i in range(10)},
+        "\uff0b": "+",
+        "\uff0d": "-",
+        "\u2014": "-",
+        "\u2013": "-",
+        "\uff08": "(",
+        "\uff09": ")",
+        "\u3000": " ",
+        "\uff38": "X",
+        "\uff58": "x",
+        "\uff0e": ".",
+    }
+)
+_SEP = r"[ \-.]?"
+_NOT_DIGIT_BEFORE = r"(?<![0-9])"
+_NOT_DIGIT_AFTER = r"(?![0-9])"
+_ID = re.compile(
+    _NOT_DIGIT_BEFORE
+    + r"(?:\d{6}"
+    + _SEP
+    + r"\d{8}"
+    + _SEP
+    + r"\d{3}[\dXx]|\d{15})"
+    + r"(?![0-9A-Za-z])"
+)
+_MOBILE = re.compile(
+    r"(?:(?:\+|00)?86"
+    + _SEP
+    + r")?"
+    + _NOT_DIGIT_BEFORE
+    + r"1[3-9]\d"
+    + _SEP
+    + r"\d{4}"
+    + _SEP
+    + r"\d{4}"
+    + _NOT_DIGIT_AFTER
+)
+_LANDLINE = re.compile(
+    r"(?:(?:\+|00)?86" + _SEP + r")?"
+    r"(?:\(0\d{2,3}\) ?|" + _NOT_DIGIT_BEFORE + r"0\d{2,3}" + _SEP + r")"
+    r"\d{3,4}" + _SEP + r"\d{4}"
+    r"(?:(?:-|转|ext\.?)\d{1,6})?" + _NOT_DIGIT_AFTER
+)
+# Whatever else looks like a number someone could call or look up: 7+ digits, maybe separated.
+_DIGITS = re.compile(r"\d(?:[ \-.]?\d){6,}[Xx]?")
 _HONORIFIC = re.compile(
     r"[\u4e00-\u9fff](?=(大爷|大妈|大娘|阿姨|奶奶|爷爷|先生|女士|师傅|老师|老人|叔|婶|姐|哥|总))"
 )
+MASK = "***"
+NAME_MASK = "某某"
 
 
-def mask_free_text(text: str | None, limit: int = 200) -> str:
-    """Anonymise a resident's or handler's text for the public wall: digit runs become ``***``
-    and a surname before an honorific becomes ``某`` (``张大爷`` → ``某大爷``). Cut at ``limit``."""
+def _mask_spans(value: str, pattern: re.Pattern[str], probe: str) -> tuple[str, str]:
+    """Replace each match of ``pattern`` in ``probe`` (the translated twin of ``value``) in both,
+    so later patterns see what earlier ones left."""
+    out, twin, last = [], [], 0
+    for m in pattern.finditer(probe):
+        out.append(value[last : m.start()])
+        twin.append(probe[last : m.start()])
+        out.append(MASK)
+        twin.append(MASK)
+        last = m.end()
+    out.append(value[last:])
+    twin.append(probe[last:])
+    return "".join(out), "".join(twin)
+
+
+def mask_numbers(text: str) -> str:
+    """Every common notation of a Chinese phone or ID number becomes ``***``: mobiles with or
+    without +86/0086 and spaces or dashes (138-1234-5678, 138 1234 5678, +86 13812345678),
+    landlines with area code (010-12345678, (0571)8765 4321, extensions), ID numbers (18 digits
+    with a final X, 15 digits), full-width digits, and any other run of seven or more digits."""
+    value = text
+    probe = value.translate(_HALF)
+    for pattern in (_ID, _MOBILE, _LANDLINE, _DIGITS):
+        value, probe = _mask_spans(value, pattern, probe)
+    return value
+
+
+def mask_names(text: str, names: Iterable[str]) -> str:
+    """Names of people known to the record (reporter, household members, handlers) become
+    ``某某``: the full name, and a given name of two or more characters on its own. Longest
+    first, so 张三丰 is not left as 某某丰."""
+    variants: set[str] = set()
+    for raw in names:
+        name = re.sub(r"\s+", "", raw or "")
+        if len(name) < 2:
+            continue
+        variants.add(name)
+        if len(name) >= 3 and _is_cjk(name):
+            variants.add(name[1:])  # the given name, as neighbours say it
+    for name in sorted(variants, key=len, reverse=True):
+        # 张 三, Li Lei: spaces between the characters do not hide a name
+        pattern = r"\s*".join(re.escape(c) for c in name)
+        text = re.sub(pattern, NAME_MASK, text, flags=re.IGNORECASE)
+    return text
+
+
+def _is_cjk(name: str) -> bool:
+    return all("\u4e00" <= c <= "\u9fff" for c in name)
+
+
+def mask_free_text(text: str | None, limit: int = 200, names: Iterable[str] = ()) -> str:
+    """Anonymise a resident's or handler's text for a public page: phones and ID numbers in any
+    common notation become ``***``, names known to the record ``某某``, and a surname before an
+    honorific ``某`` (``张大爷`` → ``某大爷``). Cut at ``limit``."""
     value = (text or "").strip()
-    value = _DIGITS.sub("***", value)
+    value = mask_names(value, names)
+    value = mask_numbers(value)
     value = _HONORIFIC.sub("某", value)
     if len(value) > limit:
         value = value[: limit - 1] + "…"
@@ -62,6 +172,7 @@ class Poster:
     lines: Sequence[str]  # grid / community / worker / phone
     footer: str
     matrix: Sequence[Sequence[int]]  # QR modules including the quiet zone, 1 = dark
+    lookup: str = ""  # where to look a tracking code up (the poster's promise)
 
 
 def _qr_runs(matrix: Sequence[Sequence[int]]) -> list[tuple[int, int, int]]:
@@ -118,6 +229,11 @@ def poster_svg(p: Poster) -> str:
         f'<text x="{w / 2:g}" y="{QR_TOP_MM + QR_SIZE_MM + 14:g}" font-size="7" '
         f'text-anchor="middle" fill="#444">{escape(p.footer)}</text>'
     )
+    if p.lookup:
+        out.append(
+            f'<text x="{w / 2:g}" y="{QR_TOP_MM + QR_SIZE_MM + 26:g}" font-size="6" '
+            f'text-anchor="middle" fill="#444" class="lookup">{escape(p.lookup)}</text>'
+        )
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
@@ -161,6 +277,8 @@ def poster_pdf(p: Poster) -> bytes:
         ops.append(f"{x0 + x * cell:.3f} {top - (yy + 1) * cell:.3f} {k * cell:.3f} {cell:.3f} re")
     ops.append("f")
     text(p.footer, QR_TOP_MM + QR_SIZE_MM + 14, 7 * mm, "0.27 0.27 0.27")
+    if p.lookup:
+        text(p.lookup, QR_TOP_MM + QR_SIZE_MM + 26, 6 * mm, "0.27 0.27 0.27")
     content = "\n".join(ops).encode("ascii")
 
     objects = [

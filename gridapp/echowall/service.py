@@ -16,12 +16,13 @@ from gridapp.echowall import rules
 from gridapp.echowall.models import EchoToken
 from gridapp.errors import NotFound, ValidationFailed
 from gridapp.matters import service as matters
-from gridapp.matters.deadlines import to_local
 from gridapp.matters.models import Matter
+from gridapp.matters.public import known_names
 from gridapp.org.models import Community, Grid, User, UserGrid
 from gridapp.photos.imaging import BadImage, clean_image
 from gridapp.photos.models import Photo
 from gridapp.photos.storage import get_storage
+from gridapp.times import local_text
 
 PUBLIC_STATES = ("resolved", "verified", "closed")
 
@@ -175,13 +176,15 @@ def wall(community: Community, page: int = 1, per_page: int = 20) -> dict[str, A
         .limit(per_page)
     )
     grids = dict(Grid.select(Grid.id, Grid.name).where(Grid.community == community.id).tuples())
+    rows = list(rows)
+    names = known_names(rows)
     items = [
         {
-            "date": to_local(m.updated_at).strftime("%Y-%m-%d"),
+            "date": local_text(m.updated_at, "%Y-%m-%d"),
             "grid": grids.get(m.grid_id, ""),
             "category": m.category or "",
-            "text": rules.mask_free_text(m.text),
-            "reply": rules.mask_free_text(m.result),
+            "text": rules.mask_free_text(m.text, names=names[m.id]),
+            "reply": rules.mask_free_text(m.result, names=names[m.id]),
             "rating": m.rating or "",
         }
         for m in rows
@@ -213,4 +216,5 @@ def poster(grid: Grid, base_url: str) -> rules.Poster:
         lines=lines,
         footer=_("Scan to report a need; you get a code to follow it."),
         matrix=matrix,
+        lookup=_("Look up progress by tracking code: %(url)s", url=f"{base_url.rstrip('/')}/t/"),
     )

@@ -61,7 +61,7 @@ def report(token: str):
     try:
         grid = service.grid_by_token(token)
     except NotFound:
-        abort(404)
+        return _not_found(_("This report page does not exist. Please scan the poster's QR again."))
     errors: dict[str, str] = {}
     form = {"text": "", "contact_phone": ""}
     status = 200
@@ -83,9 +83,18 @@ def report(token: str):
             errors[(exc.field or "text").split(".")[0]] = str(exc.detail or exc.title)
             status = 422
         else:
-            return render_template(
-                "echowall/submitted.html", grid=grid, code=matter.code, token=token
+            resp = current_app.make_response(
+                render_template(
+                    "echowall/submitted.html",
+                    grid=grid,
+                    code=matter.code,
+                    token=token,
+                    rating_key=matter.issued_rating_key,
+                )
             )
+            _set_rating_key(resp, matter.code, matter.issued_rating_key)
+            resp.headers["Cache-Control"] = "no-store"
+            return resp
     return (
         render_template(
             "echowall/report.html",
@@ -99,28 +108,97 @@ def report(token: str):
     )
 
 
+RATING_KEY_COOKIE = "echo_rk"
+RATING_KEY_MAX_AGE = 366 * 24 * 3600
+
+
+def _set_rating_key(resp: Response, code: str, key: str | None) -> None:
+    """The resident's rating key, in an HttpOnly cookie for this tracking page only."""
+    if key:
+        resp.set_cookie(
+            RATING_KEY_COOKIE,
+            key[:200],
+            max_age=RATING_KEY_MAX_AGE,
+            path=url_for("echowall.track", code=code),
+            httponly=True,
+            samesite="Lax",
+            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        )
+
+
+def _not_found(message: str):
+    """A friendly 404 for public pages, with the way back to the code lookup (never a link to
+    the staff login)."""
+    return render_template("echowall/not_found.html", message=message), 404
+
+
+def _unknown_code():
+    return _not_found(_("No report has this tracking code. Please check the code and try again."))
+
+
+@bp.route("/t/")
+@limiter.limit(_limit("ECHOWALL_TRACK_LIMIT"))
+def lookup():
+    """The poster's promise, 凭查询码查看办理进度: type the code, see the tracking page."""
+    code = rules.normalise_code(request.args.get("code", ""))
+    error = ""
+    if "code" in request.args:
+        if not code:
+            error = _("Please enter your tracking code.")
+        elif public.code_exists(code):
+            return redirect(url_for("echowall.track", code=code))
+        else:
+            error = _("No report has this tracking code. Please check the code and try again.")
+    return render_template("echowall/lookup.html", code=code, error=error), (
+        404 if error and code else 200
+    )
+
+
 @bp.route("/t/<code>")
 @limiter.limit(_limit("ECHOWALL_TRACK_LIMIT"))
 def track(code: str):
+    code = rules.normalise_code(code)
     try:
-        view = public.public_view(code[:16])
+        view = public.public_view(code)
     except NotFound:
-        abort(404)
-    return render_template("echowall/track.html", view=view, ratings=RATINGS)
+        return _unknown_code()
+    if view["code"] != code:
+        return redirect(url_for("echowall.track", code=view["code"]))
+    key = request.args.get("k", "")
+    if key:
+        # The link from the confirmation page: keep the key in this browser, out of the URL.
+        resp = redirect(url_for("echowall.track", code=view["code"]))
+        _set_rating_key(resp, view["code"], key)
+        resp.headers["Referrer-Policy"] = "no-referrer"
+        return resp
+    has_key = bool(request.cookies.get(RATING_KEY_COOKIE))
+    return render_template("echowall/track.html", view=view, ratings=RATINGS, has_key=has_key)
 
 
 @bp.route("/t/<code>/rating", methods=["POST"])
 @limiter.limit(_limit("ECHOWALL_RATE_LIMIT"))
 def rate(code: str):
+    code = rules.normalise_code(code)
     rating = request.form.get("rating", "")
     if rating not in RATINGS:
         flash(_("Choose one of the ratings."), "error")
         return redirect(url_for("echowall.track", code=code))
+    key = request.cookies.get(RATING_KEY_COOKIE, "")
     try:
-        rate_matter_by_code(code[:16], rating, request.form.get("note", "")[:500])
+        rate_matter_by_code(code, rating, request.form.get("note", "")[:500], key=key)
     except NotFound:
-        abort(404)
-    except (Conflict, Forbidden, Problem):
+        return _unknown_code()
+    except Conflict as exc:
+        if exc.code == "already_rated":
+            flash(_("This matter has already been rated; thank you."), "error")
+        else:
+            flash(_("This matter cannot be rated now."), "error")
+    except Forbidden:
+        flash(
+            _("Only the resident who reported it can rate it, on the phone they reported from."),
+            "error",
+        )
+    except Problem:
         flash(_("This matter cannot be rated now."), "error")
     else:
         flash(_("Thank you for your rating."), "ok")
@@ -178,7 +256,7 @@ def community_wall(token: str):
     try:
         community = service.community_by_token(token)
     except NotFound:
-        abort(404)
+        return _not_found(_("This echo wall does not exist."))
     page = request.args.get("page", "1")
     data = service.wall(community, int(page) if page.isdigit() else 1)
     return render_template("echowall/wall.html", community=community, token=token, **data)

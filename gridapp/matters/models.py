@@ -57,10 +57,12 @@ class Matter(VersionedModel):
     photo_ids = TextField(default="[]")
     state = CharField(max_length=12, default="reported")
     category = CharField(max_length=10, null=True)
+    suggested_category = CharField(max_length=10, null=True)  # the reporter's; triage decides
     urgent = BooleanField(default=False)
     level = IntegerField(default=0)  # raised by each escalation
     result = TextField(default="")  # the public reply (回音)
     rating = CharField(max_length=10, null=True)
+    rating_key = CharField(max_length=64, null=True)  # sha256 of the resident's rating key
     deadline_start = DateTimeField(null=True)
     deadline_at = DateTimeField(null=True)
     warn_at = DateTimeField(null=True, index=True)

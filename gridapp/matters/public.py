@@ -82,6 +82,79 @@ def department_names(events: Iterable[MatterEvent]) -> dict[int, str]:
     )
 
 
+def code_exists(code: str) -> bool:
+    return Matter.select().where(Matter.code == (code or "").strip().upper()).exists()
+
+
+def known_names(matters: Iterable[Matter]) -> dict[int, list[str]]:
+    """Per matter, the names of people known to the record, which public pages must not show:
+    the reporter, everyone who acted on its timeline (handlers, supervisors), the grid's workers,
+    and the residents of households in its grid whose phone is the contact phone given (the
+    reporter's household). A few indexed queries for a whole page of matters."""
+    from gridapp.org.models import User, UserGrid
+    from gridapp.registry.models import Household, Resident
+
+    rows = list(matters)
+    out: dict[int, set[str]] = {m.id: set() for m in rows}
+    if not rows:
+        return {}
+    ids = [m.id for m in rows]
+    users: dict[int, str] = {}
+    for mid, name in (
+        MatterEvent.select(MatterEvent.matter, User.display_name)
+        .join(User, on=(MatterEvent.actor == User.id))
+        .where(MatterEvent.matter.in_(ids))
+        .tuples()
+    ):
+        out[mid].add(name)
+    reporter_ids = sorted({m.reporter_id for m in rows if m.reporter_id})
+    if reporter_ids:
+        users = dict(
+            User.select(User.id, User.display_name).where(User.id.in_(reporter_ids)).tuples()
+        )
+    by_grid: dict[int, set[str]] = {}
+    grid_ids = sorted({m.grid_id for m in rows})
+    for gid, name in (
+        UserGrid.select(UserGrid.grid, User.display_name)
+        .join(User, on=(UserGrid.user == User.id))
+        .where(UserGrid.grid.in_(grid_ids))
+        .tuples()
+    ):
+        by_grid.setdefault(gid, set()).add(name)
+    phones = {(m.grid_id, m.contact_phone) for m in rows if m.contact_phone}
+    residents: dict[tuple[int, str], set[str]] = {}
+    if phones:
+        grids_, nums = sorted({g for g, _p in phones}), sorted({p for _g, p in phones})
+        homes: dict[tuple[int, str], set[int]] = {}
+        for model in (Household, Resident):
+            hid_field = model.id if model is Household else Resident.household
+            for hid, gid, phone in (
+                model.select(hid_field, model.grid, model.phone)
+                .where(model.grid.in_(grids_), model.phone.in_(nums))
+                .tuples()
+            ):
+                homes.setdefault((gid, phone), set()).add(hid)
+        members: dict[int, set[str]] = {}
+        all_homes = sorted({h for hs in homes.values() for h in hs})
+        if all_homes:
+            for hid, name in (
+                Resident.select(Resident.household, Resident.name)
+                .where(Resident.household.in_(all_homes))
+                .tuples()
+            ):
+                members.setdefault(hid, set()).add(name)
+        for key, hs in homes.items():
+            residents[key] = {n for h in hs for n in members.get(h, set())}
+    for m in rows:
+        names = out[m.id]
+        if m.reporter_id in users:
+            names.add(users[m.reporter_id])
+        names |= by_grid.get(m.grid_id, set())
+        if m.contact_phone:
+            names |= residents.get((m.grid_id, m.contact_phone), set())
+    return {mid: sorted(n for n in names if n) for mid, n in out.items()}
+
+
 def public_view(code: str) -> dict[str, Any]:
     """What the tracking page shows (404 for an unknown code)."""
     matter = Matter.get_or_none(Matter.code == (code or "").strip().upper())
@@ -98,7 +171,13 @@ def public_view(code: str) -> dict[str, Any]:
         text = event_text(ev, departments)
         if text:
             timeline.append({"at": ev.at, "text": text})
-    public_reply = matter.result if matter.state in ("resolved", "verified", "closed") else ""
+    from gridapp.echowall.rules import mask_free_text
+
+    public_reply = (
+        mask_free_text(matter.result, limit=2000, names=known_names([matter])[matter.id])
+        if matter.state in ("resolved", "verified", "closed")
+        else ""
+    )
     return {
         "code": matter.code,
         "status": matter.state,

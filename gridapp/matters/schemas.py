@@ -64,6 +64,8 @@ class TransitionIn(BaseModel):
 class RatingIn(BaseModel):
     rating: str = Field(max_length=10)
     note: str = Field(default="", max_length=1000)
+    # the rating key issued to the resident's browser with the tracking link at report time
+    key: str = Field(default="", max_length=200)
 
 
 class MatterQuery(BaseModel):
@@ -88,6 +90,7 @@ class MatterOut(BaseModel):
     text: str
     state: str
     category: str | None
+    suggested_category: str | None = None
     urgent: bool
     level: int
     result: str
@@ -110,6 +113,7 @@ class MatterOut(BaseModel):
             text=m.text,
             state=m.state,
             category=m.category,
+            suggested_category=m.suggested_category,
             urgent=m.urgent,
             level=m.level,
             result=m.result,
@@ -215,6 +219,10 @@ class CalendarDayIn(BaseModel):
     day: dt.date
     is_working: bool
     note: str = Field(default="", max_length=200)
+
+
+class CalendarDayDeleted(BaseModel):
+    deleted: dt.date
 
 
 class CalendarDayOut(CalendarDayIn):

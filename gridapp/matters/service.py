@@ -15,7 +15,10 @@ Verbs:
   matter (an offline outbox's late upload) join it, with a ``photo`` timeline event.
 - ``allowed_actions(actor, matter) -> list[str]`` — what ``transition_matter`` would accept from
   this actor now (the console's buttons, the API's ``allowed_actions``).
-- ``rate_matter_by_code(code, rating, note="") -> Matter`` — the resident's rating.
+- ``rate_matter_by_code(code, rating, note="", key="") -> Matter`` — the resident's rating (needs
+  the rating key issued at report time; once per matter).
+- ``triage_and_dispatch(actor, matter_id, *, version, category, ...)`` — the console's
+  triage-then-dispatch as one all-or-nothing verb (``matters.triage_dispatch``).
 - ``get_matter(actor, matter_id)``, ``list_matters(actor, ...)``, ``triage_queue(actor, ...)``,
   ``timeline(actor, matter_id)``, ``public_view(code)``, ``suggest(actor, matter_id)``.
 """
@@ -23,6 +26,8 @@ Verbs:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -38,7 +43,7 @@ from gridapp.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from gridapp.matters import deadlines, people, public, states, triage
 from gridapp.matters.models import Matter, MatterEvent, MatterPart
 from gridapp.notifications.service import notify
-from gridapp.org.models import Department, Grid, User
+from gridapp.org.models import Community, Department, Grid, User
 from gridapp.photos.models import Photo
 from gridapp.scope import Scope, in_scope, scope_for
 
@@ -184,8 +189,8 @@ def record_matter(matter: Matter, *, left_departments: Sequence[int] = ()) -> No
 def handlers_of(matter: Matter) -> list[int]:
     if matter.category == "个事":
         return people.grid_workers(matter.grid_id)
-    if matter.category == "社事":
-        return people.supervisors(matter.community_id)
+    if matter.category == "社事":  # the community's supervisors and the grid's workers
+        return people.supervisors(matter.community_id) + people.grid_workers(matter.grid_id)
     return people.department_users(active_department_ids(matter.id))
 
 
@@ -229,12 +234,20 @@ def report_matter(
     contact_phone: str = "",
     photo_ids: Sequence[str] = (),
     urgent: bool = False,
+    suggested_category: str | None = None,
 ) -> Matter:
     """Create a matter in state ``reported``. ``actor=None`` with ``source="resident"`` is the echo
     wall (photos must be unattached uploads for that grid); workers report in their own grids,
-    supervisors in theirs. Returns the matter; ``matter.code`` is its public tracking code."""
+    supervisors in theirs. Returns the matter; ``matter.code`` is its public tracking code.
+
+    ``suggested_category`` (a worker's guess from the field) is kept apart from the text so the
+    triage form can preselect it; a person still decides. A resident's matter also gets a rating
+    key, returned once as ``matter.issued_rating_key`` (only its hash is stored): the tracking
+    code lets anyone read the anonymised status, the key alone lets the resident rate."""
     if source not in SOURCES:
         raise ValidationFailed("source", _("Unknown source."))
+    if suggested_category not in (None, "", *states.CATEGORIES):
+        raise ValidationFailed("category", _("Unknown category."))
     if (actor is None) != (source == "resident"):
         raise Forbidden(_("Your role may not do this."))
     text = (text or "").strip()
@@ -254,8 +267,11 @@ def report_matter(
     with db.atomic():
         ids = people.check_photos(photo_ids, actor=actor, scope=scope, grid_id=grid.id)
         now = utcnow()
+        rating_key = secrets.token_urlsafe(24) if source == "resident" else None
         matter = Matter.create(
             code=_new_code(),
+            suggested_category=suggested_category or None,
+            rating_key=hash_rating_key(rating_key) if rating_key else None,
             source=source,
             reporter=actor.id if actor else None,
             contact_phone=contact_phone,
@@ -268,6 +284,7 @@ def report_matter(
             created_at=now,
             updated_at=now,
         )
+        matter.issued_rating_key = rating_key
         people.attach_photos(ids, "matter", matter.id, grid_id=grid.id)
         _event(matter, actor, actor.role if actor else "resident", "report", "", photo_ids=ids)
         record_matter(matter)
@@ -353,7 +370,10 @@ def _check_role(actor: User | None, action: str, matter: Matter, scope: Scope | 
         matter.id
     ):
         return "department-not-dispatched"
-    if role == handler == "grid_worker" and not (scope and scope.sees_grid(matter.grid_id)):
+    field_hand = role == "grid_worker" and (
+        handler == role or role in states.CO_HANDLER_ROLES.get(matter.category or "", ())
+    )
+    if field_hand and not (scope and scope.sees_grid(matter.grid_id)):
         return "grid_worker-other-grid"
     return role
 
@@ -377,12 +397,28 @@ def allowed_actions(actor: User, matter: Matter, scope: Scope | None = None) -> 
         )
     out = []
     for action in states.ACTIONS:
+        if action == "rate" and matter.rating is not None:
+            continue  # rated once (transition_matter answers 409)
         role = _check_role(actor, action, matter, scope)
         own_part = part_state if role == "department" else None  # as transition_matter does
         refusal = states.check(matter.state, action, role, matter.category, {}, own_part)
         if refusal is None or refusal.kind == "missing":
             out.append(action)
     return out
+
+
+def field_label(name: str) -> str:
+    """A request field in words, for messages people read (never the internal name)."""
+    return {
+        "category": _("the category"),
+        "department_ids": _("the handling department"),
+        "reason": _("the reason"),
+        "note": _("the note"),
+        "result": _("the result"),
+        "rating": _("the rating"),
+        "deadline": _("the deadline"),
+        "action": _("the action"),
+    }.get(name, _("the missing field"))
 
 
 def check_deadline(day: dt.date | None, now: dt.datetime | None = None) -> None:
@@ -448,6 +484,12 @@ def transition_matter(
         refusal = states.check(
             matter.state, action, role, matter.category, fields, part.state if part else None
         )
+        if action == "rate" and matter.rating is not None:
+            raise Conflict(
+                _("This matter has already been rated; each matter is rated once."),
+                code="already_rated",
+                field="rating",
+            )
         if refusal is not None and refusal.kind == "role":
             raise Forbidden(
                 _("Your role may not %(action)s this matter.", action=action), code="role"
@@ -472,7 +514,7 @@ def transition_matter(
         if refusal is not None:
             raise ValidationFailed(
                 refusal.field or "body",
-                _("This action needs %(field)s.", field=refusal.field),
+                _("Please fill in %(field)s.", field=field_label(refusal.field or "")),
                 code="missing",
             )
         if deadline is not None:
@@ -494,11 +536,27 @@ def transition_matter(
     return matter
 
 
-def rate_matter_by_code(code: str, rating: str, note: str = "") -> Matter:
-    """The resident rates a closed matter by its tracking code (不满意 reopens it)."""
+def hash_rating_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def rate_matter_by_code(code: str, rating: str, note: str = "", key: str = "") -> Matter:
+    """The resident rates a closed matter by its tracking code and the rating key their browser
+    was given at report time (不满意 reopens it). The code is a lookup code that staff in scope
+    may see; the key is what only the resident has, so staff cannot rate as the resident.
+    403 ``code=rating_key`` without the right key; 409 ``code=already_rated`` the second time."""
     matter = Matter.get_or_none(Matter.code == (code or "").strip().upper())
     if matter is None or matter.source != "resident":
         raise NotFound()
+    if not (
+        matter.rating_key
+        and key
+        and hmac.compare_digest(matter.rating_key, hash_rating_key(str(key)[:200]))
+    ):
+        raise Forbidden(
+            _("Only the resident who reported this matter can rate it, from their tracking link."),
+            code="rating_key",
+        )
     return transition_matter(
         None, matter.id, "rate", version=matter.version, rating=rating, note=note, _matter=matter
     )
@@ -546,6 +604,14 @@ def set_rule(actor: User, data) -> Any:
 
     if actor.role != "admin":
         raise Forbidden(_("Your role may not do this."))
+    if data.community_id is not None and not Community.get_or_none(
+        Community.id == data.community_id
+    ):
+        raise ValidationFailed("community_id", _("Unknown community."))
+    if data.department_id is not None and not Department.get_or_none(
+        Department.id == data.department_id
+    ):
+        raise ValidationFailed("department_id", _("Unknown department."))
     with db.atomic():
         row = DeadlineRule.get_or_none(
             DeadlineRule.category == data.category,

@@ -12,6 +12,7 @@ from gridapp.api import current_scope, endpoint
 from gridapp.matters import contact, public, service
 from gridapp.matters.models import CalendarDay, DeadlineRule
 from gridapp.matters.schemas import (
+    CalendarDayDeleted,
     CalendarDayIn,
     CalendarDayOut,
     ContactRevealIn,
@@ -219,8 +220,9 @@ def track(code: str):
     responses=CONFLICTS,
 )
 def rate(code: str, body: RatingIn):
-    """Public: the resident rates a closed matter (不满意 reopens it)."""
-    service.rate_matter_by_code(code, body.rating, body.note)
+    """Public: the resident rates a closed matter once (不满意 reopens it), with the rating key
+    their browser was given at report time (403 without it, 409 when already rated)."""
+    service.rate_matter_by_code(code, body.rating, body.note, body.key)
     return public.public_view(code)
 
 
@@ -289,7 +291,14 @@ def put_day(body: CalendarDayIn):
     return service.set_calendar_day(current_user._get_current_object(), body)
 
 
-@endpoint(bp, "/calendar-days/<day>", methods=["DELETE"], roles=("admin",), tags=["matters"])
+@endpoint(
+    bp,
+    "/calendar-days/<day>",
+    methods=["DELETE"],
+    roles=("admin",),
+    tags=["matters"],
+    response=CalendarDayDeleted,
+)
 def delete_day(day: str):
     """Remove an override (the official calendar applies again)."""
     return service.delete_calendar_day(current_user._get_current_object(), day)

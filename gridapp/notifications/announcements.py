@@ -7,14 +7,17 @@ twice, and deliveries are deduplicated the same way (``Delivery.dedupe_key``).
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask_babel import gettext as _
+from huey import crontab
 from peewee import chunked, fn
 
 from gridapp.audit import write_audit
 from gridapp.changes import record_changes
 from gridapp.db import db, utcnow
 from gridapp.errors import NotFound, ValidationFailed
-from gridapp.jobs import app_task
+from gridapp.jobs import app_periodic_task, app_task
 from gridapp.notifications.delivery import after_commit_dispatch, db_time, in_ids, insert_ignore
 from gridapp.notifications.models import Announcement, Notification
 from gridapp.org.models import Grid, User, UserGrid
@@ -120,6 +123,22 @@ def fanout(announcement_id: int, batch: int = FANOUT_BATCH) -> int:
 @app_task(retries=3, retry_delay=30)
 def fanout_job(announcement_id: int) -> int:
     return fanout(announcement_id)
+
+
+@app_periodic_task(crontab(minute="*/5"))
+def resume_pending_job() -> int:
+    """Fan out announcements still pending after two minutes: their job was lost (Redis was
+    unreachable when it was queued, or a consumer died); ``fanout`` is safe to run again."""
+    cutoff = utcnow() - dt.timedelta(minutes=2)
+    ids = [
+        a.id
+        for a in Announcement.select(Announcement.id).where(
+            Announcement.status == "pending", Announcement.created_at < cutoff
+        )
+    ]
+    for aid in ids:
+        fanout(aid)
+    return len(ids)
 
 
 def read_counts(ids: list[int]) -> dict[int, tuple[int, int]]:

@@ -133,6 +133,7 @@ def save_grid(
             row.sort = sort
             row.save()
             action = "org.grid.update"
+        record_change("grid", row.id, grid_id=row.id)
         _audit(actor, action, row, ip, name=row.name, code=row.code, community_id=community.id)
     return row
 

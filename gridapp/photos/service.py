@@ -1,8 +1,8 @@
 """Photo verbs: ``store_photo`` (idempotent by client UUID), ``attach_photos``, ``read_photo``;
 ``register_claim`` lets a feature attach a photo uploaded after the record it names.
 
-A photo is visible to its uploader until it is attached to a record; from then on to everyone
-whose scope holds the record's grid (the same rule as the record itself).
+A photo is visible to its uploader until it is attached to a record; from then on to everyone who
+may read that record (``visible_photo`` asks the record's own scoped query), nobody else.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 
 from flask_babel import gettext as _
 
+from gridapp.changes import record_change
 from gridapp.db import db, is_postgres
 from gridapp.errors import NotFound, Problem, ValidationFailed
 from gridapp.org.models import User
@@ -87,6 +88,9 @@ def store_photo(
             storage_key=key,
             thumb_key=thumb_key,
         )
+        if owner_type == "visit" and grid_id is not None:
+            # The visit's photo_ids changed: devices mirroring it must hear (issue 15 item 4).
+            record_change("visit", owner_id, grid_id=grid_id)
         if _claim_pending(actor, photo):
             photo = Photo.get_by_id(photo_id)
     return photo, True
@@ -209,19 +213,70 @@ def attach_photos(
     return claimed
 
 
+def _reads_matter(actor: User, scope: Scope, owner_id: str) -> bool:
+    from gridapp.matters.service import matter_query
+
+    return owner_id.isdigit() and matter_query(scope).where(_id_is("matter", owner_id)).exists()
+
+
+def _reads_task(actor: User, scope: Scope, owner_id: str) -> bool:
+    from gridapp.tasks.service import task_query
+
+    return owner_id.isdigit() and task_query(scope).where(_id_is("task", owner_id)).exists()
+
+
+def _reads_visit(actor: User, scope: Scope, owner_id: str) -> bool:
+    from gridapp.scope import in_scope
+    from gridapp.visits.models import Visit
+
+    return in_scope(Visit.select().where(Visit.id == owner_id), Visit.grid, scope).exists()
+
+
+def _id_is(kind: str, owner_id: str):
+    if kind == "matter":
+        from gridapp.matters.models import Matter
+
+        return Matter.id == int(owner_id)
+    from gridapp.tasks.models import Task
+
+    return Task.id == int(owner_id)
+
+
+# owner_type → reader(actor, scope, owner_id): may this actor read the owning record? The
+# record's own scoped query answers, so a photo is seen by exactly those who see its record (a
+# department handler the photos of a matter dispatched to them, a worker those of their tasks).
+_READERS: dict[str, Callable[[User, Scope, str], bool]] = {
+    "matter": _reads_matter,
+    "task": _reads_task,
+    "visit": _reads_visit,
+}
+
+
 def visible_photo(actor: User, photo_id: str, scope: Scope | None = None) -> Photo:
-    """The photo if the actor may see its owning record (or uploaded it and it is unattached)."""
+    """The photo if the actor may read its owning record (matter, task, visit: through that
+    record's scoped query), or uploaded it and it is not attached yet. 404 otherwise."""
     photo = Photo.get_or_none(Photo.id == str(photo_id))
     if photo is None:
         raise NotFound()
     if photo.grid_id is None:
-        if photo.uploader_id != actor.id:
+        if actor is None or photo.uploader_id != actor.id:
             raise NotFound()
         return photo
     scope = scope or scope_for(actor)
+    reader = _READERS.get(photo.owner_type)
+    if reader is not None and photo.owner_id and not photo.owner_id.startswith("c:"):
+        if not int_ok(photo.owner_id) or not reader(actor, scope, photo.owner_id):
+            raise NotFound()
+        return photo
+    # Attached to its grid only (an echo-wall upload between its store and its matter).
     if not scope.sees_grid(photo.grid_id):
         raise NotFound()
     return photo
+
+
+def int_ok(owner_id: str) -> bool:
+    """A numeric owner id an id column can hold (a visit's UUID passes through unchanged)."""
+    return not owner_id.isdigit() or int(owner_id) <= 2**31 - 1
 
 
 def read_photo(actor: User, photo_id: str, *, thumb: bool = False, scope: Scope | None = None):

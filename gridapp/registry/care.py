@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from peewee import fn
 
 from gridapp.audit import write_audit
-from gridapp.changes import record_changes
+from gridapp.changes import record_change, record_changes
 from gridapp.db import db, utcnow
 from gridapp.errors import Forbidden, NotFound, ValidationFailed
 from gridapp.org.models import User
@@ -107,6 +107,7 @@ def save_care_tag(
             for key, value in fields.items():
                 setattr(tag, key, value)
             tag.save()
+        record_change("care_tag", tag.id)  # every device mirrors the tags
         if before is not None and before != (tag.interval_days, tag.is_active):
             affected = (
                 Resident.select(Resident.household)

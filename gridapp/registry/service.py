@@ -336,7 +336,8 @@ def _set_tags(resident_id: int, tag_ids: list[int]) -> None:
 def create_building(actor: User, data: dict[str, Any], *, scope: Scope | None = None):
     scope = scope or scope_for(actor)
     grid_id = data.get("grid_id")
-    if not scope.sees_grid(grid_id):
+    # An admin sees every grid, including ones that do not exist: the row must name a real one.
+    if not scope.sees_grid(grid_id) or not Grid.select().where(Grid.id == grid_id).exists():
         raise NotFound()
     with db.atomic():
         b = Building.create(grid=grid_id, name=data["name"], address=data.get("address", ""))

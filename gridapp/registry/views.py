@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from pydantic import TypeAdapter
 
-from gridapp.api import BINARY, current_scope, endpoint
+from gridapp.api import BINARY, Deleted, current_scope, endpoint
 from gridapp.errors import ValidationFailed
 from gridapp.registry import care, roster, service
 from gridapp.registry import schemas as s
@@ -117,6 +117,7 @@ def update_household(household_id, body):
     response=s.RevealOut,
     roles=service.REVEAL_ROLES,
     tags=["registry"],
+    responses={429: "Too many reveals; wait a moment"},
 )
 def reveal_household(household_id, body):
     """The household's unmasked phone (audited)."""
@@ -184,6 +185,7 @@ def update_resident(resident_id, body):
     roles=WRITERS,
     tags=["registry"],
     responses={409: "Stale version"},
+    response=Deleted,
 )
 def delete_resident(resident_id, body):
     """Remove a resident from the registry (kept for history)."""
@@ -199,6 +201,7 @@ def delete_resident(resident_id, body):
     response=s.RevealOut,
     roles=service.REVEAL_ROLES,
     tags=["registry"],
+    responses={429: "Too many reveals; wait a moment"},
 )
 def reveal_resident(resident_id, body):
     """The resident's unmasked phone and ID number (audited)."""

@@ -195,10 +195,21 @@ def register_builtin_entities() -> None:
             prepare=attach_tags if model is Resident else None,
             dict_rows=True,
         )
+
+    def aged_inbox(scope: Scope, lo: dt.datetime, hi: dt.datetime) -> list[str]:
+        span = dt.timedelta(days=INBOX_DAYS)
+        q = Notification.select(Notification.id).where(
+            (Notification.recipient == scope.user_id)
+            & (Notification.created_at >= lo - span)
+            & (Notification.created_at < hi - span)
+        )
+        return [str(n) for (n,) in q.tuples()]
+
     register_entity(
         "notification",
         notification_out,
         lambda ids, scope: list(_inbox(scope).where(Notification.id.in_(int_ids(ids)))),
+        aged=aged_inbox,
         snapshot=lambda scope, after, limit: list(
             _inbox(scope)
             .where(Notification.id > after_int(after))

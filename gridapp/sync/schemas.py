@@ -44,7 +44,9 @@ class PushIn(BaseModel):
 
 class OpResult(BaseModel):
     op_id: str
-    status: Literal["applied", "duplicate", "conflict", "rejected"]
+    # ``retry``: a transient cause (a reference whose create has not arrived, a busy database);
+    # not stored, the app sends the op again later.
+    status: Literal["applied", "duplicate", "conflict", "rejected", "retry"]
     first_status: str | None = None
     entity: str | None = None
     id: str | None = None

@@ -46,27 +46,46 @@ class Cursor:
     cold: bool = False
     entity_index: int = 0
     after: str | None = None
+    at: int | None = None  # server time (unix s) of the pull: windows are aged from here
 
     def encode(self) -> str:
+        head = f"{self.seq}.{self.at}" if self.at is not None else str(self.seq)
         if not self.cold:
-            return str(self.seq)
-        return f"s{self.seq}:{self.entity_index}:{self.after or ''}"
+            return head
+        return f"s{head}:{self.entity_index}:{self.after or ''}"
+
+
+def _seq_at(raw: str) -> tuple[int, int | None]:
+    seq, _, at = raw.partition(".")
+    return int(seq), (int(at) if at else None)
 
 
 def parse_cursor(raw: str | None) -> Cursor | None:
-    """None for a cold start (absent or "0")."""
+    """None for a cold start (absent or "0"). A warm cursor is ``<seq>.<unix time>`` (a bare
+    ``<seq>`` from an older server is still read; it just ages nothing out)."""
     if raw in (None, "", "0"):
         return None
     try:
         if raw.startswith("s"):
-            seq, index, after = raw[1:].split(":", 2)
-            return Cursor(int(seq), True, int(index), after or None)
-        value = int(raw)
+            head, index, after = raw[1:].split(":", 2)
+            seq, at = _seq_at(head)
+            cur = Cursor(seq, True, int(index), after or None, at)
+        else:
+            seq, at = _seq_at(raw)
+            cur = Cursor(seq, at=at)
     except ValueError:
         raise ValidationFailed("query.cursor", "malformed cursor") from None
-    if value < 0:
+    if cur.seq < 0 or (cur.at is not None and cur.at < 0):
         raise ValidationFailed("query.cursor", "malformed cursor")
-    return Cursor(value)
+    return cur
+
+
+def _now_s() -> int:
+    return int(utcnow().replace(tzinfo=dt.UTC).timestamp())
+
+
+def _from_s(at: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(at, dt.UTC).replace(tzinfo=None)
 
 
 SYNC_STAMP_EVERY = dt.timedelta(minutes=1)
@@ -92,7 +111,7 @@ def pull(user: User, scope: Scope, cursor: str | None, limit: int, epoch: str | 
     if cur is None or cur.cold:
         out = _cold(scope, cur, limit, current_epoch)
     else:
-        out = _warm(scope, cur.seq, limit, current_epoch)
+        out = _warm(scope, cur.seq, limit, current_epoch, cur.at)
     if not out["more"]:
         _touch(user)
     return out
@@ -111,6 +130,7 @@ def _answer(epoch: str, cursor: str, *, more: bool, resync: bool = False, rows=(
 
 def _cold(scope: Scope, cur: Cursor | None, limit: int, epoch: str) -> dict:
     snap = cur.seq if cur else current_seq()
+    at = cur.at if cur and cur.at is not None else _now_s()
     index = cur.entity_index if cur else 0
     after = cur.after if cur else None
     names = [n for n, spec in ENTITIES.items() if spec.snapshot is not None]
@@ -126,9 +146,10 @@ def _cold(scope: Scope, cur: Cursor | None, limit: int, epoch: str) -> dict:
         else:
             after = spec.key(batch[-1])
     if index < len(names):
-        return _answer(epoch, Cursor(snap, True, index, after).encode(), more=True, rows=rows)
-    # Snapshot done; anything that changed since ``snap`` follows as warm pages.
-    return _answer(epoch, str(snap), more=current_seq() > snap, rows=rows)
+        return _answer(epoch, Cursor(snap, True, index, after, at).encode(), more=True, rows=rows)
+    # Snapshot done; anything that changed since ``snap`` (and anything that aged out of a
+    # window since ``at``, the time of the first page) follows as warm pages.
+    return _answer(epoch, Cursor(snap, at=at).encode(), more=current_seq() > snap, rows=rows)
 
 
 def visible_changes(scope: Scope):
@@ -149,10 +170,31 @@ def visible_changes(scope: Scope):
     return cond
 
 
-def _warm(scope: Scope, after: int, limit: int, epoch: str) -> dict:
+def _aged(scope: Scope, since: int | None, until: int) -> list[dict[str, str]]:
+    """Tombstones for rows that left a window (a year of visits, 30 days of closed items…)
+    between the device's last pull and this one: no change-log row marks that, time does."""
+    if since is None or since >= until:
+        return []
+    lo, hi = _from_s(since), _from_s(until)
+    return [
+        {"entity": spec.name, "id": str(i)}
+        for spec in ENTITIES.values()
+        if spec.aged is not None
+        for i in spec.aged(scope, lo, hi)
+    ]
+
+
+def _warm(scope: Scope, after: int, limit: int, epoch: str, at: int | None = None) -> dict:
     snap = current_seq()  # read first: every change ≤ snap has committed
+    now = _now_s()
     if after >= snap:
-        return _answer(epoch, str(after), more=False)
+        tombs = _aged(scope, at, now)
+        return _answer(
+            epoch,
+            Cursor(after, at=now if tombs or at is None else at).encode(),
+            more=False,
+            tombs=tombs,
+        )
     changes = list(
         Change.select(Change.seq, Change.entity, Change.entity_id, Change.deleted)
         .where((Change.seq > after) & (Change.seq <= snap) & visible_changes(scope))
@@ -167,6 +209,10 @@ def _warm(scope: Scope, after: int, limit: int, epoch: str) -> dict:
         if entity in ENTITIES:
             latest.pop((entity, entity_id), None)
             latest[(entity, entity_id)] = deleted
+    # Aging first: a row that changed meanwhile comes below as a row (or tombstone) anyway.
+    aged = [] if full else _aged(scope, at, now)
+    for t in aged:
+        latest.setdefault((t["entity"], t["id"]), True)
     by_entity: dict[str, list[str]] = {}
     for (entity, entity_id), deleted in latest.items():
         if not deleted:
@@ -178,7 +224,8 @@ def _warm(scope: Scope, after: int, limit: int, epoch: str) -> dict:
             seen.add((entity, str(data["id"])))
             rows.append({"entity": entity, "id": str(data["id"]), "data": data})
     tombs = [{"entity": e, "id": i} for (e, i) in latest if (e, i) not in seen]
-    return _answer(epoch, str(next_cursor), more=full, rows=rows, tombs=tombs)
+    cursor = Cursor(next_cursor, at=at if full else now)
+    return _answer(epoch, cursor.encode(), more=full, rows=rows, tombs=tombs)
 
 
 # ---- push ---------------------------------------------------------------------------------

@@ -150,6 +150,7 @@ def log_visit(
                 Household.update(last_visit_at=fields["visited_at"]).where(
                     Household.id == household.id
                 ).execute()
+                record_change("household", household.id, grid_id=household.grid_id)
             refresh_schedules([household.id])
             record_change("visit", visit_id, grid_id=household.grid_id)
     except IntegrityError:
@@ -233,5 +234,6 @@ def save_service_item(
             for key, value in fields.items():
                 setattr(item, key, value)
             item.save()
+        record_change("service", item.id)  # every device mirrors the catalogue
         write_audit(actor.id, "admin.service_item", "service_item", item.id, ip=ip, detail=fields)
     return item

@@ -4,6 +4,7 @@ import * as idb from "./idb.js";
 import * as push from "./push.js";
 import { counts, discard, resolveConflict, syncNow, adoptUser } from "./sync.js";
 import { t, html, raw, fmtDate, getCsrf, LANG } from "./ui.js";
+import { devicesCard, bindDevices } from "./devices.js";
 
 export async function settings() {
   const me = await idb.meta("user");
@@ -34,6 +35,7 @@ export async function settings() {
       </form>
     </section>
     <section class="card"><h2>${t("outbox")}</h2><a class="button" href="#/outbox">${t("open")}</a></section>
+    ${devicesCard()}
     <section class="card">
       <p>${me ? me.display_name : ""}</p>
       <button id="logout-button">${t("logout")}</button></section>`;
@@ -67,6 +69,7 @@ export function bindSettings(root, rerender) {
     rerender();
   });
   bindNotifySettings(root);
+  bindDevices(root);
   root.querySelector("#logout-button").addEventListener("click", async () => {
     const c = await counts();
     if (c.pending + c.conflicts && !confirm(t("logout_pending", { n: c.pending + c.conflicts }))) return;
@@ -212,6 +215,8 @@ export async function login() {
 
 export function bindLogin(root) {
   const form = root.querySelector("#app-login");
+  // A refused login's message goes as soon as the worker corrects what they typed.
+  form.addEventListener("input", () => (root.querySelector("#app-login-error").hidden = true));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const data = new FormData(form);
@@ -223,7 +228,8 @@ export function bindLogin(root) {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
-        body: JSON.stringify({ username: data.get("username"), password: data.get("password") }),
+        // A device session: long-lived so an outbox kept offline for weeks can still be sent.
+        body: JSON.stringify({ username: data.get("username"), password: data.get("password"), device: true }),
       });
     } catch {
       resp = null; // no network: say so rather than nothing happening

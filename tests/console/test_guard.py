@@ -47,6 +47,7 @@ PAGES.update(
     }
 )
 PAGES.update({"console.visits": SUP, "console.households_due": SUP})
+PAGES.update({"console.sessions": ("admin",)})
 
 
 def _url(app, endpoint, people):

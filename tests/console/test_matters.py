@@ -64,7 +64,10 @@ def test_triage_dispatch_return_redispatch_resolve_close(
 
     # the department sees it, may accept / return / resolve, not verify
     listing = dept.get("/console/department").get_data(as_text=True)
-    assert reported.code in listing
+    assert "水管破裂" in listing and f"/console/matters/{reported.id}" in listing
+    # the tracking code is the resident's: a department has no use for it
+    assert reported.code not in listing
+    assert reported.code not in dept.get(f"/console/matters/{reported.id}").get_data(as_text=True)
     acts = _actions(dept.get(f"/console/matters/{m.id}").get_data(as_text=True))
     assert {"accept", "return", "resolve"} <= acts and not acts & {"verify", "close", "triage"}
     # returning needs a reason: shown on the page, nothing changes
@@ -72,7 +75,9 @@ def test_triage_dispatch_return_redispatch_resolve_close(
     assert resp.status_code == 422 and 'data-field="reason"' in resp.get_data(as_text=True)
     assert _act(dept, m, "return", reason="不属于我司管辖，应为物业").status_code == 302
     assert Matter.get_by_id(m.id).state == "returned"
-    assert reported.code not in dept.get("/console/department").get_data(as_text=True)
+    assert f"/console/matters/{reported.id}" not in dept.get("/console/department").get_data(
+        as_text=True
+    )
     assert f'data-code="{reported.code}"' in sup.get("/console/triage").get_data(as_text=True)
 
     # re-dispatched (still 专事, same department after a call), accepted, progress, resolved

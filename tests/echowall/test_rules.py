@@ -62,3 +62,63 @@ def test_pdf_xref_offsets_point_at_objects():
     length = int(re.search(rb"/Length (\d+)", pdf).group(1))
     stream = pdf.split(b"stream\n", 1)[1]
     assert stream[length:].startswith(b"\nendstream")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "请联系138-1234-5678",
+        "请联系138 1234 5678",
+        "请联系+86 13812345678",
+        "请联系+86-138-1234-5678",
+        "请联系0086 138 1234 5678",
+        "请联系86 138 1234 5678",
+        "请联系13812345678",
+        "请联系１３８１２３４５６７８",
+        "请联系１３８－１２３４－５６７８",
+        "请联系010-12345678",
+        "请联系01012345678",
+        "请联系(0571)8765 4321",
+        "请联系（0571）8765 4321",
+        "请联系0571-87654321转123",
+        "请联系８７６５４３２１",
+        "身份证11010519491231002X",
+        "身份证11010519491231002x",
+        "身份证110105 19491231 002X",
+        "身份证110105491231002",
+        "身份证１１０１０５１９４９１２３１００２Ｘ",
+    ],
+)
+def test_every_common_number_notation_is_masked(text):
+    masked = rules.mask_free_text(text)
+    assert not re.search(r"[0-9０-９]{3}", masked), masked
+    assert masked.endswith("***") and masked.startswith(text[:2])
+
+
+@pytest.mark.parametrize(
+    "text, names, expected",
+    [
+        ("赵春花说灯坏了", ["赵春花"], "某某说灯坏了"),
+        ("春花说灯坏了", ["赵春花"], "某某说灯坏了"),
+        ("已联系王小网和赵春花", ["赵春花", "王小网"], "已联系某某和某某"),
+        ("Li Lei called", ["Li Lei"], "某某 called"),
+        ("李雷来过", ["李 雷"], "某某来过"),
+        ("灯坏了", ["张"], "灯坏了"),  # a one-character name masks nothing
+        ("3栋2单元灯坏了，2026年11月30日", [], "3栋2单元灯坏了，2026年11月30日"),
+    ],
+)
+def test_names_known_to_the_record_are_masked(text, names, expected):
+    assert rules.mask_free_text(text, names=names) == expected
+
+
+@pytest.mark.parametrize(
+    "raw, code",
+    [
+        ("7eppttwx", "7EPPTTWX"),
+        (" 7EPP TTWX ", "7EPPTTWX"),
+        ("７ＥＰＰ-ＴＴＷＸ", "7EPPTTWX"),
+        ("", ""),
+    ],
+)
+def test_normalise_code(raw, code):
+    assert rules.normalise_code(raw) == code

@@ -56,11 +56,23 @@ def test_community_matter_is_handled_by_the_supervisor(flow, people):
     mid = flow.report("sup", text="小区门口乱停车")
     flow.move(mid, "sup", "triage", category="社事")
     flow.move(mid, "sup", "dispatch")
-    flow.move(mid, "worker", "accept", expect=403)
+    flow.move(mid, "other_worker", "accept", expect=404)  # not their grid
     flow.move(mid, "sup", "accept")
     flow.move(mid, "sup", "resolve", result="已协调物业划线")
     flow.move(mid, "sup", "verify")
     assert flow.move(mid, "sup", "close")["state"] == "closed"
+
+
+def test_community_matter_can_be_handled_by_the_grid_worker(flow, people):
+    """社事社区办: the grid's worker acts on a 社事 beside the community's supervisors."""
+    mid = flow.report("sup", text="楼道灯坏了")
+    flow.move(mid, "sup", "triage", category="社事")
+    flow.move(mid, "sup", "dispatch")
+    flow.move(mid, "worker", "verify", expect=403)
+    flow.move(mid, "worker", "accept")
+    flow.move(mid, "worker", "progress", note="已联系物业")
+    assert flow.move(mid, "worker", "resolve", result="已换灯泡")["state"] == "resolved"
+    flow.move(mid, "sup", "verify")
 
 
 def test_specialised_matter_goes_to_one_department(flow, people, org):
@@ -160,9 +172,20 @@ def test_resident_report_tracking_and_unsatisfied_reopens(app, flow, people, org
     from tests.conftest import csrf_token
 
     token = csrf_token(client)
+    # the code alone (which staff in scope may see) does not rate: the resident's key does
+    for key in ("", "wrong-key"):
+        resp = client.post(
+            f"/api/v1/track/{code}/rating",
+            json={"rating": "不满意", "key": key},
+            headers={"X-CSRFToken": token},
+        )
+        assert resp.status_code == 403 and resp.get_json()["code"] == "rating_key"
+    assert Matter.get_by_id(mid).rating is None
+    key = matter.issued_rating_key
+    assert key and Matter.get_by_id(mid).rating_key != key  # only its hash is stored
     resp = client.post(
         f"/api/v1/track/{code}/rating",
-        json={"rating": "不满意", "note": "又满了"},
+        json={"rating": "不满意", "note": "又满了", "key": key},
         headers={"X-CSRFToken": token},
     )
     assert resp.status_code == 200, resp.get_json()
@@ -176,10 +199,21 @@ def test_resident_report_tracking_and_unsatisfied_reopens(app, flow, people, org
     assert mid in [
         m["id"] for m in people.api["sup"].get("/api/v1/matters/triage-queue").get_json()
     ]
+    # rated once: a second rating is refused, even after the matter is closed again
+    flow.move(mid, "sup", "triage", category="社事")
+    flow.move(mid, "sup", "dispatch")
+    flow.move(mid, "sup", "accept")
+    flow.move(mid, "sup", "resolve", result="再次清运")
+    flow.move(mid, "sup", "verify")
+    flow.move(mid, "sup", "close")
+    assert not client.get(f"/api/v1/track/{code}").get_json()["can_rate"]
     resp = client.post(
-        f"/api/v1/track/{code}/rating", json={"rating": "满意"}, headers={"X-CSRFToken": token}
+        f"/api/v1/track/{code}/rating",
+        json={"rating": "满意", "key": key},
+        headers={"X-CSRFToken": token},
     )
-    assert resp.status_code == 409
+    assert resp.status_code == 409 and resp.get_json()["code"] == "already_rated"
+    assert Matter.get_by_id(mid).rating == "不满意" and Matter.get_by_id(mid).state == "closed"
     assert client.get("/api/v1/track/NOPE1234").status_code == 404
 
 
@@ -402,6 +436,7 @@ def _local_today():
 
 def test_dispatch_may_set_the_deadline_instead_of_the_rule(flow, people, org):
     from gridapp.matters.deadlines import to_utc
+    from gridapp.times import naive_utc
 
     mid = flow.report("worker", text="水管漏水")
     flow.move(mid, "sup", "triage", category="专事")
@@ -416,7 +451,7 @@ def test_dispatch_may_set_the_deadline_instead_of_the_rule(flow, people, org):
     # the timeline records the day chosen and what the rule would have given
     [event] = [e for e in moved["timeline"] if e["action"] == "dispatch"]
     assert event["data"]["deadline"] == day.isoformat()
-    rule_due = dt.datetime.fromisoformat(event["data"]["rule_deadline_at"])
+    rule_due = naive_utc(dt.datetime.fromisoformat(event["data"]["rule_deadline_at"]))
     assert rule_due < m.deadline_at - dt.timedelta(days=5)
     # today is allowed (due at the end of the day)
     mid2 = flow.report("worker", text="路灯不亮")

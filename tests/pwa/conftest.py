@@ -23,6 +23,7 @@ def profile(playwright_instance):
         headless=True,
         locale="zh-CN",
         viewport={"width": 360, "height": 740},
+        has_touch=True,
         service_workers="allow",
     )
     yield ctx
@@ -56,8 +57,8 @@ def login_in_page(page, base_url: str, username: str, password: str = PASSWORD) 
 def open_app(page, base_url: str) -> None:
     """Open the app and wait until its service worker controls it and a sync finished."""
     page.goto(base_url + "/app#/today")
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15000)
-    page.wait_for_function("window.gridapp && window.gridapp.ready", timeout=15000)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=15000)
+    page.wait_for_function("() => window.gridapp && window.gridapp.ready", timeout=15000)
     page.evaluate("window.gridapp.ready")
     page.evaluate("window.gridapp.syncNow()")
 

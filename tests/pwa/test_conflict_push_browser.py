@@ -66,7 +66,9 @@ def test_second_device_sees_a_conflict(
     # The worker keeps their own version on top of A's: applied as version 3.
     page_b.click("[data-mine]")
     page_b.wait_for_function(
-        "document.querySelector('#pending-count')?.dataset.count === '0'"
+        # A function, not an expression: under the CSP (no 'unsafe-eval') Playwright can
+        # poll a function it evaluated once, but not re-evaluate an expression string.
+        "() => document.querySelector('#pending-count')?.dataset.count === '0'"
         " && !document.querySelector('#conflict-count')",
         timeout=15000,
     )
@@ -196,6 +198,7 @@ def test_new_version_is_offered_and_activated_on_request(
     assert page.get_attribute("meta[name=app-version]", "content") == old  # not swapped yet
     page.click("#update-now")
     page.wait_for_function(
-        "document.querySelector('meta[name=app-version]')?.content === 'v2-test'", timeout=15000
+        "() => document.querySelector('meta[name=app-version]')?.content === 'v2-test'",
+        timeout=15000,
     )
     page.close()

@@ -12,6 +12,7 @@ from gridapp.changes import record_change
 from gridapp.db import db
 from gridapp.registry.models import Building, Household, Resident
 from gridapp.registry.names import name_keys
+from tests.mirror import mirror_check  # noqa: F401
 
 _rooms = itertools.count(101)
 
@@ -55,3 +56,9 @@ class Registry:
 @pytest.fixture
 def reg(org) -> Registry:
     return Registry()
+
+
+@pytest.fixture(autouse=True)
+def _mirror(mirror_check):  # noqa: F811
+    """Every device's incremental state equals a cold pull after each write (tests/mirror.py)."""
+    return mirror_check

@@ -1,0 +1,228 @@
+"""Server-side sessions: start, load (one indexed lookup per request), list, revoke.
+
+How the kinds fit (docs/security.md "Sessions"):
+
+- ``web`` sessions (the console, the login page) end after ``WEB_SESSION_IDLE`` without a
+  request and ``WEB_SESSION_MAX`` after login; with "remember me" they last
+  ``REMEMBER_SESSION_IDLE`` / ``REMEMBER_SESSION_MAX`` and their token is rotated on use.
+- ``device`` sessions are the installed app's login. A worker may be offline for weeks with an
+  outbox waiting, so they last ``DEVICE_SESSION_IDLE`` / ``DEVICE_SESSION_MAX``; each is listed
+  with its last-seen time for its user and for an admin, and can be ended on its own.
+
+Every session is ended on the server (``revoked_at``) by logout, a password change or reset,
+disabling the account, "log out my other devices" and an admin's revoke. Nothing lives in
+process memory: the row is read on each request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from flask import current_app
+
+from gridapp.accounts.models import UserSession
+from gridapp.db import db, utcnow
+from gridapp.errors import NotFound
+from gridapp.org.models import User
+
+TOUCH_EVERY = dt.timedelta(minutes=1)  # last_seen is written at most this often
+ROTATE_GRACE = dt.timedelta(minutes=2)  # the previous token of a rotated session stays valid
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _limits(kind: str, remember: bool) -> tuple[dt.timedelta, dt.timedelta]:
+    cfg = current_app.config
+    if kind == "device":
+        return cfg["DEVICE_SESSION_IDLE"], cfg["DEVICE_SESSION_MAX"]
+    if remember:
+        return cfg["REMEMBER_SESSION_IDLE"], cfg["REMEMBER_SESSION_MAX"]
+    return cfg["WEB_SESSION_IDLE"], cfg["WEB_SESSION_MAX"]
+
+
+def start_session(
+    user: User, *, kind: str = "web", remember: bool = False, user_agent: str = "", ip: str = ""
+) -> tuple[UserSession, str]:
+    """Create a session row and return it with the token for the cookie (never stored)."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    idle, absolute = _limits(kind, remember)
+    row = UserSession.create(
+        token_hash=token_hash(token),
+        user=user.id,
+        kind="device" if kind == "device" else "web",
+        remember=bool(remember),
+        created_at=now,
+        rotated_at=now,
+        last_seen_at=now,
+        idle_expires_at=min(now + idle, now + absolute),
+        expires_at=now + absolute,
+        user_agent=user_agent_label(user_agent),
+        ip=(ip or "")[:64],
+    )
+    return row, token
+
+
+@dataclass
+class Loaded:
+    session: UserSession
+    user: User
+    new_token: str | None = None  # set when the token was rotated: the cookie must change
+
+
+def load_session(token: str) -> Loaded | None:
+    """The live session and its user for a cookie token, or None. One indexed lookup (the
+    session joined to its user); a write at most once a minute to move the idle deadline."""
+    if not token or len(token) > 100:
+        return None
+    h = token_hash(token)
+    now = utcnow()
+    row = (
+        UserSession.select(UserSession, User)
+        .join(User)
+        .where(UserSession.token_hash == h, UserSession.revoked_at.is_null())
+        .first()
+    )
+    if row is None:
+        # A request sent with the token a rotation has just replaced (parallel fetches).
+        row = (
+            UserSession.select(UserSession, User)
+            .join(User)
+            .where(UserSession.prev_hash == h, UserSession.revoked_at.is_null())
+            .first()
+        )
+        if row is None or now - row.rotated_at > ROTATE_GRACE:
+            return None
+    user = row.user
+    if now >= row.expires_at or now >= row.idle_expires_at or not user.is_active:
+        return None
+    loaded = Loaded(row, user)
+    if now - row.last_seen_at >= TOUCH_EVERY:
+        idle, _ = _limits(row.kind, row.remember)
+        updates = {
+            UserSession.last_seen_at: now,
+            UserSession.idle_expires_at: min(now + idle, row.expires_at),
+        }
+        if (
+            row.remember
+            and row.kind == "web"
+            and row.token_hash == h
+            and now - row.rotated_at >= current_app.config["REMEMBER_ROTATE_EVERY"]
+        ):
+            loaded.new_token = secrets.token_urlsafe(32)
+            updates.update(
+                {
+                    UserSession.token_hash: token_hash(loaded.new_token),
+                    UserSession.prev_hash: h,
+                    UserSession.rotated_at: now,
+                }
+            )
+        # Only the request that wins the race rotates; the others keep the token they have.
+        query = UserSession.update(updates).where(
+            UserSession.id == row.id, UserSession.last_seen_at == row.last_seen_at
+        )
+        if query.execute() == 0:
+            loaded.new_token = None
+    return loaded
+
+
+def user_agent_label(ua: str) -> str:
+    """A short label a person recognises ("Android · Chrome"), not the whole header."""
+    ua = ua or ""
+    system = next(
+        (
+            name
+            for key, name in (
+                ("Android", "Android"),
+                ("iPhone", "iPhone"),
+                ("iPad", "iPad"),
+                ("Windows", "Windows"),
+                ("Mac OS", "macOS"),
+                ("Linux", "Linux"),
+            )
+            if key in ua
+        ),
+        "",
+    )
+    browser = next(
+        (
+            name
+            for key, name in (
+                ("MicroMessenger", "WeChat"),
+                ("wxwork", "WeCom"),
+                ("Edg/", "Edge"),
+                ("Firefox/", "Firefox"),
+                ("Chrome/", "Chrome"),
+                ("Safari/", "Safari"),
+            )
+            if key in ua
+        ),
+        "",
+    )
+    label = " · ".join(p for p in (system, browser) if p)
+    return (label or ua[:60] or "?")[:120]
+
+
+def live_sessions(user_id: int | None = None):
+    """Sessions that still work, newest activity first (one user's, or everyone's)."""
+    now = utcnow()
+    query = (
+        UserSession.select(UserSession, User)
+        .join(User)
+        .where(
+            UserSession.revoked_at.is_null(),
+            UserSession.expires_at > now,
+            UserSession.idle_expires_at > now,
+        )
+        .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
+    )
+    if user_id is not None:
+        query = query.where(UserSession.user == user_id)
+    return query
+
+
+def revoke_session(actor: User, session_id: int, *, reason: str = "revoked") -> UserSession:
+    """End one session: the user's own, or anyone's for an admin (404 otherwise)."""
+    row = UserSession.get_or_none(UserSession.id == session_id)
+    if row is None or (row.user_id != actor.id and actor.role != "admin"):
+        raise NotFound()
+    with db.atomic():
+        UserSession.update(revoked_at=utcnow(), revoked_reason=reason[:20]).where(
+            UserSession.id == row.id, UserSession.revoked_at.is_null()
+        ).execute()
+        if row.user_id != actor.id:
+            from gridapp.audit import write_audit
+
+            write_audit(actor.id, "session.revoke", "user", row.user_id, detail={"session": row.id})
+    return row
+
+
+def revoke_user_session_row(session_id: int, *, reason: str) -> None:
+    UserSession.update(revoked_at=utcnow(), revoked_reason=reason[:20]).where(
+        UserSession.id == session_id, UserSession.revoked_at.is_null()
+    ).execute()
+
+
+def revoke_user_sessions(user_id: int, *, keep: int | None = None, reason: str = "revoked") -> int:
+    """End every session of a user (but ``keep``); returns how many were ended."""
+    query = UserSession.update(revoked_at=utcnow(), revoked_reason=reason[:20]).where(
+        UserSession.user == user_id, UserSession.revoked_at.is_null()
+    )
+    if keep is not None:
+        query = query.where(UserSession.id != keep)
+    return query.execute()
+
+
+def prune_sessions(older_than: dt.timedelta = dt.timedelta(days=30)) -> int:
+    """Delete rows that ended (revoked or expired) long ago."""
+    cutoff = utcnow() - older_than
+    return (
+        UserSession.delete()
+        .where((UserSession.revoked_at < cutoff) | (UserSession.expires_at < cutoff))
+        .execute()
+    )
