@@ -197,10 +197,6 @@ class ImportResult(BaseModel):
     ignored_columns: list[str]
 
 
-class DeletedOut(BaseModel):
-    deleted: bool
-
-
 class ExportQuery(BaseModel):
     grid_id: int | None = None
     community_id: int | None = None

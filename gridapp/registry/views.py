@@ -181,7 +181,6 @@ def update_resident(resident_id, body):
     "/residents/<int:resident_id>/delete",
     methods=["POST"],
     body=s.VersionIn,
-    response=s.DeletedOut,
     roles=WRITERS,
     tags=["registry"],
     responses={409: "Stale version"},
