@@ -63,8 +63,10 @@ def main() -> None:
             page = phone.new_page()
             login(page, args.base, "dcsa_w01", "/app")
             page.goto(f"{args.base}/app#/today")
-            page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30000)
-            page.wait_for_function("window.gridapp && window.gridapp.ready", timeout=30000)
+            page.wait_for_function(
+                "() => navigator.serviceWorker.controller !== null", timeout=30000
+            )
+            page.wait_for_function("() => window.gridapp && window.gridapp.ready", timeout=30000)
             page.evaluate("window.gridapp.ready")
             page.evaluate("window.gridapp.syncNow()")
             page.wait_for_timeout(1000)

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 from gridapp.demo_clock import Clock
+from gridapp.demo_visits import work_time
 from gridapp.echowall.service import submit_need
 from gridapp.matters.models import Matter
 from gridapp.matters.service import rate_matter_by_code, report_matter, transition_matter
@@ -217,8 +218,8 @@ CATEGORIES = ("个事", "社事", "专事", "难事")
 TARGETS = [
     (0.6, [("reported", 6), ("triaged", 1), ("dispatched", 2)]),
     (4, [("dispatched", 2), ("in_progress", 4), ("resolved", 2), ("verified", 1), ("returned", 1)]),
-    (14, [("in_progress", 2), ("resolved", 1), ("closed", 6), ("escalated", 1), ("reopened", 1)]),
-    (999, [("closed", 12), ("closed_again", 1)]),
+    (14, [("in_progress", 2), ("resolved", 1), ("closed", 7), ("escalated", 1), ("reopened", 0.3)]),
+    (999, [("closed", 30), ("closed_again", 1)]),
 ]
 
 
@@ -276,13 +277,14 @@ def seed_matters(
 
 
 def _tell(rng, now, clock, cast: Cast, grid: Grid, story: Story, target: str, age: float) -> None:
-    start = now - dt.timedelta(days=age)
     steps = _steps(rng, now, story, target, grid, cast)
-    # Spread the steps between the report and (at the latest) half an hour ago.
-    gaps = [rng.uniform(*g) for *_x, g in steps]
-    room = (now - dt.timedelta(minutes=30) - start).total_seconds() / 3600
-    scale = min(1.0, room / sum(gaps)) if gaps and sum(gaps) > 0 else 1.0
     source = rng.choices(["resident", "worker", "supervisor"], [5, 4, 1])[0]
+    # Residents write from morning to late evening, staff report in working hours.
+    start = work_time(rng, now, age, (7, 22) if source == "resident" else (8.5, 17.5))
+    # Spread the steps between the report and (at the latest) a minute ago.
+    gaps = [rng.uniform(*g) for *_x, g in steps]
+    room = (now - dt.timedelta(minutes=1) - start).total_seconds() / 3600
+    scale = min(1.0, room / sum(gaps)) if gaps and sum(gaps) > 0 else 1.0
     worker = cast.worker[grid.id]
     sup = cast.sup[grid.community_id]
     with clock.at(start):
@@ -302,14 +304,19 @@ def _tell(rng, now, clock, cast: Cast, grid: Grid, story: Story, target: str, ag
                 who, source=source, grid_id=grid.id, text=story.text, title=story.title,
                 photo_ids=ids,
                 contact_phone=rng.choice(RESIDENT_PHONES) if source == "supervisor" else "",
+                # the worker's guess from the field, usually right
+                suggested_category=story.category
+                if source == "worker" and rng.random() < 0.8 else None,
             )  # fmt: skip
+    # The resident's rating key, which their browser keeps from the report page.
+    key = getattr(matter, "issued_rating_key", None) or ""
     when = start
     for (action, actor, kwargs, _gap), gap in zip(steps, gaps, strict=True):
         when = when + dt.timedelta(hours=gap * scale)
         m = Matter.get_by_id(matter.id)
         with clock.at(when):
             if action == "rate" and m.source == "resident":
-                rate_matter_by_code(m.code, kwargs["rating"], kwargs.get("note", ""))
+                rate_matter_by_code(m.code, kwargs["rating"], kwargs.get("note", ""), key=key)
                 continue
             if actor == "reporter":
                 actor = User.get_by_id(m.reporter_id)
@@ -389,6 +396,7 @@ def _steps(rng, now, story: Story, target: str, grid: Grid, cast: Cast) -> list[
             steps.append(("resolve", h, {"result": story.result + "（已返工）"}, (8, 40)))
         steps.append(("verify", sup, {}, (2, 20)))
         steps.append(("close", sup, {}, (0.05, 2)))
+        return steps  # a matter is rated once: its 不满意 stands
     if rng.random() < 0.8:
         rating = rng.choices(["满意", "基本满意"], [85, 15])[0]
         steps.append(

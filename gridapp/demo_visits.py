@@ -54,12 +54,14 @@ SERVICES = {
 }
 
 
-def work_time(rng: random.Random, now: dt.datetime, days_ago: float) -> dt.datetime:
-    """A moment in working hours (08:30–17:30 Asia/Shanghai) about ``days_ago`` before ``now``,
-    never later than now."""
+def work_time(
+    rng: random.Random, now: dt.datetime, days_ago: float, hours: tuple[float, float] = (8.5, 17.5)
+) -> dt.datetime:
+    """A moment within ``hours`` (default working hours, 08:30–17:30 Asia/Shanghai) on the day
+    ``days_ago`` before ``now``, never later than now."""
     local_now = now + dt.timedelta(hours=8)  # Shanghai has no DST: +8 h all year
     day = (local_now - dt.timedelta(days=days_ago)).date()
-    minute = rng.randint(8 * 60 + 30, 17 * 60 + 30)
+    minute = rng.randint(int(hours[0] * 60), int(hours[1] * 60))
     t = to_utc(dt.datetime.combine(day, dt.time(minute // 60, minute % 60)))
     while t > now - dt.timedelta(minutes=5):
         t -= dt.timedelta(days=1)

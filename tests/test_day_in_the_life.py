@@ -25,8 +25,9 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Error as PlaywrightError
 
+from gridapp.audit import AuditLog
 from gridapp.db import db, utcnow
-from gridapp.masking import mask_name
+from gridapp.masking import mask_name, mask_phone
 from gridapp.matters.models import Matter, MatterEvent
 from gridapp.notifications.models import Notification
 from gridapp.org.models import User
@@ -201,8 +202,8 @@ def open_app(context, base: str, username: str):
     page.click("#login-submit")
     page.wait_for_url("**/app**")
     page.goto(f"{base}/app#/today")
-    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=20000)
-    page.wait_for_function("window.gridapp && window.gridapp.ready", timeout=20000)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=20000)
+    page.wait_for_function("() => window.gridapp && window.gridapp.ready", timeout=20000)
     page.evaluate("window.gridapp.ready")
     page.evaluate("window.gridapp.syncNow()")
     return page
@@ -342,8 +343,10 @@ def test_a_working_day(live_server, day, phone, resident_phone, desktop, artifac
     handler_ctx = desktop.browser.new_context(**DESKTOP)
     handler_page = handler_ctx.new_page()
     console_login(handler_page, base, day["handler"].username, "/console/department")
-    with steps.check("the handler's list shows the matter"):
-        assert matter.code in body_text(handler_page, "main")
+    with steps.check("the handler's list shows the matter, with the server's times"):
+        listing = body_text(handler_page, "main")
+        assert "3号楼水压低" in listing
+        check_times(listing, matter_times(matter), "handler's list")
     handler_page.goto(f"{base}/console/matters/{matter.id}")
     with steps.check("the handler sees the photo"):
         handler_page.locator(".photos img").first.wait_for(timeout=QUICK)
@@ -352,8 +355,14 @@ def test_a_working_day(live_server, day, phone, resident_phone, desktop, artifac
             ".every(i => i.complete && i.naturalWidth > 0)",
             timeout=QUICK,
         )
-    with steps.check("the handler sees the resident's phone"):
-        assert RESIDENT_PHONE in body_text(handler_page, "main")
+    with steps.check("the handler sees the resident's phone (masked, then revealed and logged)"):
+        shown = handler_page.locator("#contact-phone")
+        assert shown.inner_text(timeout=QUICK) == mask_phone(RESIDENT_PHONE)
+        handler_page.locator("#reveal-contact select[name=reason]").select_option(index=1)
+        handler_page.click("#reveal-contact button[type=submit]")
+        handler_page.wait_for_selector("#contact-phone[data-revealed=true]", timeout=QUICK)
+        assert handler_page.inner_text("#contact-phone") == RESIDENT_PHONE
+        assert AuditLog.select().where(AuditLog.actor_id == day["handler"].id).exists()
     with steps.check("times on the handler's matter page"):
         check_times(body_text(handler_page, "main"), matter_times(matter), "handler's matter")
     handler_page.screenshot(path=str(shots / "day-4-handler.png"), full_page=True)
@@ -379,7 +388,7 @@ def test_a_working_day(live_server, day, phone, resident_phone, desktop, artifac
     with steps.check("the public lookup page finds the matter by its code"):
         res.goto(f"{base}/t/")
         res.fill("input[name=code]", matter.code.lower(), timeout=QUICK)
-        res.locator("form button[type=submit]").click(timeout=QUICK)
+        res.click("#lookup-submit", timeout=QUICK)
         res.wait_for_selector("#reply", timeout=QUICK)
     if "/t/" + matter.code not in res.url:
         res.goto(f"{base}/t/{matter.code}")  # on by the tracking page's own address
