@@ -460,6 +460,8 @@ def _operation(
         error(422, "A path parameter is malformed (the field is named)")
     if spec.auth:
         op["security"] = [{"session": []}]
+        if spec.roles:  # who may call it (tests/test_authz_matrix.py reads this)
+            op["x-roles"] = sorted(spec.roles)
         error(401, "Login required")
         error(403, "Not allowed for your role or scope")
     if method != "GET":
