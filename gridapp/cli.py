@@ -194,7 +194,9 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     app = _app()
     _upgrade(app)
     with app.app_context(), db.connection_context():
-        click.echo("seeding the demo community (first run takes a few seconds)…")
+        click.echo(
+            "seeding the demo community and its months of history (first run: about half a minute)…"
+        )
         logins = seed_demo()
     click.echo("")
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD})")

@@ -32,6 +32,8 @@ DEPARTMENTS = [
     ("物业服务中心", "property"),
 ]
 DEFAULT_INTERVAL = 180
+REGISTERED_DAYS = 400  # the roster was entered a year or so before the demo's "now"
+NEW_SHARE = 0.01  # households registered in the last weeks, not visited yet
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,15 @@ def _birth_from_id(id_number: str) -> tuple[int, str]:
     return year, gender
 
 
-def seed_demo(seed: int = 20261125, households_per_grid: int = 300) -> list[Login]:
-    """Seed the demo unless present; return the logins (all with ``DEMO_PASSWORD``)."""
+def seed_demo(
+    seed: int = 20261125,
+    households_per_grid: int = 300,
+    history: bool = True,
+    matters_per_grid: tuple[int, int] = (4, 7),
+) -> list[Login]:
+    """Seed the demo unless present; return the logins (all with ``DEMO_PASSWORD``).
+    ``history``: also a few months of visits, matters, tasks and announcements up to now
+    (``demo_history``)."""
     if Street.select().where(Street.code == STREET[1]).exists():
         return _demo_logins()
     rng = random.Random(seed)
@@ -116,6 +125,10 @@ def seed_demo(seed: int = 20261125, households_per_grid: int = 300) -> list[Logi
                 )
                 UserGrid.create(user=worker, grid=grid)
                 _seed_grid(rng, fake, grid, cname, gi, households_per_grid, tags, now, this_year)
+    if history:
+        from gridapp.demo_history import seed_history
+
+        seed_history(seed, now, matters_per_grid)
     return _demo_logins()
 
 
@@ -168,11 +181,13 @@ def _seed_grid(rng, fake, grid, cname, gi, n_households, tags, now, this_year) -
                     tag_ids,
                 )
             )
-        last_visit = None
-        if rng.random() < 0.85:
-            last_visit = now - dt.timedelta(
-                days=rng.uniform(0, interval * 1.3), hours=rng.uniform(0, 10)
-            )
+        # Registered long ago, except a few families who moved in during the last weeks (never
+        # visited yet: due from the day they were registered). Visits come from the history.
+        registered = now - dt.timedelta(days=REGISTERED_DAYS)
+        if rng.random() < NEW_SHARE:
+            registered = now - dt.timedelta(days=rng.uniform(1, 25), hours=rng.uniform(0, 8))
+        for member, _tags in members:
+            member["created_at"] = member["updated_at"] = registered
         households.append(
             {
                 "grid": grid.id,
@@ -181,12 +196,12 @@ def _seed_grid(rng, fake, grid, cname, gi, n_households, tags, now, this_year) -
                 "room": room,
                 "address": f"{building.address}{unit}单元{room}室",
                 "phone": fake.phone_number(),
-                "last_visit_at": last_visit,
+                "last_visit_at": None,
                 "visit_interval_days": interval,
-                "next_visit_due": last_visit + dt.timedelta(days=interval) if last_visit else now,
+                "next_visit_due": registered,
                 "version": 1,
-                "updated_at": now,
-                "created_at": now,
+                "updated_at": registered,
+                "created_at": registered,
                 "deleted": False,
                 "notes": "",
             }

@@ -9,7 +9,7 @@ from tests.conftest import BACKEND
 
 
 def test_every_named_benchmark_exists():
-    assert {"registry", "matters", "push", "sync", "dashboard"} <= set(available())
+    assert {"registry", "matters", "push", "sync", "dashboard", "app_start"} <= set(available())
 
 
 @pytest.mark.parametrize("name", available())

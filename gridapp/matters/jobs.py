@@ -119,7 +119,9 @@ class _Batch:
         by_cat = defaultdict(list)
         for m in self.matters:
             by_cat[m.category].append(m)
-        self.workers = people.grid_workers_by_grid(m.grid_id for m in by_cat["个事"])
+        self.workers = people.grid_workers_by_grid(
+            m.grid_id for m in by_cat["个事"] + by_cat["社事"]
+        )
         sup_comms = {m.community_id for m in (self.matters if with_supervisors else by_cat["社事"])}
         self.sups = people.supervisors_by_community(sup_comms)
         self.dep_users = people.department_users_by_department(
@@ -134,7 +136,7 @@ class _Batch:
         if m.category == "个事":
             return self.workers.get(m.grid_id, [])
         if m.category == "社事":
-            return self.sups.get(m.community_id, [])
+            return self.sups.get(m.community_id, []) + self.workers.get(m.grid_id, [])
         return [u for d in self.deps[m.id] for u in self.dep_users.get(d, [])]
 
     def matter_changes(self) -> list[dict]:

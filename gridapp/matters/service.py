@@ -189,8 +189,8 @@ def record_matter(matter: Matter, *, left_departments: Sequence[int] = ()) -> No
 def handlers_of(matter: Matter) -> list[int]:
     if matter.category == "个事":
         return people.grid_workers(matter.grid_id)
-    if matter.category == "社事":
-        return people.supervisors(matter.community_id)
+    if matter.category == "社事":  # the community's supervisors and the grid's workers
+        return people.supervisors(matter.community_id) + people.grid_workers(matter.grid_id)
     return people.department_users(active_department_ids(matter.id))
 
 
@@ -370,7 +370,10 @@ def _check_role(actor: User | None, action: str, matter: Matter, scope: Scope | 
         matter.id
     ):
         return "department-not-dispatched"
-    if role == handler == "grid_worker" and not (scope and scope.sees_grid(matter.grid_id)):
+    field_hand = role == "grid_worker" and (
+        handler == role or role in states.CO_HANDLER_ROLES.get(matter.category or "", ())
+    )
+    if field_hand and not (scope and scope.sees_grid(matter.grid_id)):
         return "grid_worker-other-grid"
     return role
 

@@ -36,6 +36,10 @@ HANDLER_ROLE = {
     "专事": "department",
     "难事": "department",
 }
+# 社事社区办: the community handles a 社事, and the grid worker of the matter's grid is the
+# community's hand in the field, so they may act on it too (accept, report progress, resolve,
+# return) beside the supervisors. Other categories have one handler role.
+CO_HANDLER_ROLES = {"社事": frozenset({"grid_worker"})}
 # Escalation one level up: 个事 → 社事 → 难事, 专事 → 难事; 难事 stays 难事 at a higher level (督办).
 ESCALATE_TO = {"个事": "社事", "社事": "难事", "专事": "难事", "难事": "难事"}
 
@@ -127,7 +131,7 @@ def role_may(action: str, role: str, category: str | None) -> bool:
     if role in allowed:
         return True
     if HANDLER in allowed and category is not None:
-        return HANDLER_ROLE.get(category) == role
+        return HANDLER_ROLE.get(category) == role or role in CO_HANDLER_ROLES.get(category, ())
     return False
 
 

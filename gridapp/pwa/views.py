@@ -49,10 +49,19 @@ def precache_urls() -> list[str]:
     return [url_for("pwa.app"), url_for("pwa.offline"), url_for("pwa.manifest"), *assets]
 
 
+def preload_modules() -> list[str]:
+    """Every ES module of the app but the entry point (it is loaded by its own script tag)."""
+    return sorted(p.name for p in (ROOT / "static/pwa").glob("*.js") if p.name != "app.js")
+
+
 @bp.route("/app")
 def app():
     return render_template(
-        "pwa/app.html", strings=ui_strings(), version=shell_version(), theme=THEME
+        "pwa/app.html",
+        strings=ui_strings(),
+        version=shell_version(),
+        theme=THEME,
+        modules=preload_modules(),
     )
 
 

@@ -201,12 +201,22 @@ def register_tasks() -> None:
         )
         return [str(t.id) for t in q]
 
+    def with_actions(rows: list[Task], scope: Scope) -> list[Task]:
+        """What this user may do to each task now (the app offers these and no other)."""
+        for t in rows:
+            t._allowed = states.allowed(t.state, scope.role, t.assignee_id == scope.user_id)
+        return rows
+
+    def task_out(t: Task) -> dict[str, Any]:
+        return {**task_dict(t), "allowed_actions": getattr(t, "_allowed", [])}
+
     register_entity(
         "task",
-        task_dict,
-        lambda ids, scope: list(tasks(scope).where(Task.id.in_(int_ids(ids)))),
-        snapshot=lambda scope, after, limit: list(
-            tasks(scope).where(Task.id > after_int(after)).order_by(Task.id).limit(limit)
+        task_out,
+        lambda ids, scope: with_actions(list(tasks(scope).where(Task.id.in_(int_ids(ids)))), scope),
+        snapshot=lambda scope, after, limit: with_actions(
+            list(tasks(scope).where(Task.id > after_int(after)).order_by(Task.id).limit(limit)),
+            scope,
         ),
         aged=aged_tasks,
     )
@@ -227,7 +237,7 @@ def register_tasks() -> None:
             reason=body.reason or (body.note if body.action == "return" else ""),
             photo_ids=own_photos(ctx, body.photo_ids),
         )
-        return "task", task
+        return "task", with_actions([task], ctx.scope)[0]
 
     register_op("task.transition", task_transition)
 
@@ -246,10 +256,27 @@ class MatterReport(BaseModel):
     urgent: bool = False
 
 
+class MatterTransition(BaseModel):
+    id: int
+    action: str = Field(min_length=1, max_length=20)
+    note: str = Field("", max_length=4000)
+    reason: str = Field("", max_length=2000)
+    result: str = Field("", max_length=4000)
+    rating: str | None = Field(None, max_length=10)  # rate: the reporting worker's rating
+    photo_ids: list[str] = Field(default_factory=list, max_length=9)
+
+
 def register_matters() -> None:
-    from gridapp.errors import Problem
+    from gridapp.errors import Problem, ValidationFailed
     from gridapp.matters.models import Matter, MatterEvent
-    from gridapp.matters.service import add_photos, matter_dict, matter_query, report_matter
+    from gridapp.matters.service import (
+        add_photos,
+        allowed_actions,
+        matter_dict,
+        matter_query,
+        report_matter,
+        transition_matter,
+    )
     from gridapp.org.models import User
     from gridapp.photos.models import Photo
     from gridapp.photos.service import owner_lock, register_claim
@@ -280,7 +307,11 @@ def register_matters() -> None:
             m._timeline = events[m.id]
 
     def matter_out(m: Matter) -> dict[str, Any]:
-        return {**matter_dict(m), "timeline": getattr(m, "_timeline", [])}
+        return {
+            **matter_dict(m),
+            "timeline": getattr(m, "_timeline", []),
+            "allowed_actions": getattr(m, "_allowed", []),
+        }
 
     def matters(scope: Scope):
         since = utcnow() - dt.timedelta(days=CLOSED_ITEMS_DAYS)
@@ -295,13 +326,26 @@ def register_matters() -> None:
         )
         return [str(m.id) for m in q]
 
+    def with_actions(rows: list[Matter], scope: Scope, user: User | None = None) -> list[Matter]:
+        """``allowed_actions`` for this user on each matter (the rule stays in the service)."""
+        if rows:
+            user = user or User.get_by_id(scope.user_id)
+            for m in rows:
+                m._allowed = allowed_actions(user, m, scope)
+        return rows
+
     register_entity(
         "matter",
         matter_out,
-        lambda ids, scope: list(matters(scope).where(Matter.id.in_(int_ids(ids)))),
+        lambda ids, scope: with_actions(
+            list(matters(scope).where(Matter.id.in_(int_ids(ids)))), scope
+        ),
         aged=aged_matters,
-        snapshot=lambda scope, after, limit: list(
-            matters(scope).where(Matter.id > after_int(after)).order_by(Matter.id).limit(limit)
+        snapshot=lambda scope, after, limit: with_actions(
+            list(
+                matters(scope).where(Matter.id > after_int(after)).order_by(Matter.id).limit(limit)
+            ),
+            scope,
         ),
         prepare=attach_timelines,
     )
@@ -327,9 +371,31 @@ def register_matters() -> None:
             suggested_category=suggested or None,
         )
         ctx.remember("matter", body.client_id, matter.id)
-        return "matter", matter
+        return "matter", with_actions([matter], ctx.scope, ctx.user)[0]
 
     register_op("matter.report", matter_report, creates="matter")
+
+    def matter_transition(ctx: OpContext, payload: dict, base_version: int | None):
+        """A handler's move from the field (accept, progress, resolve, return, …): whatever
+        ``transition_matter`` allows this user; triage and dispatch stay in the console."""
+        body = MatterTransition.model_validate(payload)
+        check_ranges(body)
+        if base_version is None:
+            raise ValidationFailed("base_version", "a matter update must name its version")
+        matter = transition_matter(
+            ctx.user,
+            body.id,
+            body.action,
+            version=base_version,
+            note=body.note,
+            reason=body.reason,
+            result=body.result,
+            rating=body.rating,
+            photo_ids=own_photos(ctx, body.photo_ids),
+        )
+        return "matter", with_actions([matter], ctx.scope, ctx.user)[0]
+
+    register_op("matter.transition", matter_transition)
 
     def claim_matter_photo(user: User, photo: Photo) -> bool:
         """A photo uploaded after its matter: the outbox names the matter by the client id it

@@ -55,3 +55,9 @@ def missing(action: str, fields: dict[str, object]) -> str | None:
         if value is None or (isinstance(value, str) and not value.strip()):
             return name
     return None
+
+
+def allowed(state: str, role: str, is_assignee: bool) -> list[str]:
+    """The actions this role may take on a task in ``state`` now (``ACTIONS`` order): what a
+    client offers. Missing input (a note, a reason) does not remove one: the form asks for it."""
+    return [a for a in ACTIONS if role_may(a, role, is_assignee) and target(state, a) is not None]

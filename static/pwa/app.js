@@ -4,35 +4,50 @@ import * as idb from "./idb.js";
 import { counts, syncNow } from "./sync.js";
 import * as S from "./screens.js";
 import * as F from "./forms.js";
+import * as A from "./actions.js";
+import { bindGallery, prefetchThumbs } from "./gallery.js";
 import * as Set_ from "./settings.js";
 import * as push from "./push.js";
 import { t, html, qs, fmtDate, getCsrf } from "./ui.js";
 
 const main = document.getElementById("screen");
 const statusBar = document.getElementById("sync-status");
-let flash = "";
+// The message after a write, kept on its screen across re-renders (a sync redraws the screen)
+// until the worker goes elsewhere: {path, text, state: "queued" | "sending" | "sent"}.
+let flash = null;
 
 /* route → [render(params), bind(root, params)] */
 const ROUTES = [
-  [/^#\/today$/, () => S.today()],
+  [/^#\/today$/, () => S.today(), (root) => S.bindToday(root)],
   [/^#\/grid$/, (m, p) => S.grid(p), (root) => S.bindGrid(root)],
   [/^#\/building\/(\w+)$/, (m) => S.building(m[1])],
   [/^#\/household\/(\w+)$/, (m) => S.household(m[1]), (root, m) => S.bindHousehold(root, m[1], render)],
   [/^#\/visit\/new$/, (m, p) => F.visitNew(p), (root, m, p) => F.bindVisit(root, p, done)],
   [/^#\/report$/, (m, p) => F.report(p), (root, m, p) => F.bindReport(root, p, done)],
-  [/^#\/task\/([\w:-]+)$/, (m) => F.task(m[1]), (root, m) => F.bindTask(root, m[1], render)],
+  [/^#\/task\/([\w:-]+)$/, (m) => A.task(m[1]), (root, m) => A.bindTask(root, m[1], done)],
   [/^#\/matters$/, () => S.matters()],
-  [/^#\/matter\/([\w:-]+)$/, (m) => S.matter(m[1])],
+  [/^#\/matter\/([\w:-]+)$/, (m) => S.matter(m[1]), (root, m) => A.bindMatter(root, m[1], done)],
   [/^#\/inbox$/, () => S.inbox(), (root) => S.bindInbox(root)],
   [/^#\/settings$/, () => Set_.settings(), (root) => Set_.bindSettings(root, render)],
   [/^#\/outbox$/, () => Set_.outbox(), (root) => Set_.bindOutbox(root, render)],
   [/^#\/login$/, () => Set_.login(), (root) => Set_.bindLogin(root)],
 ];
 
-function done(hash, message) {
-  flash = message;
-  location.hash = hash;
-  if (navigator.onLine) syncNow();
+/* After a write: say what happens to it. Offline it waits in the outbox ("saved, uploaded when
+   the network is back"); online it is being sent now, and the message says so once it is. */
+function done(hash) {
+  const online = navigator.onLine;
+  const note = { path: hash.split("?")[0], text: t(online ? "sending" : "saved_offline"), state: online ? "sending" : "queued" };
+  flash = note;
+  if (location.hash === hash) render();
+  else location.hash = hash;
+  if (!online) return;
+  syncNow().then(async (result) => {
+    const sent = result.ok && !(await counts()).pending;
+    Object.assign(note, { text: t(sent ? "sent" : "saved_offline"), state: sent ? "sent" : "queued" });
+    const el = flash === note && document.getElementById("flash");
+    if (el) Object.assign(el, { textContent: note.text }).dataset.state = note.state;
+  });
 }
 
 let rendering = Promise.resolve();
@@ -50,11 +65,13 @@ async function renderNow() {
     if (!m) continue;
     // Don't redraw a form the worker is filling in because a sync finished in the background.
     const out = await view(m, params);
-    main.innerHTML = (flash ? `<p class="flash" role="status" id="flash">${flash}</p>` : "") + out;
-    flash = "";
+    if (flash && flash.path !== path) flash = null;
+    main.innerHTML = (flash ? html`<p class="flash" role="status" id="flash" data-state="${flash.state}">${flash.text}</p>` : "") + out;
     bind?.(main, m, params);
+    bindGallery(main);
     document.querySelectorAll(".tabbar a").forEach((a) => a.classList.toggle("on", path.startsWith(a.getAttribute("href"))));
     main.dataset.route = path;
+    main.dataset.dirty = "";
     return;
   }
   location.replace("#/today");
@@ -62,8 +79,11 @@ async function renderNow() {
 
 function isEditing() {
   // Settings and login show no synced data, and a re-render would reset their forms under the
-  // user's thumb (a sync ending while someone types their password wiped it).
-  return Boolean(main.querySelector("form:not(#search-form)")) && /visit|report|task|household|settings|login/.test(main.dataset.route || "");
+  // user's thumb (a sync ending while someone types their password wiped it). Elsewhere a form
+  // is kept once the worker has typed or picked something in it; an untouched one is redrawn,
+  // so a task or matter shows the server's answer (and what it now allows) after a sync.
+  if (/settings|login/.test(main.dataset.route || "")) return Boolean(main.querySelector("form"));
+  return main.dataset.dirty === "1" && Boolean(main.querySelector("form:not(#search-form)"));
 }
 
 async function renderStatus(syncing = false) {
@@ -104,7 +124,10 @@ async function scheduleRetry() {
 
 function onEvent(msg) {
   if (msg.type === "sync-start") return renderStatus(true);
-  if (msg.type === "sync-end") scheduleRetry();
+  if (msg.type === "sync-end") {
+    scheduleRetry();
+    if (msg.result?.ok) prefetchThumbs().catch(() => {});
+  }
   renderStatus(false);
   if ((msg.type === "pulled" || msg.type === "sync-end" || msg.type === "outbox") && !isEditing()) render();
 }
@@ -149,6 +172,7 @@ function registerWorker() {
 
 async function boot() {
   registerWorker();
+  main.addEventListener("input", (e) => e.target.id !== "search" && (main.dataset.dirty = "1"));
   window.addEventListener("hashchange", render);
   window.addEventListener("gridapp", (e) => onEvent(e.detail));
   if (typeof BroadcastChannel !== "undefined") new BroadcastChannel("gridapp").onmessage = (e) => onEvent(e.data);

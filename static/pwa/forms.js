@@ -1,53 +1,20 @@
-/* Write screens: new visit, report a matter, task detail with transitions. Every write goes to
-   the outbox first (with an optimistic local row), so it works offline and is sent later. */
+/* Write screens: new visit, report a matter (task and matter actions are in actions.js). Every
+   write goes to the outbox first (with an optimistic local row), so it works offline and is
+   sent later. */
 import * as idb from "./idb.js";
 import { enqueue, uuid } from "./sync.js";
-import { downscale } from "./photos.js";
-import { statusLabel } from "./screens.js";
-import { t, html, raw, fmtDate } from "./ui.js";
+import { bindPhotoInput as bindPhotos, queuePhotos } from "./actions.js";
+import { filled, guard } from "./validate.js";
+import { t, html, raw } from "./ui.js";
 
 const MODES = ["home", "phone", "wechat", "street"];
 const CATEGORIES = ["individual", "community", "special", "difficult"];
-const TRANSITIONS = {
-  assigned: ["accept", "return"],
-  accepted: ["start", "return"],
-  in_progress: ["done", "return"],
-};
 
 function photoPicker() {
   return html`
     <fieldset><legend>${t("photos")}</legend>
       <label class="button">${t("add_photo")}<input type="file" id="photo-input" accept="image/*" capture="environment" multiple hidden></label>
       <div class="thumbs" id="thumbs"></div></fieldset>`;
-}
-
-/* Photos are downscaled on the phone (≤ 1600 px JPEG) and kept as blobs until uploaded. */
-function bindPhotos(root) {
-  const photos = [];
-  const input = root.querySelector("#photo-input");
-  input.addEventListener("change", async () => {
-    for (const file of input.files) {
-      const { blob, width, height } = await downscale(file);
-      const id = uuid();
-      photos.push({ id, blob, width, height });
-      const img = document.createElement("img");
-      img.src = URL.createObjectURL(blob);
-      img.alt = "";
-      img.dataset.photo = id;
-      root.querySelector("#thumbs").append(img);
-    }
-    input.value = "";
-  });
-  return photos;
-}
-
-async function queuePhotos(photos, ownerType, ownerId) {
-  for (const p of photos) {
-    await enqueue("photo.upload", { id: p.id, owner_type: ownerType, owner_id: ownerId }, {
-      label: t("op_photo"),
-      blobs: [{ id: p.id, blob: p.blob, width: p.width, height: p.height }],
-    });
-  }
 }
 
 export async function visitNew(params) {
@@ -75,7 +42,7 @@ export async function visitNew(params) {
 }
 
 export function bindVisit(root, params, done) {
-  const form = root.querySelector("#visit-form");
+  const form = guard(root.querySelector("#visit-form"));
   const photos = bindPhotos(root);
   let fix = null;
   root.querySelector("#gps-button").addEventListener("click", () => {
@@ -111,7 +78,7 @@ export function bindVisit(root, params, done) {
       label: t("op_visit"),
       local: { entity: "visit", data: visit, create: true },
     });
-    done(`#/household/${householdId}`, t("saved_offline"));
+    done(`#/household/${householdId}`);
   });
 }
 
@@ -133,10 +100,11 @@ export async function report(params) {
 }
 
 export function bindReport(root, params, done) {
-  const form = root.querySelector("#matter-form");
+  const form = guard(root.querySelector("#matter-form"));
   const photos = bindPhotos(root);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
+    if (!filled(form)) return;
     const data = new FormData(form);
     const me = await idb.meta("user");
     const clientId = uuid();
@@ -161,50 +129,6 @@ export function bindReport(root, params, done) {
         create: true,
       },
     });
-    done("#/matters", t("saved_offline"));
-  });
-}
-
-export async function task(id) {
-  const x = await idb.row("task", id);
-  if (!x) return html`<p class="muted">${t("no_results")}</p>`;
-  const actions = TRANSITIONS[x.state] || [];
-  return html`
-    <p><a href="#/today">‹ ${t("back")}</a></p>
-    <h1 id="task-title">${x.title}</h1>
-    <section class="card"><dl class="facts">
-      <dt>${t("status")}</dt><dd id="task-status">${statusLabel(x.state)}</dd>
-      <dt>${t("due", { d: "" })}</dt><dd>${fmtDate(x.due_at, true)}</dd>
-      <dt>${t("priority")}</dt><dd>${t(`prio_${x.priority || 0}`)}</dd>
-      <dt>${t("description")}</dt><dd>${x.description}</dd>
-      ${x.household_id ? html`<dt>${t("household")}</dt><dd><a href="#/household/${x.household_id}">${t("open")}</a></dd>` : ""}
-    </dl></section>
-    ${actions.length ? html`<form id="task-form" class="stack card">
-      <label>${t("notes")}<textarea name="note" rows="3" id="task-note"></textarea></label>
-      <div class="actions">${actions.map((a) => html`<button type="submit" name="action" value="${a}" class="${a === "return" ? "" : "primary"}" id="task-${a}">${t(`act_${a}`)}</button>`)}</div>
-    </form>` : ""}`;
-}
-
-const NEXT = { accept: "accepted", start: "in_progress", done: "done", return: "returned" };
-
-export function bindTask(root, id, rerender) {
-  const form = root.querySelector("#task-form");
-  if (!form) return;
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const action = e.submitter?.value;
-    const note = String(new FormData(form).get("note") || "").trim();
-    if ((action === "return" || action === "done") && !note) {
-      root.querySelector("#task-note").setCustomValidity(t("required"));
-      root.querySelector("#task-note").reportValidity();
-      return;
-    }
-    const x = await idb.row("task", id);
-    await enqueue("task.transition", { id: x.id, action, note }, {
-      baseVersion: x.version ?? null,
-      label: t("op_task"),
-      local: { entity: "task", data: { ...x, state: NEXT[action] }, prev: x },
-    });
-    rerender();
+    done("#/matters");
   });
 }

@@ -3,12 +3,17 @@
 import * as idb from "./idb.js";
 import { enqueue } from "./sync.js";
 import { appUrl } from "./links.js";
-import { t, html, raw, fmtDate, isPast } from "./ui.js";
+import { matterActions } from "./actions.js";
+import { thumbs } from "./gallery.js";
+import { guard } from "./validate.js";
+import { t, html, raw, fmtDate, fmtDue, isPast, localDay, timeValue } from "./ui.js";
 
 const OPEN_TASK = new Set(["assigned", "accepted", "in_progress"]);
 const MODES = { home: "mode_home", phone: "mode_phone", wechat: "mode_wechat", street: "mode_street" };
 
 export const statusLabel = (s) => t(`st_${s}`) === `st_${s}` ? s : t(`st_${s}`);
+/* A timeline line names what was done (报告进展), falling back to the state it led to. */
+const eventLabel = (ev) => (t(`ev_${ev.action}`) !== `ev_${ev.action}` ? t(`ev_${ev.action}`) : statusLabel(ev.to_state || ""));
 export const modeLabel = (m) => t(MODES[m] || "") || m;
 
 function householdTitle(h, buildings) {
@@ -24,31 +29,68 @@ function pendingBadge(row) {
   return row && row._pending ? html` <span class="badge wait">${t("waiting")}</span>` : "";
 }
 
+/* Where to start: counts, then overdue care visits by building (names, care tags, the longest
+   overdue first), then open tasks by due time. */
 export async function today() {
   const me = await idb.meta("user");
   const tasks = (await idb.rows("task"))
     .filter((x) => OPEN_TASK.has(x.state) && (!x.assignee_id || !me || x.assignee_id === me.id))
-    .sort((a, b) => String(a.due_at || "9").localeCompare(String(b.due_at || "9")));
+    .sort((a, b) => timeValue(a.due_at) - timeValue(b.due_at) || (b.priority || 0) - (a.priority || 0));
+  const dueToday = tasks.filter((x) => x.due_at && localDay(x.due_at) <= localDay());
+  const toAct = (await idb.rows("matter")).filter((m) => (m.allowed_actions || []).length);
   const buildings = await buildingMap();
   const soon = Date.now() + 3 * 86400000;
   const due = (await idb.rows("household"))
-    .filter((h) => h.next_visit_due && new Date(h.next_visit_due).getTime() <= soon)
-    .sort((a, b) => a.next_visit_due.localeCompare(b.next_visit_due))
-    .slice(0, 100);
+    .filter((h) => h.next_visit_due && timeValue(h.next_visit_due) <= soon)
+    .sort((a, b) => timeValue(a.next_visit_due) - timeValue(b.next_visit_due));
+  const overdue = due.filter((h) => isPast(h.next_visit_due));
+  const tagNames = new Map((await idb.rows("care_tag")).map((x) => [x.code, x.name]));
+  const people = {};
+  for (const r of await idb.rows("resident")) (people[r.household_id] ||= []).push(r);
+  const groups = new Map();
+  for (const h of due) {
+    const key = String(h.building_id);
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(h);
+  }
+  const counts = html`<div class="counts" id="today-counts">
+      <button type="button" class="count ${overdue.length ? "hot" : ""}" data-scroll="due-visits" id="count-visits"><strong>${overdue.length}</strong><span>${t("count_overdue_visits")}</span></button>
+      <button type="button" class="count ${dueToday.length ? "hot" : ""}" data-scroll="tasks-due" id="count-tasks"><strong>${dueToday.length}</strong><span>${t("count_tasks_today")}</span></button>
+      <a class="count ${toAct.length ? "hot" : ""}" href="#/matters" id="count-matters"><strong>${toAct.length}</strong><span>${t("count_matters_act")}</span></a>
+    </div>`;
+  const resident = (r) => html`<span class="who">${r.name}${(r.tags || []).map((c) => html`<span class="tag">${tagNames.get(c) || c}</span>`)}</span>`;
+  const visitRow = (h) => {
+    const rs = (people[h.id] || []).slice().sort((a, b) => (b.tags || []).length - (a.tags || []).length);
+    return html`<li><a class="row" href="#/household/${h.id}" data-household="${h.id}">
+      <span><span class="room">${[h.unit, h.room].filter(Boolean).join("-") || h.address}</span>
+      ${rs.length ? html`<span class="people">${rs.slice(0, 3).map(resident)}${rs.length > 3 ? "…" : ""}</span>` : ""}</span>
+      <span class="${isPast(h.next_visit_due) ? "late" : "muted"}">${isPast(h.next_visit_due) ? t("overdue_since", { d: fmtDate(h.next_visit_due) }) : t("due", { d: fmtDate(h.next_visit_due) })}</span></a></li>`;
+  };
+  const visitGroups = [...groups.entries()].map(([bid, hs], i) => {
+    const b = buildings.get(bid);
+    const late = hs.filter((h) => isPast(h.next_visit_due)).length;
+    return html`<details class="group" data-building="${bid}" ${raw(i < 3 ? "open" : "")}>
+      <summary><span>${b ? b.name : t("no_building")}</span><span class="${late ? "late" : "muted"}">${late ? t("n_overdue", { n: late }) : t("n_due", { n: hs.length })}</span></summary>
+      <ul class="list">${hs.map(visitRow)}</ul></details>`;
+  });
   return html`
-    <h1>${t("today")}</h1>
-    <section class="card"><h2>${t("tasks_due")}</h2>
-      ${tasks.length ? raw(`<ul class="list">${tasks.map((x) => html`
-        <li><a class="row" href="#/task/${x.id}"><span>${x.title}${pendingBadge(x)}</span>
-        <span class="${isPast(x.due_at) ? "late" : "muted"}">${x.due_at ? (isPast(x.due_at) ? t("overdue") : t("due", { d: fmtDate(x.due_at) })) : ""}</span></a></li>`).join("")}</ul>`)
-        : html`<p class="muted">${t("no_tasks")}</p>`}
+    <h1>${t("today")} <span class="muted date">${fmtDate(new Date())}</span></h1>
+    ${counts}
+    <section class="card" id="due-visits"><h2>${t("visits_due")}</h2>
+      ${due.length ? visitGroups : html`<p class="muted">${t("no_visits_due")}</p>`}
     </section>
-    <section class="card"><h2>${t("visits_due")}</h2>
-      ${due.length ? raw(`<ul class="list" id="due-visits">${due.map((h) => html`
-        <li><a class="row" href="#/household/${h.id}"><span>${householdTitle(h, buildings)}</span>
-        <span class="${isPast(h.next_visit_due) ? "late" : "muted"}">${isPast(h.next_visit_due) ? t("overdue") : t("due", { d: fmtDate(h.next_visit_due) })}</span></a></li>`).join("")}</ul>`)
-        : html`<p class="muted">${t("no_visits_due")}</p>`}
+    <section class="card" id="tasks-due"><h2>${t("tasks_due")}</h2>
+      ${tasks.length ? raw(`<ul class="list" id="task-list">${tasks.map((x) => html`
+        <li><a class="row" href="#/task/${x.id}"><span>${x.title}${pendingBadge(x)}</span>
+        <span class="${isPast(x.due_at) ? "late" : "muted"} due-at" data-due="${x.due_at || ""}">${x.due_at ? (isPast(x.due_at) ? t("overdue_at", { d: fmtDue(x.due_at) }) : t("due", { d: fmtDue(x.due_at) })) : ""}</span></a></li>`).join("")}</ul>`)
+        : html`<p class="muted">${t("no_tasks")}</p>`}
     </section>`;
+}
+
+export function bindToday(root) {
+  root.querySelectorAll("[data-scroll]").forEach((b) =>
+    b.addEventListener("click", () => root.querySelector(`#${b.dataset.scroll}`)?.scrollIntoView({ behavior: "smooth" })),
+  );
 }
 
 /* Search the way people type on a phone: characters, full pinyin, initials, phone tail. */
@@ -116,7 +158,7 @@ export async function building(id) {
   const names = {};
   for (const r of residents) (names[r.household_id] ||= []).push(r.name);
   return html`
-    <p><a href="#/grid">‹ ${t("back")}</a></p>
+    <p><a class="back" href="#/grid">‹ ${t("back")}</a></p>
     <h1>${b ? b.name : ""}</h1>
     <section class="card"><ul class="list">${households.map((h) => html`
       <li><a class="row" href="#/household/${h.id}"><span>${[h.unit, h.room].filter(Boolean).join("-") || h.address}</span>
@@ -142,7 +184,7 @@ export async function household(id) {
       <dl class="facts"><dt>${t("address")}</dt><dd>${h.address}</dd>
       <dt>${t("phone")}</dt><dd>${h.phone}</dd>
       <dt>${t("notes")}</dt><dd id="household-notes">${h.notes}</dd>
-      ${h.next_visit_due ? html`<dt>${t("visits_due")}</dt><dd>${fmtDate(h.next_visit_due)}</dd>` : ""}</dl>
+      ${h.next_visit_due ? html`<dt>${t("next_visit")}</dt><dd id="next-visit" class="${isPast(h.next_visit_due) ? "late" : ""}">${fmtDate(h.next_visit_due)}</dd>` : ""}</dl>
       <details id="edit-household"><summary class="button">${t("edit")}</summary>
         <form id="household-form" class="stack">
           <label>${t("phone")}<input name="phone" inputmode="tel" placeholder="${h.phone}"></label>
@@ -157,13 +199,14 @@ export async function household(id) {
     <section class="card"><h2>${t("visit_history")}</h2>
       ${visits.length ? raw(`<ul class="list" id="visit-history">${visits.map((v) => html`
         <li><div>${fmtDate(v.visited_at, true)} · ${modeLabel(v.mode)}${pendingBadge(v)}</div>
-        <div class="muted">${v.notes}</div></li>`).join("")}</ul>`) : html`<p class="muted">${t("no_visits")}</p>`}
+        <div class="muted">${v.notes}</div>${thumbs(v.photo_ids)}</li>`).join("")}</ul>`) : html`<p class="muted">${t("no_visits")}</p>`}
     </section>`;
 }
 
 export function bindHousehold(root, id, rerender) {
   const form = root.querySelector("#household-form");
   if (!form) return;
+  guard(form);
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const h = await idb.row("household", id);
@@ -183,15 +226,17 @@ export function bindHousehold(root, id, rerender) {
 }
 
 export async function matters() {
-  const list = (await idb.rows("matter")).sort((a, b) =>
-    String(b.updated_at || b.created_at || "").localeCompare(String(a.updated_at || a.created_at || "")),
-  );
+  // Matters this worker can act on first, then the most recent.
+  const act = (m) => ((m.allowed_actions || []).length ? 0 : 1);
+  const list = (await idb.rows("matter")).sort((a, b) => act(a) - act(b) ||
+    timeValue(b.updated_at || b.created_at) - timeValue(a.updated_at || a.created_at));
   return html`
     <h1>${t("matters")}</h1>
     <div class="actions"><a class="button primary" id="report-matter" href="#/report">${t("report_matter")}</a></div>
     <section class="card">${list.length ? raw(`<ul class="list" id="matter-list">${list.map((m) => html`
-      <li><a class="row" href="#/matter/${m.id}"><span>${m.title || m.text}${pendingBadge(m)}</span>
-      <span class="muted">${statusLabel(m.state || "reported")}</span></a></li>`).join("")}</ul>`) : html`<p class="muted">${t("no_matters")}</p>`}
+      <li><a class="row" href="#/matter/${m.id}"><span>${m.title || m.text}${pendingBadge(m)}
+      ${(m.allowed_actions || []).length ? html` <span class="badge act">${t("to_act")}</span>` : ""}</span>
+      <span class="muted state">${statusLabel(m.state || "reported")}</span></a></li>`).join("")}</ul>`) : html`<p class="muted">${t("no_matters")}</p>`}
     </section>`;
 }
 
@@ -200,16 +245,18 @@ export async function matter(id) {
   if (!m) return html`<p class="muted">${t("no_results")}</p>`;
   const events = m.timeline || m.events || [];
   return html`
-    <p><a href="#/matters">‹ ${t("back")}</a></p>
+    <p><a class="back" href="#/matters">‹ ${t("back")}</a></p>
     <h1>${m.title || t("op_matter")}${pendingBadge(m)}</h1>
     <section class="card"><dl class="facts">
       <dt>${t("category")}</dt><dd>${m.category || ""}</dd>
       <dt>${t("status")}</dt><dd id="matter-status">${statusLabel(m.state || "reported")}</dd>
-      ${m.deadline_at ? html`<dt>${t("due", { d: "" })}</dt><dd>${fmtDate(m.deadline_at, true)}</dd>` : ""}
-      <dt>${t("description")}</dt><dd>${m.text}</dd>${m.result ? html`<dt>${t("result")}</dt><dd>${m.result}</dd>` : ""}</dl></section>
-    <section class="card"><h2>${t("timeline")}</h2><ol class="timeline">${events.map((ev) => html`
-      <li><div>${fmtDate(ev.at, true)} · ${statusLabel(ev.to_state || "")}</div>
-      <div class="muted">${ev.actor_name || ""} ${ev.note || ""}</div></li>`)}</ol></section>`;
+      ${m.deadline_at ? html`<dt>${t("deadline")}</dt><dd id="matter-deadline" class="${isPast(m.deadline_at) && m.state !== "resolved" && m.state !== "closed" ? "late" : ""}">${fmtDate(m.deadline_at, true)}</dd>` : ""}
+      <dt>${t("description")}</dt><dd>${m.text}</dd>${m.result ? html`<dt>${t("result")}</dt><dd>${m.result}</dd>` : ""}</dl>
+      ${thumbs(m.photo_ids)}</section>
+    ${matterActions(m)}
+    <section class="card"><h2>${t("timeline")}</h2><ol class="timeline" id="matter-timeline">${events.map((ev) => html`
+      <li><div><time data-at="${ev.at}">${fmtDate(ev.at, true)}</time> · ${eventLabel(ev)}</div>
+      <div class="muted">${ev.actor_name || ""} ${ev.note || ""}</div>${thumbs(ev.photo_ids)}</li>`)}</ol></section>`;
 }
 
 export async function inbox() {

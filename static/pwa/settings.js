@@ -215,6 +215,8 @@ export async function login() {
 
 export function bindLogin(root) {
   const form = root.querySelector("#app-login");
+  // A refused login's message goes as soon as the worker corrects what they typed.
+  form.addEventListener("input", () => (root.querySelector("#app-login-error").hidden = true));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const data = new FormData(form);

@@ -122,7 +122,11 @@ async function fetchMe() {
 /* A different account on this phone: the previous user's rows go; their outbox stays, unsent. */
 export async function adoptUser(me) {
   const prev = await idb.meta("user");
-  if (prev && prev.id !== me.id) await idb.clearRows();
+  if (prev && prev.id !== me.id) {
+    await idb.clearRows();
+    // The previous user's photos leave with their rows (gallery.js / sw.js keep them here).
+    if (typeof caches !== "undefined") await caches.delete("gridapp-photos").catch(() => {});
+  }
   await idb.setMeta("user", {
     id: me.id,
     username: me.username,

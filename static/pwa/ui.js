@@ -32,23 +32,8 @@ export function html(strings, ...values) {
   return new Raw(out);
 }
 
-const TZ = "Asia/Shanghai";
-const PARTS = new Intl.DateTimeFormat("en-CA", {
-  timeZone: TZ, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
-});
-/* Dates shown in Asia/Shanghai as 2026-11-26 08:57 (the same in both languages). */
-export function fmtDate(iso, withTime = false) {
-  if (!iso) return "";
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return "";
-  const p = Object.fromEntries(PARTS.formatToParts(d).map((x) => [x.type, x.value]));
-  const day = `${p.year}-${p.month}-${p.day}`;
-  return withTime ? `${day} ${p.hour}:${p.minute}` : day;
-}
-
-export function isPast(iso) {
-  return iso && new Date(iso).getTime() < Date.now();
-}
+/* Every date on every screen goes through time.js (Asia/Shanghai, offsets honoured). */
+export { fmtDate, fmtClock, fmtDue, isPast, isToday, localDay, parseTime, timeValue } from "./time.js";
 
 export function qs(hash) {
   const i = hash.indexOf("?");

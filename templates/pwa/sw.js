@@ -9,6 +9,19 @@ const CACHE = "gridapp-shell-" + VERSION;
 const PRECACHE = {{ precache|tojson }};
 const SHELL = {{ shell|tojson }};
 const OFFLINE = {{ offline|tojson }};
+// Photos of the worker's records, kept across app versions for offline viewing (gallery.js fills
+// it after each sync; sync.js empties it when another user logs in on this phone).
+const PHOTOS = "gridapp-photos";
+const PHOTO_PATH = /^\/api\/v1\/photos\/[^/]+\/(thumb|image)$/;
+
+async function photoResponse(request) {
+  const cache = await caches.open(PHOTOS);
+  const cached = await cache.match(request.url);
+  if (cached) return cached;
+  const resp = await fetch(request);
+  if (resp.ok) await cache.put(request.url, resp.clone());
+  return resp;
+}
 
 self.addEventListener("install", (event) => {
   // No skipWaiting here: a new version waits until the worker taps "update" (the page posts
@@ -61,6 +74,10 @@ self.addEventListener("fetch", (event) => {
   const request = event.request;
   if (request.method !== "GET") return;
   const url = new URL(request.url);
+  if (url.origin === self.location.origin && PHOTO_PATH.test(url.pathname)) {
+    event.respondWith(photoResponse(request));
+    return;
+  }
   if (url.origin !== self.location.origin || url.pathname.startsWith("/api/")) return;
   if (request.mode === "navigate") {
     if (url.pathname === SHELL) {

@@ -56,11 +56,23 @@ def test_community_matter_is_handled_by_the_supervisor(flow, people):
     mid = flow.report("sup", text="小区门口乱停车")
     flow.move(mid, "sup", "triage", category="社事")
     flow.move(mid, "sup", "dispatch")
-    flow.move(mid, "worker", "accept", expect=403)
+    flow.move(mid, "other_worker", "accept", expect=404)  # not their grid
     flow.move(mid, "sup", "accept")
     flow.move(mid, "sup", "resolve", result="已协调物业划线")
     flow.move(mid, "sup", "verify")
     assert flow.move(mid, "sup", "close")["state"] == "closed"
+
+
+def test_community_matter_can_be_handled_by_the_grid_worker(flow, people):
+    """社事社区办: the grid's worker acts on a 社事 beside the community's supervisors."""
+    mid = flow.report("sup", text="楼道灯坏了")
+    flow.move(mid, "sup", "triage", category="社事")
+    flow.move(mid, "sup", "dispatch")
+    flow.move(mid, "worker", "verify", expect=403)
+    flow.move(mid, "worker", "accept")
+    flow.move(mid, "worker", "progress", note="已联系物业")
+    assert flow.move(mid, "worker", "resolve", result="已换灯泡")["state"] == "resolved"
+    flow.move(mid, "sup", "verify")
 
 
 def test_specialised_matter_goes_to_one_department(flow, people, org):

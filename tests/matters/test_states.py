@@ -41,7 +41,10 @@ def test_every_move_is_allowed_or_refused_for_the_right_reason(state, action, ro
         ("accept", "grid_worker", "个事", True),
         ("accept", "department", "个事", False),
         ("accept", "supervisor", "社事", True),
-        ("accept", "grid_worker", "社事", False),
+        ("accept", "grid_worker", "社事", True),  # the grid's worker, beside the community
+        ("resolve", "grid_worker", "社事", True),
+        ("accept", "grid_worker", "专事", False),
+        ("resolve", "grid_worker", "难事", False),
         ("resolve", "department", "专事", True),
         ("resolve", "supervisor", "专事", False),
         ("return", "department", "难事", True),

@@ -23,6 +23,7 @@ def profile(playwright_instance):
         headless=True,
         locale="zh-CN",
         viewport={"width": 360, "height": 740},
+        has_touch=True,
         service_workers="allow",
     )
     yield ctx

@@ -211,3 +211,60 @@ def test_photo_naming_someone_elses_or_unknown_matter_stays_private(org, reg, ma
     # unknown client id: stored, waiting, private
     pid3, resp = upload(author, jpeg_with_gps(), owner_type="matter", owner_id="c:nope")
     assert resp.status_code == 201 and resp.get_json()["owner_id"] == "c:nope"
+
+
+def test_rows_carry_allowed_actions_and_matter_transition_acts_on_them(
+    org, reg, make_user, login_as
+):
+    """What the app offers is what the server allows the pulling user; matter.transition does
+    it (a 社事 in the worker's grid: accept, progress, resolve; the reporting worker rates)."""
+    pytest.importorskip("gridapp.matters.service")
+    from gridapp.matters.service import report_matter, transition_matter
+    from gridapp.tasks.service import assign_task
+
+    worker = make_user("grid_worker", grids=[org.grid])
+    other = make_user("grid_worker", grids=[org.grid])
+    boss = make_user("supervisor", community=org.community)
+    [task_id] = assign_task(boss, title="走访", target="worker", worker_id=worker.id).task_ids
+    m = report_matter(worker, source="worker", grid_id=org.grid.id, text="东门垃圾堆放")
+    m = transition_matter(boss, m.id, "triage", version=m.version, category="社事")
+    m = transition_matter(boss, m.id, "dispatch", version=m.version)
+    client = login_as(worker)
+    rows, *_ = pull_all(client)
+    assert rows[("task", str(task_id))]["allowed_actions"] == ["accept", "return"]
+    assert rows[("matter", str(m.id))]["allowed_actions"] == ["accept", "resolve", "return"]
+    other_rows, *_ = pull_all(login_as(other))  # the grid's other worker may act on it too
+    assert other_rows[("matter", str(m.id))]["allowed_actions"] == ["accept", "resolve", "return"]
+    v = m.version
+    results = push(
+        client,
+        op("matter.transition", {"id": m.id, "action": "accept"}, v),
+        op("matter.transition", {"id": m.id, "action": "progress", "note": ""}, v + 1),
+        op("matter.transition", {"id": m.id, "action": "progress", "note": "已联系物业"}, v + 1),
+        op("matter.transition", {"id": m.id, "action": "verify"}, v + 2),
+        op("matter.transition", {"id": m.id, "action": "resolve", "result": "已清运"}, v + 2),
+        op("matter.transition", {"id": m.id, "action": "accept"}, v),
+    )
+    assert [r["status"] for r in results] == [
+        "applied",
+        "rejected",  # progress needs a note
+        "applied",
+        "rejected",  # a worker may not verify
+        "applied",
+        "conflict",  # stale
+    ]
+    assert results[0]["row"]["allowed_actions"] == ["progress", "resolve", "return"]
+    assert results[4]["row"]["state"] == "resolved" and results[4]["row"]["allowed_actions"] == []
+    assert [e["action"] for e in results[4]["row"]["timeline"]][-3:] == [
+        "accept",
+        "progress",
+        "resolve",
+    ]
+    m = transition_matter(boss, m.id, "verify", version=v + 3)
+    m = transition_matter(boss, m.id, "close", version=m.version)
+    rows, *_ = pull_all(client)
+    assert rows[("matter", str(m.id))]["allowed_actions"] == ["rate"]  # they reported it
+    [rated] = push(
+        client, op("matter.transition", {"id": m.id, "action": "rate", "rating": "满意"}, m.version)
+    )
+    assert rated["status"] == "applied" and rated["row"]["rating"] == "满意"
