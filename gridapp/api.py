@@ -449,9 +449,9 @@ def _operation(
             "required": True,
             "content": {"multipart/form-data": {"schema": spec.form}},
         }
-        error(413, "Request too large")
     if spec.body is not None or spec.form is not None:
         error(400, "Malformed request")
+        error(413, "Request too large")
         error(415, "Unsupported media type")
         error(422, "Validation failed (the field is named)")
     if params or _ids_named(spec):
