@@ -92,7 +92,8 @@ class Conformance:
             return [f"{where}: status {status} is not documented (has {sorted(responses)})"]
         content = documented.get("content") or {}
         if body is None or mimetype not in JSON_TYPES:
-            if content and body and mimetype not in content and "*/*" not in content:
+            # A streamed file (``body`` None) or another media type: its type must be declared.
+            if content and mimetype not in content and "*/*" not in content:
                 return [f"{where}: {mimetype} is not among {sorted(content)}"]
             return []
         media = content.get(mimetype)

@@ -15,7 +15,6 @@ import contextlib
 import time
 from collections import Counter
 
-import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -130,10 +129,3 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
     assert not failures, f"{len(failures)} failing:\n" + "\n\n".join(
         f"{k}\n{v}" for k, v in list(failures.items())[:15]
     )
-
-
-@pytest.fixture
-def app_overrides():
-    # The fuzzer's anonymous and repeated requests would trip the public pages' rate limits and
-    # make everything a 429 (documented, but it would hide the operations behind it).
-    return {"RATELIMIT_ENABLED": False}

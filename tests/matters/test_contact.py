@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from gridapp.audit import AuditLog
 
 PHONE = "13812341234"
@@ -95,3 +97,30 @@ def test_console_shows_masked_and_reveals_with_a_reason(flow, people, org, login
     other = login_as(people.power)
     assert other.get(f"/console/matters/{mid}").status_code == 404
     assert PHONE not in other.post(url, data={"csrf_token": token}).get_data(as_text=True)
+
+
+@pytest.mark.browser
+def test_department_handler_reveals_the_phone_in_chromium(
+    flow, org, people, live_server, browser, artifacts_dir
+):
+    from tests.conftest import PASSWORD
+
+    mid = _dispatched(flow, department_ids=[org.department.id])
+    ctx = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900})
+    page = ctx.new_page()
+    try:
+        page.goto(live_server.url + "/login")
+        page.fill("#username", people.water.username)
+        page.fill("#password", PASSWORD)
+        page.click("#login-submit")
+        page.wait_for_load_state()
+        page.goto(f"{live_server.url}/console/matters/{mid}")
+        assert page.locator("#contact-phone").inner_text() == "138****1234"
+        page.select_option("#reveal-contact select[name=reason]", index=1)
+        page.click("#reveal-contact button")
+        page.wait_for_load_state()
+        assert page.locator("#contact-phone").inner_text() == PHONE
+        assert page.locator("#reveal-contact").count() == 0
+        page.screenshot(path=str(artifacts_dir / "console-contact-revealed.png"), full_page=True)
+    finally:
+        ctx.close()
