@@ -359,7 +359,9 @@ def add_photos(
 def _check_role(actor: User | None, action: str, matter: Matter, scope: Scope | None) -> str:
     """The role the state machine sees for this actor on this matter (or 403)."""
     if action == "rate":
-        if actor is None or matter.reporter_id == actor.id:
+        # Staff who reported for a resident and handed over a rating link (``rating_key`` set)
+        # no longer rate: the resident does (DESIGN §11, only the resident rates).
+        if actor is None or (matter.reporter_id == actor.id and not matter.rating_key):
             return states.REPORTER
         return actor.role
     if actor is None:

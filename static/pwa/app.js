@@ -53,11 +53,18 @@ function done(hash) {
 
 let rendering = Promise.resolve();
 export function render() {
-  rendering = rendering.then(renderNow, renderNow);
+  rendering = rendering.then(() => renderNow(false), () => renderNow(false));
   return rendering;
 }
 
-async function renderNow() {
+/* A redraw because a sync ended: skipped if the worker started typing or picking a photo while
+   the screen's data was being read (the redraw would wipe what they just entered). */
+function renderInBackground() {
+  rendering = rendering.then(() => renderNow(true), () => renderNow(true));
+  return rendering;
+}
+
+async function renderNow(background = false) {
   const hash = location.hash || "#/today";
   const path = hash.split("?")[0];
   const params = qs(hash);
@@ -65,7 +72,9 @@ async function renderNow() {
     const m = path.match(re);
     if (!m) continue;
     // Don't redraw a form the worker is filling in because a sync finished in the background.
+    if (background && isEditing()) return;
     const out = await view(m, params);
+    if (background && isEditing()) return; // the worker began editing while we read
     if (flash && flash.path !== path) flash = null;
     main.innerHTML = (flash ? html`<p class="flash" role="status" id="flash" data-state="${flash.state}">${flash.text}</p>` : "") + out;
     bind?.(main, m, params);
@@ -130,7 +139,7 @@ function onEvent(msg) {
     if (msg.result?.ok) prefetchThumbs().catch(() => {});
   }
   renderStatus(false);
-  if ((msg.type === "pulled" || msg.type === "sync-end" || msg.type === "outbox") && !isEditing()) render();
+  if ((msg.type === "pulled" || msg.type === "sync-end" || msg.type === "outbox") && !isEditing()) renderInBackground();
 }
 
 let updateRequested = false;
@@ -174,6 +183,7 @@ function registerWorker() {
 async function boot() {
   registerWorker();
   main.addEventListener("input", (e) => e.target.id !== "search" && (main.dataset.dirty = "1"));
+  main.addEventListener("change", (e) => e.target.type === "file" && (main.dataset.dirty = "1"));
   window.addEventListener("hashchange", render);
   window.addEventListener("gridapp", (e) => onEvent(e.detail));
   if (typeof BroadcastChannel !== "undefined") new BroadcastChannel("gridapp").onmessage = (e) => onEvent(e.data);

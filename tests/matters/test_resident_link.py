@@ -93,3 +93,17 @@ def test_a_second_link_invalidates_the_first(app, flow, people):
     assert Matter.get_by_id(mid).rating is None
     rate_from(app, second, "基本满意")
     assert Matter.get_by_id(mid).rating == "基本满意"
+
+
+def test_reporting_worker_stops_rating_once_the_resident_has_a_link(flow, people):
+    """Only the resident rates (DESIGN §11): once the link is issued, the reporting worker's
+    `rate` leaves allowed_actions and the server refuses it."""
+    mid = flow.report("worker", contact_phone="13812341234")
+    close(flow, mid)
+    detail = people.api["worker"].get(f"/api/v1/matters/{mid}").get_json()
+    assert "rate" in detail["allowed_actions"]
+    link(people, "worker", mid)
+    detail = people.api["worker"].get(f"/api/v1/matters/{mid}").get_json()
+    assert "rate" not in detail["allowed_actions"]
+    flow.move(mid, "worker", "rate", expect=403, rating="满意")
+    assert Matter.get_by_id(mid).rating is None
