@@ -74,7 +74,8 @@ def bar_chart(
 ) -> str:
     """Horizontal bars, one per item, each a link when it has an ``href``."""
     left = _label_width([b.label for b in bars])
-    right = 64
+    # Room for the longest value text past a full bar ("96% (287/300)" was cut off at 64).
+    right = max([64] + [_text_width(b.text or _fmt(b.value)) + 12 for b in bars])
     top = 6
     height = top * 2 + row * max(1, len(bars))
     top_value = max_value if max_value is not None else max([b.value for b in bars] + [0])

@@ -65,7 +65,7 @@ export async function today() {
     return html`<li><a class="row" href="#/household/${h.id}" data-household="${h.id}">
       <span><span class="room">${[h.unit, h.room].filter(Boolean).join("-") || h.address}</span>
       ${rs.length ? html`<span class="people">${rs.slice(0, 3).map(resident)}${rs.length > 3 ? "…" : ""}</span>` : ""}</span>
-      <span class="${isPast(h.next_visit_due) ? "late" : "muted"}">${isPast(h.next_visit_due) ? t("overdue_since", { d: fmtDate(h.next_visit_due) }) : t("due", { d: fmtDate(h.next_visit_due) })}</span></a></li>`;
+      <span class="${isPast(h.next_visit_due) ? "late" : "muted"} due-at">${isPast(h.next_visit_due) ? t("overdue_since", { d: fmtDate(h.next_visit_due) }) : t("due", { d: fmtDate(h.next_visit_due) })}</span></a></li>`;
   };
   const visitGroups = [...groups.entries()].map(([bid, hs], i) => {
     const b = buildings.get(bid);
