@@ -416,6 +416,9 @@ def department_matters():
         q = q.where(MatterPart.state == part_state)
     elif part_state != "all":
         q = q.where(MatterPart.state.in_(("dispatched", "in_progress")))
+    # The aliased part columns land on the matter row itself (without ``objects()`` peewee put
+    # them on a joined MatterPart and the "our part" column was always empty).
+    q = q.objects()
     listing = lists.paginate(
         q,
         {"deadline": Matter.deadline_at, "created": Matter.created_at, "state": MatterPart.state},

@@ -129,6 +129,7 @@ def test_matter_triaged_dispatched_returned_redispatched_resolved_closed(
     dept = desktop()
     login(dept, live_server.url, "water_chen")
     assert dept.url.endswith("/console/department")
+    assert "待受理" in dept.locator(f"tr[data-matter='{m.id}']").inner_text()  # our part's state
     dept.click(f"tr[data-matter='{m.id}'] a")
     actions = set(
         dept.locator("#matter-actions form").evaluate_all("fs => fs.map(f => f.dataset.action)")
