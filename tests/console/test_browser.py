@@ -5,7 +5,6 @@ Screenshots of the dashboard and the triage queue are saved as test artifacts.""
 
 from __future__ import annotations
 
-
 import pytest
 
 from tests.conftest import PASSWORD, api_login
