@@ -18,7 +18,7 @@ from flask import Blueprint, abort, jsonify, request
 
 from gridapp.extensions import csrf
 from gridapp.notifications.sms import catalog  # noqa: F401  (register the app's templates)
-from gridapp.notifications.sms.service import apply_reports
+from gridapp.notifications.sms.reports import apply_reports
 from gridapp.notifications.sms.settings import sms_settings
 
 log = logging.getLogger("gridapp.notifications.sms")
