@@ -24,6 +24,7 @@ def up(migrator, db):
         error = TextField(default="")
         not_before = DateTimeField(null=True)
         created_at = DateTimeField()
+        claimed_at = DateTimeField(null=True)
         sent_at = DateTimeField(null=True)
         receipt_at = DateTimeField(null=True)
 

@@ -257,3 +257,14 @@ def test_no_network_is_retried(app, fake_sms):
     app.config["SMS_TIMEOUT"] = 1
     row = SmsMessage.get_by_id(echo())
     assert row.status == "retry" and row.status_code is None
+
+
+def test_a_message_a_crash_left_sending_is_sent_later(app, fake_sms, clock):
+    sms_id = echo()
+    # a job that took the row and died before recording the answer
+    SmsMessage.update(status="sending", claimed_at=clock()).where(SmsMessage.id == sms_id).execute()
+    assert release_due(clock()) == 0  # another job may still be on it
+    clock.set(clock() + dt.timedelta(minutes=16))
+    assert release_due(clock()) == 1
+    row = SmsMessage.get_by_id(sms_id)
+    assert row.status == "sent" and row.attempts == 2 and len(fake_sms.sent) == 2  # at least once

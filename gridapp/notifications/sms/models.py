@@ -31,6 +31,7 @@ class SmsMessage(BaseModel):
     error = TextField(default="")
     not_before = DateTimeField(null=True)  # held until then (quiet hours)
     created_at = DateTimeField(default=utcnow)
+    claimed_at = DateTimeField(null=True)  # when a job took it (a crash leaves it "sending")
     sent_at = DateTimeField(null=True)
     receipt_at = DateTimeField(null=True)  # when the provider reported delivery or failure
 

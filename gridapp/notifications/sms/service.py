@@ -35,6 +35,7 @@ from gridapp.notifications.sms.settings import configured, sms_settings
 log = logging.getLogger("gridapp.notifications.sms")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PENDING = ("queued", "retry")
+STUCK_AFTER = dt.timedelta(minutes=15)
 
 
 def clock() -> dt.datetime:
@@ -276,13 +277,14 @@ def _enqueue(sms_id: int, eta: dt.datetime | None) -> None:
 
 
 def _claim(sms_id: int, now: dt.datetime) -> SmsMessage | None:
+    """Take the row for sending (one UPDATE: two jobs never both send it). A row left
+    "sending" for ``STUCK_AFTER`` by a crashed job may be taken again (at least once: the
+    provider may have sent it before the crash)."""
+    due = SmsMessage.not_before.is_null() | (SmsMessage.not_before <= now)
+    stuck = (SmsMessage.status == "sending") & (SmsMessage.claimed_at < now - STUCK_AFTER)
     claimed = (
-        SmsMessage.update(status="sending", attempts=SmsMessage.attempts + 1)
-        .where(
-            SmsMessage.id == sms_id,
-            SmsMessage.status.in_(PENDING),
-            SmsMessage.not_before.is_null() | (SmsMessage.not_before <= now),
-        )
+        SmsMessage.update(status="sending", attempts=SmsMessage.attempts + 1, claimed_at=now)
+        .where(SmsMessage.id == sms_id, (SmsMessage.status.in_(PENDING) & due) | stuck)
         .execute()
     )
     return SmsMessage.get_by_id(sms_id) if claimed else None
@@ -360,14 +362,12 @@ def release_due(now: dt.datetime | None = None, limit: int = 500) -> int:
     a crash left ``sending`` for long; the messages of channel deliveries are the delivery
     job's. Returns how many were tried."""
     now = now or clock()
-    stuck = now - dt.timedelta(minutes=15)
     (
         SmsMessage.update(status="retry")
         .where(
             SmsMessage.status == "sending",
             SmsMessage.delivery_id.is_null(),
-            SmsMessage.created_at < stuck,
-            SmsMessage.sent_at.is_null(),
+            SmsMessage.claimed_at < now - STUCK_AFTER,
         )
         .execute()
     )
