@@ -76,16 +76,20 @@ def local_month(now: dt.datetime) -> str:
 
 def bump(key: str, by: int = 1, cap: int | None = None) -> bool:
     """Add ``by`` to counter ``key`` unless that would pass ``cap``; whether it was added. One
-    conditional UPDATE, so concurrent senders cannot both take the last slot."""
-    if not SmsCounter.select().where(SmsCounter.key == key).exists():
-        try:
-            with db.atomic():
-                SmsCounter.create(key=key, value=0)
-        except IntegrityError:
-            pass
+    conditional UPDATE (a second statement only the first time a key is used), so concurrent
+    senders cannot both take the last slot."""
     query = SmsCounter.update(value=SmsCounter.value + by).where(SmsCounter.key == key)
     if cap is not None:
         query = query.where(SmsCounter.value + by <= cap)
+    if query.execute() == 1:
+        return True
+    if SmsCounter.select().where(SmsCounter.key == key).exists():
+        return False  # the cap
+    try:
+        with db.atomic():
+            SmsCounter.create(key=key, value=0)
+    except IntegrityError:
+        pass
     return query.execute() == 1
 
 
