@@ -375,10 +375,32 @@ def channels(app: Flask | None = None) -> dict[str, Channel]:
         # Channels named in the configuration (tests' loopback fakes, a deployment's own
         # plug-in): ``NOTIFY_EXTRA_CHANNELS = {name: channel or build(app)}``; they replace a
         # built-in one of the same name.
-        for name, extra in (app.config.get("NOTIFY_EXTRA_CHANNELS") or {}).items():
+        for name, extra in extra_channels(app).items():
             built[name] = extra(app) if callable(extra) and not hasattr(extra, "send") else extra
         app.extensions["gridapp.channels"] = built
     return built
+
+
+def extra_channels(app: Flask) -> dict[str, Any]:
+    """``NOTIFY_EXTRA_CHANNELS`` (a dict of channels or ``build(app)`` callables), or in the
+    environment ``GRIDAPP_NOTIFY_EXTRA_CHANNELS="name=package.module:build,..."`` so that a job
+    consumer started as a process (tests/notifications/test_escalation_worker.py) gets the
+    same channels as the web process."""
+    import importlib
+
+    value = app.config.get("NOTIFY_EXTRA_CHANNELS")
+    if value is None:
+        value = os.environ.get("GRIDAPP_NOTIFY_EXTRA_CHANNELS", "")
+    if isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for item in str(value).split(","):
+        name, _, target = item.strip().partition("=")
+        if not name or ":" not in target:
+            continue
+        module, _, attr = target.partition(":")
+        out[name] = getattr(importlib.import_module(module), attr)
+    return out
 
 
 # Every channel a policy may name (hops.CHANNELS), in the order settings pages list them; only

@@ -140,3 +140,25 @@ class LoopbackChannel:
 
     def send_many(self, messages: list[Message]) -> list[Outcome]:
         return [self.send(m) for m in messages]
+
+
+def _from_env(name: str) -> LoopbackChannel:
+    import os
+
+    url = os.environ[f"GRIDAPP_FAKE_{name.upper()}_URL"]
+    pairs = os.environ.get(f"GRIDAPP_FAKE_{name.upper()}_ADDRESSES", "")
+    addresses = {}
+    for pair in pairs.split(";"):
+        uid, _, address = pair.partition("=")
+        if uid and address:
+            addresses[int(uid)] = address
+    return LoopbackChannel(name, url, addresses)
+
+
+def wecom_from_env(app: Any) -> LoopbackChannel:
+    """A consumer process's "wecom" (``GRIDAPP_NOTIFY_EXTRA_CHANNELS``)."""
+    return _from_env("wecom")
+
+
+def sms_from_env(app: Any) -> LoopbackChannel:
+    return _from_env("sms")
