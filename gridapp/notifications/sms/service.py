@@ -195,10 +195,11 @@ def _create(
     not_before: dt.datetime | None,
     now: dt.datetime,
     s: dict[str, Any],
+    claim: bool = False,
 ) -> tuple[SmsMessage | None, bool]:
-    """(row, created): the existing row for ``dedupe_key`` (not created), or a new one queued,
-    or a new one ``capped`` (not to be sent). None when a racing writer took the key and its
-    row is not visible yet."""
+    """(row, created): the existing row for ``dedupe_key`` (not created), or a new one queued
+    (``claim``: already taken for sending by this caller, in the same transaction: one commit
+    fewer per message), or a new one ``capped`` (not to be sent)."""
     existing = SmsMessage.get_or_none(SmsMessage.dedupe_key == dedupe_key)
     if existing is not None:
         return existing, False
@@ -210,8 +211,10 @@ def _create(
                     phone=phone, user_id=user_id, delivery_id=delivery_id, template=template,
                     params=json.dumps(params, ensure_ascii=False, sort_keys=True),
                     purpose=purpose[:40], dedupe_key=dedupe_key[:120],
-                    status="capped" if capped else "queued", error=capped,
-                    provider=s["provider"], not_before=not_before, created_at=now,
+                    status="capped" if capped else ("sending" if claim else "queued"),
+                    error=capped, provider=s["provider"], not_before=not_before, created_at=now,
+                    attempts=1 if claim and not capped else 0,
+                    claimed_at=now if claim and not capped else None,
                 )  # fmt: skip
         except IntegrityError:
             raise _Duplicate() from None
@@ -413,9 +416,9 @@ def send_for_delivery(
     s = sms_settings()
     now = clock()
     try:
-        row, _created = _create(
+        row, created = _create(
             phone, template, params, purpose="notification", dedupe_key=f"delivery:{delivery_id}",
-            user_id=user_id, delivery_id=delivery_id, not_before=None, now=now, s=s,
+            user_id=user_id, delivery_id=delivery_id, not_before=None, now=now, s=s, claim=True,
         )  # fmt: skip
     except _Duplicate:
         return SendResult(503, "Busy", "another job is sending this delivery")
@@ -427,7 +430,7 @@ def send_for_delivery(
         return SendResult(403, "Capped", f"not sent: {row.error}")
     if row.status == "failed":
         return SendResult(row.status_code or 400, "Failed", row.error)
-    claimed = _claim(row.id, now)
+    claimed = row if created else _claim(row.id, now)
     if claimed is None:
         return SendResult(503, "Busy", "another job is sending this delivery")
     result, text = _transmit(claimed, s)
