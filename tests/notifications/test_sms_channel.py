@@ -4,6 +4,8 @@ against the fake Tencent SMS API, and the status report back to the delivery thr
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from gridapp.notifications.channels import channels
@@ -132,3 +134,34 @@ def test_reachable_needs_a_mobile_and_an_active_account(app, make_user, staff):
     User.update(phone="13700000000", is_active=False).where(User.id == inactive.id).execute()
     sms = channels(app)["sms"]
     assert sms.reachable([staff.id, landline.id, none.id, inactive.id]) == {staff.id}
+
+
+def _escalate_until_sms(nid: int, clock) -> list[Delivery]:
+    from gridapp.notifications.escalation import escalate_due
+
+    for _ in range(6):  # each window of the policy, at most
+        rows = list(
+            Delivery.select().where(Delivery.notification == nid, Delivery.channel == "sms")
+        )
+        if rows:
+            return rows
+        clock.set(clock.now + dt.timedelta(minutes=31))
+        escalate_due()
+    return []
+
+
+def test_urgent_task_escalates_to_a_real_sms_and_the_report_closes_it(
+    app, client, staff, clock, fake_sms
+):
+    """The policy's SMS step through the real channel (no push subscription and no 企业微信
+    here: the earlier steps reach no one, so the chain gets to SMS), then the provider's status
+    report marks that delivery delivered. (Reading it stops the chain: test_escalation.py.)"""
+    from gridapp.notifications.service import notify
+
+    (nid,) = notify([staff.id], "task.assigned", "紧急：3栋漏水", "", "/app#/tasks/1", urgent=True)
+    (d,) = _escalate_until_sms(nid, clock)
+    assert d.status == "sent"
+    (sent,) = fake_sms.sent
+    assert sent.phone == "+86" + PHONE and sent.params[0] == "紧急：3栋漏水"
+    client.post(f"/hooks/sms/{CALLBACK_TOKEN}", json=[fake_sms.report_body(sent)])
+    assert Delivery.get_by_id(d.id).delivered_at is not None
