@@ -268,3 +268,30 @@ def test_a_message_a_crash_left_sending_is_sent_later(app, fake_sms, clock):
     assert release_due(clock()) == 1
     row = SmsMessage.get_by_id(sms_id)
     assert row.status == "sent" and row.attempts == 2 and len(fake_sms.sent) == 2  # at least once
+
+
+def test_settings_from_the_environment(app, monkeypatch):
+    from gridapp.notifications.sms.settings import configured, sms_settings
+    from gridapp.notifications.sms.views import check_settings
+
+    for key in list(app.config):
+        if key.startswith("SMS_"):
+            del app.config[key]
+    assert not configured(app) and check_settings(app) == []
+    monkeypatch.setenv("GRIDAPP_SMS_PROVIDER", "tencent")
+    monkeypatch.setenv("GRIDAPP_SMS_SECRET_ID", "AKID1")
+    monkeypatch.setenv("GRIDAPP_SMS_TEMPLATES", "notify.generic=11, echowall.answered=12")
+    monkeypatch.setenv("GRIDAPP_SMS_CALLBACK_ALLOW", "10.0.0.0/8, 127.0.0.1")
+    monkeypatch.setenv("GRIDAPP_SMS_DAILY_CAP", "7")
+    s = sms_settings(app)
+    assert s["templates"] == {"notify.generic": "11", "echowall.answered": "12"}
+    assert s["callback_allow"] == ["10.0.0.0/8", "127.0.0.1"] and s["daily_cap"] == 7
+    assert not configured(app)  # half done: no key, app id or signature
+    problems = check_settings(app)
+    assert "SMS_SECRET_KEY is empty" in problems and "SMS_SIGN_NAME is empty" in problems
+    assert "SMS_TEMPLATES has no id for echowall.closed" in problems
+    monkeypatch.setenv("GRIDAPP_SMS_TEMPLATES", '{"notify.generic": 11}')
+    assert sms_settings(app)["templates"] == {"notify.generic": "11"}
+    for k, v in (("SECRET_KEY", "k"), ("APP_ID", "1400"), ("SIGN_NAME", "网格通")):
+        monkeypatch.setenv(f"GRIDAPP_SMS_{k}", v)
+    assert configured(app)

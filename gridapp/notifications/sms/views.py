@@ -65,5 +65,24 @@ def status_report(token: str):
     return jsonify(result=0, errmsg="OK", **counts)
 
 
+def check_settings(app) -> list[str]:
+    """What is missing from a started SMS configuration (logged at start: a half-done one
+    leaves SMS off, and an approved template without its id is never sent)."""
+    from gridapp.notifications.sms.rules import templates
+
+    s = sms_settings(app)
+    if not s["provider"]:
+        return []
+    if s["provider"] != "tencent":
+        return [f"SMS_PROVIDER={s['provider']!r} (only 'tencent')"]
+    keys = ("secret_id", "secret_key", "app_id", "sign_name")
+    problems = [f"SMS_{k.upper()} is empty" for k in keys if not s[k]]
+    problems += [f"SMS_TEMPLATES has no id for {k}" for k in sorted(templates())
+                 if not s["templates"].get(k)]  # fmt: skip
+    return problems
+
+
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    for problem in check_settings(app):
+        log.error("SMS configuration: %s", problem)
