@@ -31,6 +31,7 @@ FEATURES = [
     "sync",
     "pwa",
     "console",
+    "open311",
 ]
 
 
