@@ -165,6 +165,11 @@ def public_items(community: Community, rows: list[Matter]) -> list[dict[str, Any
         .tuples()
     }
     names = known_names(rows)
+    for m in rows:  # the reporter's name as the integrator gave it
+        req = extra.get(m.id)
+        if req is not None and req.contact_name:
+            parts = [p for p in req.contact_name.split() if len(p) >= 3]
+            names[m.id] = [*names[m.id], req.contact_name, *parts]
     out = []
     for m in rows:
         req = extra.get(m.id)
