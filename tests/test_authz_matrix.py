@@ -56,6 +56,7 @@ PUBLIC_PREFIXES = (
     "/api/v1/auth/csrf",
     "/api/v1/push/key",
     "/app",
+    "/open311/",  # Open311 GeoReport v2: keyless reads of public data, key-authenticated POST
 )  # the PWA's shell: cached for offline use, logs in itself, no data
 # fmt: skip
 # Page routes by who may open them (a new page must be listed here, or this test fails).
