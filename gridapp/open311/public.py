@@ -19,7 +19,12 @@ from peewee import JOIN
 from gridapp.db import utcnow
 from gridapp.echowall.rules import mask_free_text
 from gridapp.matters.models import Matter, MatterEvent, MatterPart
-from gridapp.matters.public import department_names, event_text, known_names
+from gridapp.matters.public import (
+    department_names,
+    event_text,
+    known_names,
+    register_name_source,
+)
 from gridapp.open311 import rules
 from gridapp.open311.models import Open311BuildingPoint, Open311Request
 from gridapp.open311.service import PRIVATE_TAIL, Open311Error
@@ -120,6 +125,20 @@ def _status_notes(matter: Matter, events: list[MatterEvent], deps: dict[int, str
     return ""
 
 
+@register_name_source
+def reporter_names(matter_ids: list[int]) -> dict[int, set[str]]:
+    """The reporter's name as the integrator sent it (and, for a Latin name, its parts): every
+    public page (tracking page, wall, these answers) masks it."""
+    out: dict[int, set[str]] = {}
+    for mid, name in (
+        Open311Request.select(Open311Request.matter, Open311Request.contact_name)
+        .where(Open311Request.matter.in_(matter_ids), Open311Request.contact_name != "")
+        .tuples()
+    ):
+        out.setdefault(mid, set()).update({name, *(p for p in name.split() if len(p) >= 3)})
+    return out
+
+
 def _req(m: Matter) -> Open311Request | None:
     row = getattr(m, "o311", None)
     return row if row is not None and row.id is not None else None
@@ -164,12 +183,7 @@ def public_items(community: Community, rows: list[Matter]) -> list[dict[str, Any
         .where(Open311BuildingPoint.building.in_(building_ids or [0]))
         .tuples()
     }
-    names = known_names(rows)
-    for m in rows:  # the reporter's name as the integrator gave it
-        req = extra.get(m.id)
-        if req is not None and req.contact_name:
-            parts = [p for p in req.contact_name.split() if len(p) >= 3]
-            names[m.id] = [*names[m.id], req.contact_name, *parts]
+    names = known_names(rows)  # includes reporter_names below
     out = []
     for m in rows:
         req = extra.get(m.id)

@@ -56,3 +56,6 @@ def test_no_personal_data_in_any_get(client, world, org, make_user, fmt):
     assert got["address"].endswith("1号楼")
     assert len(str(got["lat"]).split(".")[1]) <= 3 and len(str(got["long"]).split(".")[1]) <= 3
     assert not got["media_url"]
+    # The echo wall's tracking page masks the integrator-given name too.
+    page = client.get(f"/t/{m.code}").get_data(as_text=True)
+    assert "修好了" in page and "张三" not in page and "办事员老李" not in page
