@@ -125,6 +125,10 @@ def seed_demo(
                 )
                 UserGrid.create(user=worker, grid=grid)
                 _seed_grid(rng, fake, grid, cname, gi, households_per_grid, tags, now, this_year)
+    from gridapp.open311.demo import seed_open311
+
+    with db.atomic():
+        seed_open311()
     if history:
         from gridapp.demo_history import seed_history
 
