@@ -71,7 +71,8 @@ def jurisdiction():
     f = request.form
     cid = f.get("community_id", "")
     jid = f.get("jurisdiction_id", "").strip()
-    community = Community.get_or_none(Community.id == int(cid)) if cid.isdigit() else None
+    ok = cid.isdigit() and len(cid) < 10
+    community = Community.get_or_none(Community.id == int(cid)) if ok else None
     if community is None:
         return _page(error=Problem(_("Unknown community."), field="community_id"), status=422)
     taken = {v: k for k, v in service.jurisdiction_ids().items()}

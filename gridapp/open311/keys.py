@@ -21,7 +21,22 @@ from gridapp.open311.models import Open311Key
 from gridapp.org.models import Community, User
 
 PREFIX = "o311_"
-RATE = re.compile(r"\d{1,6} ?(per|/) ?\d{0,4} ?(second|minute|hour|day)s?", re.IGNORECASE)
+RATE = re.compile(
+    r"[1-9]\d{0,5} ?(per|/) ?([1-9]\d{0,3} )?(second|minute|hour|day)s?", re.IGNORECASE
+)
+
+
+def _rate_ok(text: str) -> bool:
+    """A limit the limiter reads (``120 per minute``, ``5 per 10 minutes``), never zero."""
+    from limits import parse
+
+    if not RATE.fullmatch(text):
+        return False
+    try:
+        parse(text)
+    except ValueError:
+        return False
+    return True
 
 
 def hash_key(key: str) -> str:
@@ -53,14 +68,14 @@ def issue_key(
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise ValidationFailed("name", _("Name the integrator (at most 100 characters)."))
-    ids = sorted({int(c) for c in community_ids if str(c).strip().isdigit()})
+    ids = sorted({int(c) for c in community_ids if str(c).strip().isdigit() and len(str(c)) < 10})
     if not ids:
         raise ValidationFailed("community_ids", _("Choose at least one community."))
     found = {c for (c,) in Community.select(Community.id).where(Community.id.in_(ids)).tuples()}
     if found != set(ids):
         raise ValidationFailed("community_ids", _("Unknown community."))
     rate_limit = (rate_limit or "").strip()
-    if rate_limit and not RATE.fullmatch(rate_limit):
+    if rate_limit and not _rate_ok(rate_limit):
         raise ValidationFailed("rate_limit", _("Write a limit such as “120 per minute”."))
     key = PREFIX + secrets.token_urlsafe(32)
     with db.atomic():

@@ -141,7 +141,7 @@ def point_of(building_id: int | None) -> tuple[float | None, float | None]:
 def by_address_id(community_id: int, address_id: str) -> Place | None:
     """``address_id`` is a building id of this community (as the GET answers show it)."""
     raw = (address_id or "").strip()
-    if not raw.isdigit() or len(raw) > 10:
+    if not raw.isdigit() or len(raw) > 9:
         return None
     b = Building.get_or_none(
         Building.id == int(raw),
