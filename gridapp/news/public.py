@@ -18,6 +18,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from peewee import fn
 
@@ -112,7 +113,7 @@ def _feed_validators(community_id: int, items: list[NewsItem]) -> tuple[str, obj
     the locale); Last-Modified is the latest change any of them made, or the latest publish or
     expiry that has passed (an item leaving the feed changes it too)."""
     at = service.now()
-    raw = "|".join(f"{i.id}:{i.version}" for i in items) + "|" + request.accept_languages.best
+    raw = "|".join(f"{i.id}:{i.version}" for i in items) + "|" + str(get_locale())
     etag = hashlib.sha256(raw.encode()).hexdigest()[:32]
     q = NewsItem.select(fn.MAX(NewsItem.updated_at), fn.MAX(NewsItem.publish_at)).where(
         NewsItem.community == community_id, NewsItem.publish_at <= at
