@@ -56,6 +56,6 @@ def render(text: str) -> str:
 
 def plain(text: str, limit: int = 120) -> str:
     """A one-line excerpt of the body (markup marks removed), for lists and pushes."""
-    flat = _BOLD.sub(r"\1", " ".join((text or "").split()))
-    flat = _BULLET.sub("", flat)
+    lines = [_BULLET.sub("", ln) for ln in (text or "").splitlines()]
+    flat = _BOLD.sub(r"\1", " ".join(" ".join(lines).split()))
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"

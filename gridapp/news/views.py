@@ -11,6 +11,7 @@ from gridapp.news import api_views, console, public
 # The app's UI strings for the news screens (static/pwa/news.js), added to the PWA's table.
 PWA_STRINGS = {
     "news": _l("News"),
+    "news_tab": _l("Newsfeed"),
     "news_none": _l("No news for your community right now."),
     "news_pinned": _l("Pinned"),
     "news_policy": _l("Policy notice"),
