@@ -216,3 +216,12 @@ def test_worker_sees_published_items_of_their_community(news, org):
         news.worker_client.patch(f"/api/v1/news/{mine['id']}", json={"version": 1}).status_code
         == 403
     )
+
+
+def test_echo_wall_and_poster_link_to_the_news(news, org, client):
+    wall = client.get(f"/w/{news.token}").get_data(as_text=True)
+    assert f'href="/n/{news.token}"' in wall
+    svg = news.sup_client.get(f"/echowall/grids/{org.grid.id}/poster.svg").get_data(as_text=True)
+    assert f"/n/{news.token}" in svg and "社区信息速递" in svg
+    pdf = news.sup_client.get(f"/echowall/grids/{org.grid.id}/poster.pdf")
+    assert pdf.status_code == 200
