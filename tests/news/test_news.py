@@ -225,3 +225,18 @@ def test_echo_wall_and_poster_link_to_the_news(news, org, client):
     assert f"/n/{news.token}" in svg and "社区信息速递" in svg
     pdf = news.sup_client.get(f"/echowall/grids/{org.grid.id}/poster.pdf")
     assert pdf.status_code == 200
+
+
+def test_demo_news_is_deterministic_and_covers_every_state(news, org, client):
+    from gridapp.news.demo import ITEMS, seed_news
+    from gridapp.news.service import status_of
+
+    now = news.clock.now
+    assert seed_news(now) == 2 * len(ITEMS)  # both communities have a supervisor
+    assert seed_news(now) == 0  # once
+    states = {i.title: status_of(i, now) for i in NewsItem.select().where(
+        NewsItem.community == org.community.id)}  # fmt: skip
+    assert sorted(set(states.values())) == ["expired", "published", "scheduled"]
+    assert NewsItem.select().where(NewsItem.pinned).count() == 2
+    page = client.get(f"/n/{news.token}").get_data(as_text=True)
+    assert "冬季消防安全提示" in page and "燃气安全入户检查" not in page
