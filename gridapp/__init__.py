@@ -28,6 +28,7 @@ FEATURES = [
     "matters",
     "notifications",
     "echowall",
+    "news",
     "sync",
     "pwa",
     "console",

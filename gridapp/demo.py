@@ -133,6 +133,9 @@ def seed_demo(
         from gridapp.demo_history import seed_history
 
         seed_history(seed, now, matters_per_grid)
+    from gridapp.news.demo import seed_news
+
+    seed_news(now)
     return _demo_logins()
 
 

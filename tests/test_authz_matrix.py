@@ -9,6 +9,7 @@ and a refused write changes no row. One world per role (a fixture), a few hundre
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import re
@@ -38,7 +39,8 @@ FORBIDDEN = {
 # Ids an operation names a scoped record by (path, query or body).
 SCOPED = {"household_id", "building_id", "resident_id", "matter_id", "task_id", "visit_id",
           "photo_id", "grid_id", "grid_ids", "community_id", "campaign_id", "worker_id",
-          "household", "code", "token", "user_id", "row_id", "session_id"}  # fmt: skip
+          "household", "code", "token", "user_id", "row_id", "session_id",
+          "news_id"}  # fmt: skip
 # Operations that end the session or are anonymous by design.
 SKIP = {("post", "/api/v1/auth/logout"), ("post", "/api/v1/auth/login"), ("post", "/logout"),
         ("post", "/login"), ("post", "/lang/<code>")}  # fmt: skip
@@ -46,6 +48,7 @@ PUBLIC_PREFIXES = (
     "/e/",
     "/t/",
     "/w/",
+    "/n/",
     "/api/v1/track/",
     "/login",
     "/lang/",
@@ -64,6 +67,7 @@ PAGE_ROLES: list[tuple[str, set[str]]] = [
     ("/console/admin", {"admin"}),
     ("/console/department", {"department"}),
     ("/console/matters/<int:matter_id>", {"supervisor", "admin", "department"}),
+    ("/console/news", {"supervisor", "admin"}),
     ("/console/", {"supervisor", "admin"}),
     ("/console", {"supervisor", "admin"}),
     ("/echowall/", {"supervisor", "admin"}),
@@ -115,6 +119,11 @@ class World:
             workers[name] = make_user("grid_worker", username=f"mx_w_{name}", grids=[grids[name]])
         dept_of = {"G1": org.department.id, "G2": org.department2.id,
                    "C2": org.department2.id, "S2": dept3.id}  # fmt: skip
+        from gridapp.db import utcnow
+        from gridapp.news.service import create_item
+        from gridapp.scope import scope_for
+
+        news_by_community: dict[int, Any] = {}
         self.ids: dict[str, dict[str, Any]] = {}
         self.markers: dict[str, dict[str, str]] = {}
         for name, grid in grids.items():
@@ -145,8 +154,18 @@ class World:
                 "row_id": grid.id, "code": m.code, "token": token_for("grid", grid.id),
                 "department_ids": [dept_of[name]], "department_id": dept_of[name],
             }  # fmt: skip
+            # A news item of the grid's community, unpublished (scheduled for next year): only
+            # editors in scope may see it. Communities share items, so G1 and G2 share one.
+            news_item = news_by_community.get(grid.community_id)
+            if news_item is None:
+                news_item = news_by_community[grid.community_id] = create_item(
+                    self.admin, scope_for(self.admin),
+                    {"community_id": grid.community_id, "title": f"{mk}N",
+                     "publish_at": utcnow() + dt.timedelta(days=365)},
+                )  # fmt: skip
+            self.ids[name]["news_id"] = news_item.id
             self.markers[name] = {"R": f"{mk}R", "M": f"{mk}M", "T": f"{mk}T", "V": f"{mk}V",
-                                  "code": m.code}  # fmt: skip
+                                  "code": m.code, "N": news_item.title}  # fmt: skip
         self.clients = {
             role: api_login(app.test_client(), user.username) for role, user in self.users.items()
         }

@@ -5,6 +5,7 @@ import { counts, syncNow } from "./sync.js";
 import * as S from "./screens.js";
 import * as F from "./forms.js";
 import * as A from "./actions.js";
+import * as N from "./news.js";
 import { bindGallery, prefetchThumbs } from "./gallery.js";
 import { bindResidentLink } from "./residentlink.js";
 import * as Set_ from "./settings.js";
@@ -29,6 +30,8 @@ const ROUTES = [
   [/^#\/matters$/, () => S.matters()],
   [/^#\/matter\/([\w:-]+)$/, (m) => S.matter(m[1]), (root, m) => { A.bindMatter(root, m[1], done); bindResidentLink(root, m[1]); }],
   [/^#\/inbox$/, () => S.inbox(), (root) => S.bindInbox(root)],
+  [/^#\/news$/, () => N.newsList()],
+  [/^#\/news\/(\d+)$/, (m) => N.newsItem(m[1]), (root, m) => N.bindNewsItem(root, m[1])],
   [/^#\/settings$/, () => Set_.settings(), (root) => Set_.bindSettings(root, render)],
   [/^#\/outbox$/, () => Set_.outbox(), (root) => Set_.bindOutbox(root, render)],
   [/^#\/login$/, () => Set_.login(), (root) => Set_.bindLogin(root)],
