@@ -3,9 +3,9 @@ shows the public. Which matters: those residents reported themselves (echo wall,
 ``resident``) and those relayed by integrators (source ``open311``) — never a worker's or a
 supervisor's own records. What of them: status, ``status_notes`` from the public timeline
 (``matters.public.event_text``: the lines a resident sees on the tracking page) or the public
-reply once handled, the description anonymised by the echo wall's rules
-(``echowall.rules.mask_free_text`` with the names known to the record), the address down to
-the building, coordinates rounded to ~100 m. Never a phone, a name, an e-mail, a private note
+reply once handled, the description once handled (as on the community wall) and anonymised
+by the echo wall's rules (``echowall.rules.mask_free_text`` with the names known to the
+record), the address down to the building, coordinates rounded to ~100 m. Never a phone, a name, an e-mail, a private note
 or the address as typed."""
 
 from __future__ import annotations
@@ -223,9 +223,13 @@ def public_items(community: Community, rows: list[Any]) -> list[dict[str, Any]]:
                 "status_notes": _status_notes(m, events.get(m.id, []), deps, names[m.id]),
                 "service_name": service.name,
                 "service_code": service.code,
+                # As the community wall (echowall.service.wall): a description becomes public
+                # once the matter is handled, anonymised; before that, status and notes only.
                 "description": mask_free_text(
                     m.text.split(PRIVATE_TAIL)[0], limit=rules.DESCRIPTION_MAX, names=names[m.id]
-                ),
+                )
+                if closed
+                else None,
                 "agency_responsible": "、".join(agencies.get(m.id, [])) or community.name,
                 "service_notice": None,
                 "requested_datetime": iso_utc(m.created_at),
