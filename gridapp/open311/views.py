@@ -190,7 +190,7 @@ def not_found(rest: str) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    from gridapp.open311 import console
+    from gridapp.open311 import console, jobs  # noqa: F401  (jobs: the nightly building points)
 
     csrf.exempt(bp)
     app.register_blueprint(bp)
