@@ -106,11 +106,14 @@ def service_definition(service_code: str) -> dict[str, Any]:
 # ---- POST requests ------------------------------------------------------------------------------
 
 
-def authenticate(api_key: str | None, community: Community | None = None) -> Open311Key:
-    """The key's row; 403 when missing, unknown, revoked or not valid in ``community``."""
+def authenticate(
+    api_key: str | None, community: Community | None = None, row: Open311Key | None = None
+) -> Open311Key:
+    """The key's row; 403 when missing, unknown, revoked or not valid in ``community``.
+    ``row``: the caller already looked the key up (the view, for its rate limit)."""
     if not api_key:
         raise Open311Error(403, "api_key was not provided")
-    row = keys.find_key(api_key)
+    row = row or keys.find_key(api_key)
     if row is None:
         raise Open311Error(403, "Invalid api_key received -- can't proceed with create_request.")
     if community is not None and community.id not in keys.key_communities(row):
@@ -174,12 +177,14 @@ def _contact(form: Mapping[str, str]) -> tuple[str, str, str]:
 
 
 def create_request(
-    form: Mapping[str, str], attributes: Sequence[tuple[str, str]] = ()
+    form: Mapping[str, str],
+    attributes: Sequence[tuple[str, str]] = (),
+    key: Open311Key | None = None,
 ) -> dict[str, Any]:
     """POST requests: validate everything, then report the matter in the right grid. Returns
     the spec's response item (``service_request_id`` is the matter's public tracking code)."""
     community = find_jurisdiction(form.get("jurisdiction_id"))
-    key = authenticate(form.get("api_key"), community)
+    key = authenticate(form.get("api_key"), community, key)
     code = (form.get("service_code") or "").strip()
     if not code:
         raise Open311Error(400, "service_code was not provided")

@@ -170,7 +170,7 @@ def requests_create(fmt: str) -> Response:
     if row is not None:
         _throttle(row.rate_limit or _limit("OPEN311_KEY_LIMIT"), "key", str(row.id))
     attributes = [(k, v) for k, v in request.form.items(multi=True) if k.startswith("attribute")]
-    item = service.create_request(form, attributes)
+    item = service.create_request(form, attributes, row)
     # 200, not 201: the spec shows none, and clients written against it expect 200.
     return render("service_requests", [item])
 
@@ -190,7 +190,7 @@ def not_found(rest: str) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    from gridapp.open311 import console
+    from gridapp.open311 import console, jobs  # noqa: F401  (jobs: the nightly building points)
 
     csrf.exempt(bp)
     app.register_blueprint(bp)

@@ -98,6 +98,7 @@ def test_post_creates_matter_in_grid_with_timeline_and_triage(client, world, org
     (got,) = parse(one, fmt, "service_requests")
     assert list(got) == REQUEST_FIELDS
     assert got["status"] == "open" and got["service_code"] == "community"
+    assert not got["description"]  # public once handled, as on the community wall
     assert got["address"] == "东城水岸社区 第2网格 8号楼"
     assert got["address_id"] == str(world.b2["id"])
     assert float(got["lat"]) == round(G2_POINT[0], 3)

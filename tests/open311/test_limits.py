@@ -50,3 +50,39 @@ def test_per_address_limit_on_reads(client, world):
     check_error(resp, "json", 429, "retry after")
     assert int(resp.headers["Retry-After"]) >= 1
     check_error(client.get(url.replace(".json", ".xml")), "xml", 429, "")
+
+
+@pytest.fixture
+def redis_url():
+    import redis
+
+    from tests.conftest import REDIS_URL
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    yield REDIS_URL
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def test_key_limit_is_shared_through_redis(tmp_path, database_url, redis_url):
+    """Two app instances (two gunicorn processes) count one key's requests together."""
+    from gridapp import create_app
+    from gridapp.open311 import keys
+    from tests.conftest import Org, app_config
+
+    cfg = app_config(tmp_path, database_url, RATELIMIT_STORAGE_URI=redis_url)
+    one, two = create_app(cfg), create_app(cfg)
+    with one.app_context():
+        org = Org()
+        from gridapp.open311 import places
+        from gridapp.registry.models import Building
+
+        bld = Building.create(grid=org.grid, name="1号楼")
+        places.set_building_point(None, bld.id, *G1_POINT)
+        issued = keys.issue_key(None, name="共享", community_ids=[org.community.id],
+                                rate_limit="2 per minute")  # fmt: skip
+        assert _post(one.test_client(), issued.key, "c1", "json").status_code == 200
+        assert _post(one.test_client(), issued.key, "c1", "json").status_code == 200
+    with two.app_context():
+        resp = _post(two.test_client(), issued.key, "c1", "xml")
+        check_error(resp, "xml", 429, "too many")
+        assert int(resp.headers["Retry-After"]) >= 1
