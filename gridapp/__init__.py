@@ -28,6 +28,7 @@ FEATURES = [
     "matters",
     "notifications",
     "echowall",
+    "appointments",
     "sync",
     "pwa",
     "console",
