@@ -220,12 +220,6 @@ def booking_page(code: str):
     )
 
 
-MESSAGES = {
-    "changed": lambda: _("Your booking has been changed."),
-    "cancelled": lambda: _("Your booking has been cancelled."),
-    "rated": lambda: _("Thank you for your rating."),
-}
-
 
 @bp.route("/b/m/<code>/change", methods=["GET", "POST"])
 @limiter.limit(_limit("APPT_PAGE_LIMIT"), methods=["GET"])
