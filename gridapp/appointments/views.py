@@ -220,7 +220,6 @@ def booking_page(code: str):
     )
 
 
-
 @bp.route("/b/m/<code>/change", methods=["GET", "POST"])
 @limiter.limit(_limit("APPT_PAGE_LIMIT"), methods=["GET"])
 @limiter.limit(_limit("APPT_CHANGE_LIMIT"), methods=["POST"])

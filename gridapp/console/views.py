@@ -44,6 +44,7 @@ def nav_items() -> list[dict[str, Any]]:
 
 
 def init_app(app: Flask) -> None:
+    from gridapp.appointments import console as _appointments  # noqa: F401  (pages on bp)
     from gridapp.console import (  # noqa: F401  (their routes land on bp)
         admin,
         announcements,
@@ -55,7 +56,6 @@ def init_app(app: Flask) -> None:
         tasks,
         visits,
     )
-    from gridapp.appointments import console as _appointments  # noqa: F401  (pages on bp)
     from gridapp.core import ROLE_HOMES
 
     app.register_blueprint(bp)
