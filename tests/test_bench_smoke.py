@@ -9,7 +9,16 @@ from tests.conftest import BACKEND
 
 
 def test_every_named_benchmark_exists():
-    assert {"registry", "matters", "push", "sync", "dashboard", "app_start", "morning"} <= set(
+    assert {
+        "registry",
+        "matters",
+        "push",
+        "sync",
+        "dashboard",
+        "app_start",
+        "morning",
+        "booking",
+    } <= set(  # fmt: skip
         available()
     )
 

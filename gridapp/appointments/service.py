@@ -17,6 +17,7 @@ import datetime as dt
 from typing import Any
 
 from flask_babel import gettext as _
+from peewee import IntegrityError
 
 from gridapp.appointments import catalogue, rules
 from gridapp.appointments.models import ApptService, ApptSlot, Booking, BookingEvent
@@ -134,12 +135,17 @@ def check_resident(
     return {"name": name, "phone": phone, "grid": grid_id or None, "address": address, "note": note}
 
 
-def _new_code() -> str:
-    for _i in range(20):
-        code = rules.new_code()
-        if not Booking.select().where(Booking.code == code).exists():
-            return code
-    raise RuntimeError("could not allocate a booking code")
+def _insert(fields: dict[str, Any]) -> Booking:
+    """Insert with a fresh code; a collision (31^10 codes: practically never) takes another in a
+    savepoint instead of costing every booking a lookup first."""
+    for attempt in range(5):
+        try:
+            with db.atomic():
+                return Booking.create(code=rules.new_code(), **fields)
+        except IntegrityError:
+            if attempt == 4:
+                raise
+    raise RuntimeError("unreachable")
 
 
 def book(
@@ -173,15 +179,16 @@ def book(
             )
         _claim(slot)
         at = now or utcnow()
-        booking = Booking.create(
-            code=_new_code(),
-            service=service.id,
-            slot=slot.id,
-            community=service.community_id,
-            starts_at=slot.starts_at,
-            created_at=at,
-            updated_at=at,
-            **fields,
+        booking = _insert(
+            {
+                "service": service.id,
+                "slot": slot.id,
+                "community": service.community_id,
+                "starts_at": slot.starts_at,
+                "created_at": at,
+                "updated_at": at,
+                **fields,
+            }
         )
         _event(booking, "book", "", "booked", None)
     return booking
