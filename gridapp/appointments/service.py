@@ -104,34 +104,38 @@ def _release(slot_id: int) -> None:
 def check_resident(
     service: ApptService, name: str, phone: str, grid_id: int | None, address: str, note: str
 ) -> dict[str, Any]:
-    """The resident's form, all fields checked before anything is written."""
+    """The resident's form, every field checked before anything is written; a 422 lists every
+    failing field (``errors``) so the phone shows them all at once, the first in ``field``."""
+    errors: list[tuple[str, str]] = []
     name = rules.clean_name(name)
     if not name:
-        raise ValidationFailed("name", _("Please give your name."))
-    if len(name) > rules.NAME_MAX or has_control(name):
-        raise ValidationFailed("name", _("At most %(n)d characters.", n=rules.NAME_MAX))
+        errors.append(("name", _("Please give your name.")))
+    elif len(name) > rules.NAME_MAX or has_control(name):
+        errors.append(("name", _("At most %(n)d characters.", n=rules.NAME_MAX)))
     phone = rules.normalise_phone(phone)
     if not rules.phone_ok(phone):
-        raise ValidationFailed(
-            "phone",
-            _("Enter an 11-digit mobile number or a landline with area code, e.g. 010-12345678."),
-        )
+        msg = _("Enter an 11-digit mobile number or a landline with area code, e.g. 010-12345678.")
+        errors.append(("phone", msg))
     address = (address or "").strip()
     note = (note or "").strip()
     if len(address) > rules.ADDRESS_MAX or has_control(address):
-        raise ValidationFailed("address", _("At most %(n)d characters.", n=rules.ADDRESS_MAX))
+        errors.append(("address", _("At most %(n)d characters.", n=rules.ADDRESS_MAX)))
     if len(note) > rules.NOTE_MAX or has_control(note):
-        raise ValidationFailed("note", _("At most %(n)d characters.", n=rules.NOTE_MAX))
+        errors.append(("note", _("At most %(n)d characters.", n=rules.NOTE_MAX)))
     if service.place == "home":
         if not address:
-            raise ValidationFailed("address", _("Please give the address to visit."))
+            errors.append(("address", _("Please give the address to visit.")))
         grid = Grid.get_or_none(Grid.id == grid_id) if grid_id else None
         if grid is None or grid.community_id != service.community_id:
-            raise ValidationFailed("grid_id", _("Choose your grid."))
+            errors.append(("grid_id", _("Choose your grid.")))
     elif grid_id:
         grid = Grid.get_or_none(Grid.id == grid_id)
         if grid is None or grid.community_id != service.community_id:
             grid_id = None
+    if errors:
+        first = ValidationFailed(*errors[0])
+        first.errors = [{"field": f, "message": str(m)} for f, m in errors]
+        raise first
     return {"name": name, "phone": phone, "grid": grid_id or None, "address": address, "note": note}
 
 
@@ -177,7 +181,6 @@ def book(
             raise Conflict(
                 _("This phone already has a booking at this time."), code="duplicate", field="slot"
             )
-        _claim(slot)
         at = now or utcnow()
         booking = _insert(
             {
@@ -191,6 +194,9 @@ def book(
             }
         )
         _event(booking, "book", "", "booked", None)
+        # Last, so the slot row's lock (PostgreSQL) is held from this UPDATE to the commit only:
+        # a full slot rolls the booking and its event back with it.
+        _claim(slot)
     return booking
 
 

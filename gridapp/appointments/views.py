@@ -95,7 +95,9 @@ def _slot_days(slots: list[dict[str, Any]]) -> list[dict[str, Any]]:
     days: dict[str, dict[str, Any]] = {}
     for s in slots:
         key = local_text(s["starts_at"], "%Y-%m-%d")
-        day = days.setdefault(key, {"date": key, "slots": []})
+        day = days.setdefault(
+            key, {"date": key, "weekday": dt.date.fromisoformat(key).weekday(), "slots": []}
+        )
         day["slots"].append({**s, "value": s["starts_at"].strftime("%Y-%m-%dT%H:%M:%SZ")})
     for d in days.values():
         d["left"] = sum(max(0, s["left"]) for s in d["slots"])
@@ -137,7 +139,10 @@ def book_page(token: str, service_id: int):
         )
         try:
             if starts is None:
-                raise Problem(_("Please choose a time."), field="slot", status=422)
+                errors["slot"] = _("Please choose a time.")
+                service.check_resident(svc, form["name"], form["phone"], grid_id,
+                                       form["address"], form["note"])  # fmt: skip
+                raise Problem(errors["slot"], field="slot", status=422)
             b = service.book(
                 community.id,
                 svc.id,
@@ -149,7 +154,8 @@ def book_page(token: str, service_id: int):
                 note=form["note"],
             )
         except Problem as exc:
-            errors[(exc.field or "slot").split(".")[0]] = str(exc.detail or exc.title)
+            for err in exc.errors or [{"field": exc.field, "message": exc.detail or exc.title}]:
+                errors.setdefault((err["field"] or "slot").split(".")[0], str(err["message"]))
             status = 409 if isinstance(exc, Conflict) else 422
         else:
             return redirect(url_for("appointments.booking_page", code=b.code, new=1), 303)
