@@ -1,7 +1,7 @@
 """Reminders the day before: each community's staff get one inbox notice (``notify``) with
 tomorrow's count, and each resident an SMS through ``gridapp.notifications.sms.send_to_phone``
-when that channel exists and is configured (branch ``sms``; until it is merged the import
-fails and residents are not texted — the staff notice still goes out).
+when that channel is configured (template ``appointment_reminder``, its provider template id
+in ``SMS_TEMPLATES``; a landline gets none; not configured: the staff notice still goes out).
 
 Claimed set-based like the deadline jobs: ``UPDATE appt_booking SET reminded_at = now WHERE
 id IN (…) AND reminded_at IS NULL`` in the transaction that writes the notices, so two passes
@@ -9,7 +9,6 @@ id IN (…) AND reminded_at IS NULL`` in the transaction that writes the notices
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 from collections import Counter
@@ -35,19 +34,28 @@ SMS_TEXT = "您预约的{service}将于{time}在{place}办理，预约码{code}�
 
 
 def _sms():
-    """``send_to_phone`` of the SMS channel, or None while branch ``sms`` is not merged."""
+    """``send_to_phone`` of the SMS channel (branch ``sms``), or None where it is absent."""
     try:
-        from gridapp.notifications import sms
+        from gridapp.notifications.sms import send_to_phone
     except ImportError:
         return None
-    send = getattr(sms, "send_to_phone", None)
-    register = getattr(sms, "register_template", None)
-    if send is None:
-        return None
-    if register is not None:
-        with contextlib.suppress(Exception):  # already registered
-            register(SMS_TEMPLATE, SMS_PARAMS, SMS_TEXT)
-    return send
+    return send_to_phone
+
+
+def _register_template() -> None:
+    try:
+        from gridapp.notifications.sms import register_template
+    except ImportError:
+        return
+    register_template(
+        SMS_TEMPLATE,
+        SMS_PARAMS,
+        SMS_TEXT,
+        max_len={"service": 20, "time": 12, "place": 20, "code": 11},
+    )
+
+
+_register_template()  # at import, so the provider template id can be configured for it
 
 
 def _staff(community_ids: list[int]) -> dict[int, list[int]]:
@@ -122,14 +130,16 @@ def remind_tomorrow(now: dt.datetime | None = None) -> dict[str, int]:
 
 
 def _text_resident(send: Any, b: Booking) -> int:
+    if not rules.MOBILE.fullmatch(b.phone):
+        return 0  # a landline gets no SMS
     try:
         sid = send(
             b.phone,
             SMS_TEMPLATE,
             {
-                "service": b.service.name,
+                "service": b.service.name[:20],
                 "time": local_text(b.starts_at, "%m-%d %H:%M"),
-                "place": b.service.location or b.service.name,
+                "place": (b.service.location or b.service.name)[:20],
                 "code": rules.format_code(b.code),
             },
             purpose="appointment",
