@@ -25,7 +25,7 @@ from gridapp.masking import mask_name, mask_phone
 from gridapp.org.models import Community, User
 from gridapp.scope import Scope, scope_for
 from gridapp.textrules import has_control
-from gridapp.times import local_day_start_utc, local_today
+from gridapp.times import local_day_start_utc, local_text, local_today
 
 STAFF = ("supervisor", "admin")
 
@@ -204,12 +204,12 @@ def send_to_worker(actor: User, booking_id: int) -> Booking:
             raise ValidationFailed("grid_id", _("No grid worker is assigned there."))
         due = max(b.slot.ends_at, utcnow() + dt.timedelta(hours=1))
         desc = _(
-            "At-home service %(s)s for %(n)s (%(p)s), %(a)s. Booking %(c)s.",
+            "At-home service %(s)s for %(n)s (%(p)s), %(a)s, %(t)s.",
             s=service.name,
             n=mask_name(b.name),
             p=mask_phone(b.phone),
             a=b.address,
-            c=rules.format_code(b.code),
+            t=local_text(b.starts_at),
         )
         res = assign_task(
             actor,
@@ -246,12 +246,6 @@ def on_task_done(task: Any, actor: User) -> None:
         arrived_at=b.arrived_at or now,
         called_at=b.called_at or now,
     )
-
-
-def board(actor: User, community_id: int, day: dt.date | None = None) -> dict[str, Any]:
-    """Queue numbers being served and waiting (for a screen in the hall)."""
-    view = day_view(actor, community_id, day)
-    return {"serving": view["serving"], "waiting": view["waiting"]}
 
 
 __all__ = ["act", "call_next", "day_view", "send_to_worker", "on_task_done", "queue_number"]

@@ -156,7 +156,8 @@ def test_at_home_service_becomes_the_workers_task_and_its_done_handles_it(appt):
     b = desk.send_to_worker(appt.sup, b.id)
     task = Task.get_by_id(b.task_id)
     assert task.assignee_id == appt.worker.id and "3栋2单元101" in task.description
-    assert "13812345678" not in task.description
+    assert "13812345678" not in task.description and b.code not in task.description
+    assert rules.format_code(b.code) not in task.description  # only the resident rates
     with pytest.raises(Conflict):
         desk.send_to_worker(appt.sup, b.id)
     for action in ("accept", "start"):

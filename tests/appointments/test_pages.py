@@ -68,6 +68,7 @@ def test_staff_desk_and_resident_rating(app, appt, login_as):
     day = staff.get("/console/appointments", query_string={"day": _slot_value(appt.hall)[:10]})
     html = day.get_data(as_text=True)
     assert day.status_code == 200 and "138****5678" in html and "13812345678" not in html
+    assert b.code not in html
     token = form_token(html)
     for action in ("arrive", "call", "handle"):
         b = Booking.get_by_id(b.id)
@@ -117,6 +118,7 @@ def test_api_day_actions_and_stats(app, appt, login_as):
                   query_string={"day": _slot_value(appt.hall)[:10]}).get_json()  # fmt: skip
     assert [x["id"] for x in day["bookings"]] == [b.id]
     assert day["bookings"][0]["phone"] == "138****5678"
+    assert b.code not in str(day)  # staff never hold the resident's code
     r = api.post(f"/api/v1/appointments/bookings/{b.id}/actions", json={"action": "arrive"})
     assert r.status_code == 200 and r.get_json()["state"] == "arrived"
     r = api.post(f"/api/v1/appointments/bookings/{b.id}/actions", json={"action": "arrive"})
