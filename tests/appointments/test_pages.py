@@ -127,3 +127,15 @@ def test_api_day_actions_and_stats(app, appt, login_as):
     assert api.get("/api/v1/appointments/services").status_code == 200
     worker = api_login(app.test_client(), appt.worker.username)
     assert worker.get("/api/v1/appointments/day").status_code == 403
+
+
+def test_pages_in_english_and_chinese(app, appt, login_as):
+    client = app.test_client()
+    zh = client.get(f"/b/{appt.grid_token}").get_data(as_text=True)
+    assert "预约办事" in zh and "请携带" in zh
+    en = client.get(f"/b/{appt.grid_token}?lang=en").get_data(as_text=True)
+    assert "Book a service" in en and "Please bring:" in en
+    staff = login_as(appt.sup)
+    assert "今日窗口" in staff.get("/console/appointments").get_data(as_text=True)
+    page = staff.get("/console/appointments?lang=en").get_data(as_text=True)
+    assert "Today's desk" in page and "Call next" in page
