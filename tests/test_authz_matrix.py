@@ -39,8 +39,8 @@ FORBIDDEN = {
 # Ids an operation names a scoped record by (path, query or body).
 SCOPED = {"household_id", "building_id", "resident_id", "matter_id", "task_id", "visit_id",
           "photo_id", "grid_id", "grid_ids", "community_id", "campaign_id", "worker_id",
-          "household", "code", "token", "user_id", "row_id", "session_id",
-          "news_id"}  # fmt: skip
+          "household", "code", "token", "user_id", "row_id", "session_id", "service_id",
+          "booking_id", "news_id"}  # fmt: skip
 # Operations that end the session or are anonymous by design.
 SKIP = {("post", "/api/v1/auth/logout"), ("post", "/api/v1/auth/login"), ("post", "/logout"),
         ("post", "/login"), ("post", "/lang/<code>")}  # fmt: skip
@@ -49,6 +49,7 @@ PUBLIC_PREFIXES = (
     "/t/",
     "/w/",
     "/n/",
+    "/b/",
     "/api/v1/track/",
     "/login",
     "/lang/",
@@ -60,6 +61,7 @@ PUBLIC_PREFIXES = (
     "/api/v1/push/key",
     "/app",
     "/open311/",  # Open311 GeoReport v2: keyless reads of public data, key-authenticated POST
+    "/hooks/",  # providers' callbacks (SMS status reports): a secret in the URL, no session
 )  # the PWA's shell: cached for offline use, logs in itself, no data
 # fmt: skip
 # Page routes by who may open them (a new page must be listed here, or this test fails).
@@ -68,6 +70,7 @@ PAGE_ROLES: list[tuple[str, set[str]]] = [
     ("/console/department", {"department"}),
     ("/console/matters/<int:matter_id>", {"supervisor", "admin", "department"}),
     ("/console/news", {"supervisor", "admin"}),
+    ("/console/appointments", {"supervisor", "admin"}),
     ("/console/", {"supervisor", "admin"}),
     ("/console", {"supervisor", "admin"}),
     ("/echowall/", {"supervisor", "admin"}),
@@ -93,6 +96,8 @@ class World:
     """Four grids' worth of records, each with its scope's marker, and one user per role."""
 
     def __init__(self, app, org, make_user) -> None:
+        from gridapp.appointments import catalogue as appt_catalogue
+        from gridapp.appointments import service as appt_service
         from gridapp.echowall.service import token_for
         from gridapp.matters import service as msvc
         from gridapp.org.models import Community, Department, Grid, Street
@@ -145,6 +150,12 @@ class World:
             log_visit(worker, visit_id, {"household_id": h["id"], "notes": f"{mk}V"})
             photo, _ = store_photo(worker, str(uuid.uuid4()), _jpeg(), owner_type="visit",
                                    owner_id=visit_id)  # fmt: skip
+            svc = appt_catalogue.save_service(self.admin, {
+                "community_id": grid.community_id, "name": f"{mk}S",
+                "hours": {str(d): [["09:00", "12:00", 3]] for d in range(7)}})  # fmt: skip
+            starts = appt_catalogue.open_slots(svc)[0]["starts_at"]
+            booking = appt_service.book(grid.community_id, svc.id, starts, "张三", "13712345678",
+                                        grid_id=grid.id)  # fmt: skip
             self.ids[name] = {
                 "grid_id": grid.id, "grid_ids": [grid.id], "community_id": grid.community_id,
                 "building_id": b["id"], "household_id": h["id"], "household": h["id"],
@@ -153,6 +164,7 @@ class World:
                 "photo_id": photo.id, "worker_id": worker.id, "user_id": worker.id,
                 "row_id": grid.id, "code": m.code, "token": token_for("grid", grid.id),
                 "department_ids": [dept_of[name]], "department_id": dept_of[name],
+                "service_id": svc.id, "booking_id": booking.id,
             }  # fmt: skip
             # A news item of the grid's community, unpublished (scheduled for next year): only
             # editors in scope may see it. Communities share items, so G1 and G2 share one.
@@ -165,7 +177,8 @@ class World:
                 )  # fmt: skip
             self.ids[name]["news_id"] = news_item.id
             self.markers[name] = {"R": f"{mk}R", "M": f"{mk}M", "T": f"{mk}T", "V": f"{mk}V",
-                                  "code": m.code, "N": news_item.title}  # fmt: skip
+                                  "S": f"{mk}S", "code": m.code,
+                                  "N": news_item.title}  # fmt: skip
         self.clients = {
             role: api_login(app.test_client(), user.username) for role, user in self.users.items()
         }
@@ -190,6 +203,8 @@ class World:
                 out += [marks["R"], marks["T"], marks["V"]]
         if path.startswith(("/t/", "/api/v1/track/")):  # public: the code's holder sees its matter
             out = [s for s in out if not s.endswith("M") and not re.fullmatch(r"[A-Z0-9]+", s)]
+        if path.startswith("/b/"):  # public: a community's service catalogue
+            out = [s for s in out if not s.endswith("S")]
         return sorted(set(out))
 
 
@@ -200,6 +215,8 @@ def world(request, app, org, make_user):
     app.config["UPLOAD_LIMIT_PHOTO_USER"] = "10000 per minute"
     app.config["UPLOAD_LIMIT_PHOTO_ADDRESS"] = "10000 per minute"
     app.config["ECHOWALL_SUBMIT_LIMIT"] = "10000 per minute"
+    app.config["APPT_BOOK_LIMIT"] = "10000 per minute"
+    app.config["APPT_CHANGE_LIMIT"] = "10000 per minute"
     return request.param, World(app, org, make_user)
 
 

@@ -18,6 +18,7 @@ def test_every_named_benchmark_exists():
         "app_start",
         "morning",
         "news_fanout",
+        "booking",
     } <= set(available())
 
 

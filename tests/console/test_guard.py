@@ -48,6 +48,14 @@ PAGES.update(
 )
 PAGES.update({"console.visits": SUP, "console.households_due": SUP})
 PAGES.update({"console.sessions": ("admin",)})
+PAGES.update(
+    {
+        "console.appointments": SUP,
+        "console.appointments_services": SUP,
+        "console.appointments_service": SUP,
+        "console.appointments_stats": SUP,
+    }
+)
 
 
 def _url(app, endpoint, people):
