@@ -152,6 +152,8 @@ def news_edit(news_id: int):
         images, attachments = _uploads()
         data = _form_data()
         data.pop("community_id", None)  # an item stays in its community
+        if data["publish_at"] is None:  # left empty: keep the publish time (expiry empty: none)
+            data.pop("publish_at")
         updated = service.update_item(
             actor(), current_scope(), news_id, version, data,
             images=images, attachments=attachments,

@@ -188,6 +188,10 @@ def update_item(
         write_audit(actor.id, "news.update", "news_item", item.id)
         fresh = NewsItem.get_by_id(item.id)
         if fresh.released_at is not None:
+            if fresh.publish_at > now():
+                # Moved back into the future: released again at its new time (followers
+                # already pushed are not pushed twice: one delivery per item and follower).
+                NewsItem.update(released_at=None).where(NewsItem.id == item.id).execute()
             record_item_change(fresh)
     release_due(now(), only=[item.id])
     return NewsItem.get_by_id(item.id)
