@@ -100,7 +100,7 @@ def _form_page(item: NewsItem | None, values: dict, error: Problem | None = None
         communities=service.editable_communities(scope),
         error=error,
         local_input=_local_input,
-        kinds=[("news", _("News")), ("policy", _("Policy notice"))],
+        kinds=[("news", _("General news")), ("policy", _("Policy notice"))],
     ), (error.status if error else status)
 
 
