@@ -27,6 +27,7 @@ FEATURES = [
     "tasks",
     "matters",
     "notifications",
+    "notifications.sms",
     "echowall",
     "news",
     "sync",

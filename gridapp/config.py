@@ -58,7 +58,8 @@ def translation_directories() -> list[Path]:
     """The core catalog plus one per feature (``gridapp/<feature>/translations``), merged at
     runtime, so features add their strings without touching a shared file."""
     base = ROOT / "gridapp"
-    return [base / "translations", *sorted(p for p in base.glob("*/translations") if p.is_dir())]
+    found = [*base.glob("*/translations"), *base.glob("*/*/translations")]  # sub-features too
+    return [base / "translations", *sorted(p for p in found if p.is_dir())]
 
 
 def build_config(instance: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -347,6 +347,10 @@ def channels(app: Flask | None = None) -> dict[str, Channel]:
             ),
             "console": ConsoleChannel(),
         }
+        from gridapp.notifications import sms
+
+        if sms.configured(app):
+            built["sms"] = sms.build(app)
         app.extensions["gridapp.channels"] = built
     return built
 
