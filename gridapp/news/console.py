@@ -16,6 +16,7 @@ from gridapp.console.guard import SUPERVISORS, actor, roles_required
 from gridapp.echowall.service import token_for
 from gridapp.errors import Conflict, Problem, ValidationFailed
 from gridapp.news import files, follow, service
+from gridapp.news import sms as news_sms
 from gridapp.news.models import NewsItem
 from gridapp.throttle import throttle_upload
 from gridapp.times import local_to_utc, to_local
@@ -80,6 +81,7 @@ def news_list():
         communities=communities,
         names={c.id: c.name for c in communities},
         followers=follow.follower_counts([c.id for c in communities]),
+        sms_followers=news_sms.counts([c.id for c in communities]),
         pages={
             c.id: url_for("news_public.news_list", token=token_for("community", c.id))
             for c in communities
