@@ -36,7 +36,7 @@ def _page(token: str, step: str, *, phone: str = "", error: Problem | None = Non
         token=token,
         step=step,
         phone=phone,
-        consent=sms.consent_text(masked or "___", community.name),
+        consent=sms.consent_text(masked or _("this number"), community.name),
         error=error,
         message=message,
     ), (error.status if error else status)

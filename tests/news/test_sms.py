@@ -103,3 +103,22 @@ def test_the_code_expires_and_tries_are_limited(news, org, app, fake_sms):  # no
     with pytest.raises(ValidationFailed):  # the right code after five wrong ones
         sms.verify(news.token, "13812345678", code)
     assert NewsSmsFollower.get().verified_at is None
+
+
+@pytest.mark.browser
+def test_sms_sign_up_on_a_phone(live_server, page, news, fake_sms, artifacts_dir):  # noqa: F811
+    page.goto(f"{live_server.url}/n/{news.token}")
+    page.click("#sms-link")
+    page.fill("#sms-phone", "13812345678")
+    page.check("#sms-consent")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.screenshot(path=str(artifacts_dir / "news-sms-phone.png"), full_page=True)
+    page.click("#sms-send")
+    page.wait_for_selector("#sms-code")
+    (code,) = re.findall(r"验证码(\d{6})", texts(fake_sms)[-1])
+    page.fill("#sms-code", code)
+    page.click("#sms-verify")
+    page.wait_for_selector("#news-sms[data-step='done']")
+    assert "138****5678" in page.locator("#sms-message").inner_text()
+    page.screenshot(path=str(artifacts_dir / "news-sms-done.png"), full_page=True)
+    assert NewsSmsFollower.get().verified_at is not None
