@@ -296,8 +296,17 @@ def read_counts(item_ids: list[int]) -> dict[int, dict[str, int]]:
     return out
 
 
-def list_items(scope: Scope, community_id: int | None = None, page: int = 1, per_page: int = 20):
+def list_items(
+    scope: Scope,
+    community_id: int | None = None,
+    page: int = 1,
+    per_page: int = 20,
+    published_only: bool = False,
+):
+    """Items in scope, newest publish time first (``published_only``: what residents see)."""
     q = item_query(scope)
+    if published_only:
+        q = q.where(visible_condition(now()))
     if community_id is not None:
         q = q.where(NewsItem.community == community_id)
     rows = list(q.order_by(NewsItem.publish_at.desc(), NewsItem.id.desc()).paginate(page, per_page))
