@@ -16,6 +16,7 @@ from gridapp.console.guard import SUPERVISORS, actor, roles_required
 from gridapp.echowall.service import token_for
 from gridapp.errors import Conflict, Problem, ValidationFailed
 from gridapp.news import files, follow, service
+from gridapp.news import sms as news_sms
 from gridapp.news.models import NewsItem
 from gridapp.throttle import throttle_upload
 from gridapp.times import local_to_utc, to_local
@@ -80,6 +81,7 @@ def news_list():
         communities=communities,
         names={c.id: c.name for c in communities},
         followers=follow.follower_counts([c.id for c in communities]),
+        sms_followers=news_sms.counts([c.id for c in communities]),
         pages={
             c.id: url_for("news_public.news_list", token=token_for("community", c.id))
             for c in communities
@@ -100,7 +102,7 @@ def _form_page(item: NewsItem | None, values: dict, error: Problem | None = None
         communities=service.editable_communities(scope),
         error=error,
         local_input=_local_input,
-        kinds=[("news", _("News")), ("policy", _("Policy notice"))],
+        kinds=[("news", _("General news")), ("policy", _("Policy notice"))],
     ), (error.status if error else status)
 
 
@@ -152,6 +154,8 @@ def news_edit(news_id: int):
         images, attachments = _uploads()
         data = _form_data()
         data.pop("community_id", None)  # an item stays in its community
+        if data["publish_at"] is None:  # left empty: keep the publish time (expiry empty: none)
+            data.pop("publish_at")
         updated = service.update_item(
             actor(), current_scope(), news_id, version, data,
             images=images, attachments=attachments,

@@ -8,10 +8,9 @@ crash, claims nothing already claimed), and the claimed ones go through the ``we
 (pipelined POSTs). Outcomes as ``notifications.rules.judge`` says: sent; gone (404/410: the
 follower is deleted); retry (429/5xx/network: back to queued, a later ``retry_job``); failed.
 
-SMS: a resident who opted in to SMS would be reached through branch sms's
-``gridapp.notifications.sms.send_to_phone``; that branch had not landed when this was written,
-so ``EXTRA_CHANNELS`` is the hook: each callable gets ``(item, community)`` after the Web Push
-batches (see docs/news.md).
+SMS: ``EXTRA_CHANNELS`` holds callables ``(item, community)`` run after the Web Push
+batches; ``news.sms.send_item`` (texts to the verified phones, once per item and phone through
+``send_to_phone``'s dedupe key) is registered there at start-up.
 """
 
 from __future__ import annotations

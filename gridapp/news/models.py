@@ -129,3 +129,23 @@ class NewsSalt(BaseModel):
 
     class Meta:
         table_name = "news_salt"
+
+
+class NewsSmsFollower(BaseModel):
+    """A resident's SMS opt-in for a community's news: a mainland mobile (E.164), proved by a
+    code sent to it (``verified_at``; unverified rows get nothing). The consent text and version
+    agreed to are kept; stopping deletes the row (a later opt-in starts again)."""
+
+    community = ForeignKeyField(Community, on_delete="CASCADE", index=False)
+    phone = CharField(max_length=20)
+    code_hash = CharField(max_length=64, default="")
+    code_sent_at = DateTimeField(null=True)
+    code_attempts = SmallIntegerField(default=0)
+    verified_at = DateTimeField(null=True)
+    consent_version = CharField(max_length=20, default="")
+    consent_text = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "news_sms_follower"
+        indexes = ((("community", "phone"), True), (("community", "verified_at"), False))

@@ -72,6 +72,7 @@ def news_list(token: str):
         items=items,
         images=images,
         excerpt=markup.plain,
+        sms_available=sms_available(),
     )
 
 
@@ -176,6 +177,12 @@ def news_feed(token: str):
     resp.mimetype = "application/atom+xml"
     resp.charset = "utf-8"
     return resp
+
+
+def sms_available() -> bool:
+    from gridapp.news import sms
+
+    return sms.available()
 
 
 def community_now():

@@ -188,6 +188,10 @@ def update_item(
         write_audit(actor.id, "news.update", "news_item", item.id)
         fresh = NewsItem.get_by_id(item.id)
         if fresh.released_at is not None:
+            if fresh.publish_at > now():
+                # Moved back into the future: released again at its new time (followers
+                # already pushed are not pushed twice: one delivery per item and follower).
+                NewsItem.update(released_at=None).where(NewsItem.id == item.id).execute()
             record_item_change(fresh)
     release_due(now(), only=[item.id])
     return NewsItem.get_by_id(item.id)
@@ -292,8 +296,17 @@ def read_counts(item_ids: list[int]) -> dict[int, dict[str, int]]:
     return out
 
 
-def list_items(scope: Scope, community_id: int | None = None, page: int = 1, per_page: int = 20):
+def list_items(
+    scope: Scope,
+    community_id: int | None = None,
+    page: int = 1,
+    per_page: int = 20,
+    published_only: bool = False,
+):
+    """Items in scope, newest publish time first (``published_only``: what residents see)."""
     q = item_query(scope)
+    if published_only:
+        q = q.where(visible_condition(now()))
     if community_id is not None:
         q = q.where(NewsItem.community == community_id)
     rows = list(q.order_by(NewsItem.publish_at.desc(), NewsItem.id.desc()).paginate(page, per_page))

@@ -27,7 +27,7 @@ PWA_STRINGS = {
 def init_app(app: Flask) -> None:
     from gridapp.console.guard import SUPERVISORS
     from gridapp.console.views import NAV
-    from gridapp.news import sync_entity
+    from gridapp.news import sms, sms_views, sync_entity  # noqa: F401  (sms_views: routes)
     from gridapp.pwa.strings import STRINGS
 
     app.register_blueprint(public.bp)
@@ -38,3 +38,4 @@ def init_app(app: Flask) -> None:
         NAV.insert(5, entry)
     STRINGS.update(PWA_STRINGS)
     sync_entity.register()
+    sms.init()

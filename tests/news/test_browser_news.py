@@ -136,3 +136,33 @@ def test_worker_sees_news_in_the_app_offline_and_shares_it(live_server, profile,
     finally:
         profile.set_offline(False)
     page.close()
+
+
+def test_supervisor_writes_news_in_the_console(live_server, browser, news, org, artifacts_dir):
+    from tests.conftest import PASSWORD
+
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(live_server.url + "/login")
+        page.fill("#username", news.sup.username)
+        page.fill("#password", PASSWORD)
+        page.click("#login-submit")
+        page.wait_for_url("**/console/**")
+        page.goto(live_server.url + "/console/news/new")
+        page.fill("#news-title", "小区停车位重新划线通知")
+        page.fill(
+            "#news-body", "本周末对小区停车位重新划线。\n\n- 周六：1–5 号楼\n- 周日：6–10 号楼"
+        )
+        page.check("#news-pinned")
+        page.screenshot(path=str(artifacts_dir / "news-console-form.png"), full_page=True)
+        page.click("#news-save")
+        page.wait_for_selector("#news-table")
+        row = page.locator("#news-table tbody tr").first
+        assert (
+            "小区停车位重新划线通知" in row.inner_text()
+            and row.get_attribute("data-status") == "published"
+        )
+        page.screenshot(path=str(artifacts_dir / "news-console-list.png"), full_page=True)
+    finally:
+        context.close()

@@ -96,3 +96,13 @@ def test_console_is_scoped(news, org):
     assert news.other_client.get(f"/console/news/{item['id']}").status_code == 404
     assert news.worker_client.get("/console/news").status_code in (302, 403)
     assert news.street_client.get(f"/console/news/{item['id']}").status_code == 200
+
+
+def test_console_edit_with_an_empty_publish_time_keeps_it(news, org):
+    from tests.news.conftest import publish
+
+    item = publish(news.sup_client, org.community.id)
+    before = NewsItem.get_by_id(item["id"]).publish_at
+    resp = news.sup_client.post(f"/console/news/{item['id']}", data=form(version="1"))
+    assert resp.status_code == 302
+    assert NewsItem.get_by_id(item["id"]).publish_at == before

@@ -240,3 +240,18 @@ def test_demo_news_is_deterministic_and_covers_every_state(news, org, client):
     assert NewsItem.select().where(NewsItem.pinned).count() == 2
     page = client.get(f"/n/{news.token}").get_data(as_text=True)
     assert "冬季消防安全提示" in page and "燃气安全入户检查" not in page
+
+
+def test_item_moved_back_into_the_future_is_released_again_at_its_time(news, org):
+    from gridapp.news.fanout import release_job
+
+    item = publish(news.sup_client, org.community.id, title="改期通知")
+    later = news.clock.now + dt.timedelta(hours=3)
+    resp = news.sup_client.patch(
+        f"/api/v1/news/{item['id']}", json={"version": 1, "publish_at": iso(later)}
+    )
+    assert resp.status_code == 200 and resp.get_json()["status"] == "scheduled"
+    assert news.worker_client.get(f"/api/v1/news/{item['id']}").status_code == 404
+    news.clock.set(later)
+    assert release_job.call_local() == [item["id"]]
+    assert news.worker_client.get(f"/api/v1/news/{item['id']}").status_code == 200
