@@ -109,12 +109,6 @@ def combine(webpush: str, others: Iterable[str]) -> Reach:
 # ---- reading the rows ----------------------------------------------------------------------
 
 
-def _ack_field():
-    """``delivery.delivered_at`` (the service worker's acknowledgment, branch escalate's
-    column); None on a schema without it, and then silence is not judged."""
-    return getattr(Delivery, "delivered_at", None)
-
-
 def push_histories(
     user_ids: Sequence[int], now: dt.datetime
 ) -> tuple[dict[int, dict[int, list[Sent]]], set[int]]:
@@ -129,14 +123,16 @@ def push_histories(
     ):
         subs[uid][sid] = []
     owner = {sid: uid for uid, m in subs.items() for sid in m}
-    ack = _ack_field()
     since = now - WINDOW
-    cols = [Delivery.subscription, Delivery.status, Delivery.sent_at, Delivery.updated_at]
-    if ack is not None:
-        cols.append(ack)
     if owner:
         q = (
-            Delivery.select(*cols)
+            Delivery.select(
+                Delivery.subscription,
+                Delivery.status,
+                Delivery.sent_at,
+                Delivery.updated_at,
+                Delivery.delivered_at,
+            )
             .where(
                 in_ids(Delivery.subscription, sorted(owner)),
                 Delivery.channel == "webpush",
@@ -146,9 +142,8 @@ def push_histories(
             .order_by(Delivery.id)
             .tuples()
         )
-        for sid, status, sent_at, updated_at, *acked in q:
-            when = sent_at or updated_at
-            subs[owner[sid]][sid].append(Sent(status, when, acked[0] if acked else None))
+        for sid, status, sent_at, updated_at, delivered_at in q:
+            subs[owner[sid]][sid].append(Sent(status, sent_at or updated_at, delivered_at))
     # Gone subscriptions are deleted (their deliveries keep a NULL subscription): read who they
     # belonged to through the notification.
     gone = {

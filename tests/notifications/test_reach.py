@@ -110,13 +110,8 @@ def _subscribe(user, n: int = 0):
 
 def _delivery(user, sub, status: str, sent_at: dt.datetime, delivered_at=None):
     from gridapp.notifications.models import Delivery, Notification
-    from gridapp.notifications.reach import _ack_field
 
     n = Notification.create(recipient=user.id, type="task.assigned", title="t")
-    fields = {}
-    if delivered_at is not None:
-        assert _ack_field() is not None, "delivery.delivered_at not in this schema yet"
-        fields["delivered_at"] = delivered_at
     return Delivery.create(
         notification=n.id,
         channel="webpush",
@@ -126,7 +121,7 @@ def _delivery(user, sub, status: str, sent_at: dt.datetime, delivered_at=None):
         created_at=sent_at,
         updated_at=sent_at,
         sent_at=sent_at if status == "sent" else None,
-        **fields,
+        delivered_at=delivered_at,
     )
 
 
@@ -151,6 +146,17 @@ def test_reach_reads_subscriptions_deliveries_and_channels(app, make_user):
     assert got[gone.id] == Reach("failing", ("sms",), "sms")
     assert got[silent.id] == Reach("failing", (), None)
     assert wecom.asked == [sorted(ids)]  # one batch question per channel
+
+
+def test_an_acknowledgment_through_receipts_keeps_push_working(app, make_user):
+    from gridapp.notifications import receipts
+
+    user = make_user("grid_worker")
+    sub = _subscribe(user)
+    old = [_delivery(user, sub, "sent", NOW - days * DAY) for days in (5, 4, 3)]
+    assert reach([user.id], NOW, registry={})[user.id].webpush == "failing"
+    assert receipts.mark_delivered(old[-1].id, NOW - 2 * DAY)
+    assert reach([user.id], NOW, registry={})[user.id].webpush == "working"
 
 
 def test_old_outcomes_and_other_channels_deliveries_do_not_count(app, make_user):
