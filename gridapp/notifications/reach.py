@@ -30,9 +30,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from gridapp.db import utcnow
 from gridapp.notifications import channels as channel_registry
-from gridapp.notifications.delivery import in_ids
+from gridapp.notifications.delivery import clock, in_ids
 from gridapp.notifications.models import Delivery, Notification, PushSubscription
 
 log = logging.getLogger("gridapp.notifications")
@@ -197,7 +196,7 @@ def reach(
     ids = sorted({int(u) for u in user_ids})
     if not ids:
         return {}
-    now = now or utcnow()
+    now = now or clock()
     if registry is None:
         registry = channel_registry.channels()
     order = tuple(getattr(channel_registry, "CHANNEL_NAMES", ())) or tuple(registry)
@@ -207,3 +206,41 @@ def reach(
         uid: combine(webpush_state(subs.get(uid, {}), uid in gone, now), others.get(uid, ()))
         for uid in ids
     }
+
+
+class Device(NamedTuple):
+    """One of a user's subscriptions as the app shows it (``GET /notifications/reach``)."""
+
+    id: int
+    endpoint: str
+    state: str  # "working" | "failing"
+    last_sent_at: dt.datetime | None
+    last_acknowledged_at: dt.datetime | None
+
+
+def devices(user_id: int, now: dt.datetime | None = None) -> list[Device]:
+    """The user's subscriptions with each one's state, so the app on a phone can tell whether
+    *its own* push works (another phone of the same user may be the one that does)."""
+    now = now or clock()
+    subs, _gone = push_histories([user_id], now)
+    histories = subs.get(user_id, {})
+    endpoints = dict(
+        PushSubscription.select(PushSubscription.id, PushSubscription.endpoint)
+        .where(PushSubscription.user == user_id)
+        .tuples()
+    )
+    out = []
+    for sid in sorted(histories):
+        h = histories[sid]
+        sent = [x.sent_at for x in h if x.status == "sent" and x.sent_at is not None]
+        acks = [x.acked_at for x in h if x.acked_at is not None]
+        out.append(
+            Device(
+                sid,
+                endpoints.get(sid, ""),
+                subscription_state(h, now),
+                max(sent) if sent else None,
+                max(acks) if acks else None,
+            )
+        )
+    return out
