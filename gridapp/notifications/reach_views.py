@@ -39,6 +39,11 @@ class DeviceOut(BaseModel):
     last_acknowledged_at: UtcDateTime | None = None
 
 
+class AdviceOut(BaseModel):
+    code: str = Field(description='"push_failing" | "push_off" | "no_channel"')
+    text: str
+
+
 class ReachOut(BaseModel):
     webpush: str = Field(description='"working" | "failing" | "none"')
     devices: list[DeviceOut]
@@ -46,7 +51,7 @@ class ReachOut(BaseModel):
     best: str | None
     instead: ChannelOut | None = Field(description="the channel that reaches me without push")
     summary: str
-    advice: list[str]
+    advice: list[AdviceOut]
 
 
 @endpoint(api, "/notifications/reach", response=ReachOut, tags=["notifications"])

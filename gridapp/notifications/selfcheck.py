@@ -85,22 +85,35 @@ def describe(
             "No channel reaches you: new messages wait in the inbox and are seen only when "
             "the app is open."
         )
+    # Each piece of advice with a code, so the app can leave out what does not apply to the
+    # phone it runs on (no "turn push on" on a browser without push).
     advice = []
     if r.webpush == "failing":
         advice.append(
-            _(
-                "Push messages to your phone were not confirmed for days: the push service may "
-                "be unreachable from here. Open the app regularly; it refreshes itself."
-            )
+            {
+                "code": "push_failing",
+                "text": _(
+                    "Push messages to your phone were not confirmed for days: the push service "
+                    "may be unreachable from here. Open the app regularly; it refreshes itself."
+                ),
+            }
         )
     elif r.webpush == "none":
-        advice.append(_("Turn on push notifications in Settings if your phone offers them."))
+        advice.append(
+            {
+                "code": "push_off",
+                "text": _("Turn on push notifications in Settings if your phone offers them."),
+            }
+        )
     if instead is None:
         advice.append(
-            _(
-                "Ask your supervisor to bind your WeCom account or to record your mobile "
-                "number, so urgent messages reach you when the app is closed."
-            )
+            {
+                "code": "no_channel",
+                "text": _(
+                    "Ask your supervisor to bind your WeCom account or to record your mobile "
+                    "number, so urgent messages reach you when the app is closed."
+                ),
+            }
         )
     return {
         "webpush": r.webpush,

@@ -113,11 +113,15 @@ export async function bindCard(root) {
     const chans = server?.channels || [];
     box.dataset.here = s.here;
     box.dataset.instead = server?.instead?.name || "";
-    box.querySelector("#reach-status").textContent = t(`push_here_${s.here}`);
+    // The push card above already says unsupported / on / off; this one adds what it cannot.
+    const status = box.querySelector("#reach-status");
+    status.textContent = NOT_REACHED.has(s.here) && s.here !== "unsupported" ? t(`push_here_${s.here}`) : "";
+    status.hidden = !status.textContent;
+    const advice = (server?.advice || []).filter((a) => !(a.code === "push_off" && (s.here === "unsupported" || s.here === "denied")));
     box.querySelector("#reach-body").innerHTML = html`
       <p id="reach-instead">${insteadLine(server)}</p>
       ${chans.length ? html`<p>${t("reach_now")}</p><ul class="reach-channels">${chans.map((c) => html`<li data-channel="${c.name}">${c.label}</li>`)}</ul>` : ""}
-      ${(server?.advice || []).length ? html`<ul class="advice">${server.advice.map((a) => html`<li>${a}</li>`)}</ul>` : ""}
+      ${advice.length ? html`<ul class="advice">${advice.map((a) => html`<li data-code="${a.code}">${a.text}</li>`)}</ul>` : ""}
       <p class="muted">${t("reach_refreshes")}${server ? raw(" ") : ""}${server ? t("reach_as_of", { t: fmtDate(server.fetched_at, true) }) : ""}</p>`;
   };
   show(await status().catch(() => ({ here: "off", server: null })));

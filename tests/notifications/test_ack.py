@@ -115,7 +115,8 @@ def test_reach_of_a_worker_without_push_or_other_channels(worker, login_as):
         None,
         None,
     )
-    assert "收件箱" in body["summary"] and len(body["advice"]) == 2
+    assert "收件箱" in body["summary"]
+    assert [a["code"] for a in body["advice"]] == ["push_off", "no_channel"]
 
 
 def test_reach_of_a_subscribed_worker_then_silent_pushes(subscribed, push_service, clock):
@@ -133,7 +134,8 @@ def test_reach_of_a_subscribed_worker_then_silent_pushes(subscribed, push_servic
     body = client.get("/api/v1/notifications/reach").get_json()
     assert body["webpush"] == "failing" and body["devices"][0]["state"] == "failing"
     assert body["devices"][0]["last_sent_at"].endswith("Z")  # an offset, always
-    assert body["best"] is None and "推送" in body["advice"][0]
+    assert body["best"] is None and "推送" in body["advice"][0]["text"]
+    assert body["advice"][0]["code"] == "push_failing"
 
 
 def test_describe_names_the_channel_that_reaches_instead(app, make_user):
