@@ -178,3 +178,41 @@ def test_reach_with_the_apps_own_channels(app, make_user):
     with app.app_context():
         assert reach([user.id])[user.id] == Reach("working", ("webpush",), "webpush")
     assert reach([]) == {}
+
+
+def test_the_sql_aggregates_match_the_rules_reference(app, make_user):
+    """``push_health`` (grouped SQL) gives what ``summarise`` gives over the same rows."""
+    import random
+
+    from gridapp.notifications.models import Delivery
+    from gridapp.notifications.reach import WINDOW, push_health, summarise
+
+    rng = random.Random(5)
+    users = [make_user("grid_worker") for _ in range(4)]
+    subs = {}
+    for user in users:
+        for j in range(2):
+            sub = _subscribe(user, j)
+            subs[sub.id] = user.id
+            for i in range(rng.randint(0, 8)):
+                at = NOW - dt.timedelta(days=rng.uniform(0, 20), seconds=i)
+                status = rng.choice(["sent", "sent", "sent", "failed", "retry"])
+                acked = (
+                    at + dt.timedelta(minutes=1)
+                    if status == "sent" and rng.random() < 0.4
+                    else None
+                )
+                _delivery(user, sub, status, at, acked)
+    got, _gone = push_health([u.id for u in users], NOW)
+    for sid, uid in subs.items():
+        rows = (
+            Delivery.select()
+            .where(
+                Delivery.subscription == sid,
+                Delivery.status.in_(("sent", "failed", "gone")),
+                Delivery.created_at >= NOW - WINDOW,
+            )
+            .order_by(Delivery.id)
+        )
+        history = [Sent(d.status, d.sent_at or d.updated_at, d.delivered_at) for d in rows]
+        assert got[uid][sid] == summarise(history), sid
