@@ -116,6 +116,12 @@ STRINGS = {
         "Held messages arrive when the quiet hours end; urgent ones (new tasks, escalated matters) always come through. Every message is in the inbox either way."
     ),
     "push_types": _l("Push these messages"),
+    "other_channels": _l("If push does not reach me"),
+    "other_channels_hint": _l(
+        "Unread messages go on to these channels after the time the administrators set; reading a message anywhere stops them."
+    ),
+    "channel_wecom": _l("WeCom"),
+    "channel_sms": _l("SMS"),
     "settings_saved": _l("Saved."),
     "settings_online": _l("Connect to the network to see and change these settings."),
     "push_here_unsupported": _l("This browser cannot receive push notifications."),

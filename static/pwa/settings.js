@@ -33,6 +33,7 @@ export async function settings() {
         </div>
         <p class="muted">${t("quiet_hint")}</p>
         <fieldset><legend>${t("push_types")}</legend><div class="choices" id="notify-types"></div></fieldset>
+        <fieldset id="notify-channels" hidden><legend>${t("other_channels")}</legend><p class="muted">${t("other_channels_hint")}</p><div class="choices"></div></fieldset>
         <div class="actions"><button class="primary" type="submit" id="notify-save">${t("save")}</button></div>
       </form>
     </section>
@@ -102,10 +103,20 @@ async function bindNotifySettings(root) {
   const status = box.querySelector("#notify-status");
   const form = box.querySelector("#notify-form");
   const show = (data) => {
-    const on = new Map(data.preferences.filter((p) => p.channel === PUSH).map((p) => [p.type, p.enabled]));
-    box.querySelector("#notify-types").innerHTML = data.types
-      .map((type) => html`<label class="choice"><input type="checkbox" name="push-type" value="${type}"${on.get(type) ? raw(" checked") : ""}> ${t(`type_${type}`)}</label>`)
+    const on = new Map(data.preferences.map((p) => [`${p.type}|${p.channel}`, p.enabled]));
+    // Only what the admins' escalation policy offers for a type can be turned on.
+    const allows = (type, ch) => !data.allowed || (data.allowed[type] || []).includes(ch);
+    const box1 = (name, type, ch, label) => {
+      const ok = allows(type, ch);
+      return html`<label class="choice"><input type="checkbox" name="${name}" value="${type}" data-channel="${ch}"${on.get(`${type}|${ch}`) && ok ? raw(" checked") : ""}${ok ? "" : raw(" disabled")}> ${label}</label>`;
+    };
+    box.querySelector("#notify-types").innerHTML = data.types.map((type) => box1("push-type", type, PUSH, t(`type_${type}`))).join("");
+    const others = (data.available || []).filter((ch) => ch !== PUSH && ch !== "console");
+    const extra = box.querySelector("#notify-channels");
+    extra.querySelector(".choices").innerHTML = others
+      .map((ch) => data.types.filter((type) => allows(type, ch)).map((type) => box1("channel-pref", type, ch, `${t(`channel_${ch}`)} · ${t(`type_${type}`)}`)).join(""))
       .join("");
+    extra.hidden = others.length === 0;
     const q = data.quiet_hours;
     form.querySelector("#quiet-enabled").checked = q.enabled;
     form.querySelector("#quiet-start").value = q.start.padStart(5, "0");
@@ -125,7 +136,9 @@ async function bindNotifySettings(root) {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const body = {
-      preferences: [...form.querySelectorAll("input[name=push-type]")].map((c) => ({ type: c.value, channel: PUSH, enabled: c.checked })),
+      preferences: [...form.querySelectorAll("input[name=push-type], input[name=channel-pref]")]
+        .filter((c) => !c.disabled)
+        .map((c) => ({ type: c.value, channel: c.dataset.channel, enabled: c.checked })),
       quiet_hours: {
         enabled: form.querySelector("#quiet-enabled").checked,
         start: form.querySelector("#quiet-start").value,
