@@ -13,7 +13,8 @@ subscription existing:
 - "none": no subscription at all.
 
 The other channels say for themselves whom they can reach (``reachable(user_ids)``: bound to
-企业微信, has a number...). A channel without ``reachable`` (console) reaches nobody here.
+企业微信, has a number...). A channel without ``reachable`` reaches nobody here, nor does
+``console`` (a log line).
 The rules are pure (``subscription_state``, ``webpush_state``, ``combine``) so they are tested
 without a database; ``reach`` reads the rows for a batch of users with a few queries (H3's
 overview asks about every worker at once).
@@ -46,6 +47,9 @@ SILENT_AFTER = dt.timedelta(days=2)
 # ... and at least this many of them (one lost message is not a broken phone).
 SILENT_MIN = 2
 FINISHED = ("sent", "failed", "gone")
+# Judged apart (webpush: by outcomes and acknowledgments), or reaching no person (console: a
+# log line, although its ``reachable`` says everyone for the escalation's sake).
+NOT_A_PERSON = frozenset({"webpush", "console"})
 
 
 class Reach(NamedTuple):
@@ -256,7 +260,7 @@ def channel_reach(
     for name in names:
         ch = registry[name]
         fn = getattr(ch, "reachable", None)
-        if name == "webpush" or fn is None:
+        if name in NOT_A_PERSON or fn is None:
             continue
         try:
             found = set(fn(list(user_ids)))
