@@ -15,9 +15,32 @@ from gridapp.changes import record_change
 from gridapp.db import db
 from gridapp.notifications.models import Delivery, Notification, PushSubscription
 from tests.conftest import push_until_shown
+from tests.notifications.fakechannel import FakeProvider, LoopbackChannel
 from tests.pwa.conftest import open_app_as
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def sms_provider():
+    provider = FakeProvider()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
+def sms(sms_provider):
+    """An SMS-like channel, configured (``NOTIFY_EXTRA_CHANNELS``), reaching whoever has a
+    number in it."""
+    channel = LoopbackChannel("sms", sms_provider.url)
+    yield channel
+    channel.close()
+
+
+@pytest.fixture
+def app_overrides(sms):
+    return {"NOTIFY_EXTRA_CHANNELS": {"sms": sms}}
+
 
 # A phone whose browser has no push (most in mainland China), the app's focus throttle shortened
 # so the test need not wait 30 s, and the Badging API spied on (headless shows no icon).
@@ -58,32 +81,33 @@ def _overflow(page) -> bool:
 
 
 def test_without_push_the_app_names_the_fallback_and_refreshes_on_focus(
-    live_server, browser, make_user, grid_data, artifacts_dir
+    live_server, browser, make_user, grid_data, artifacts_dir, sms
 ):
     worker = make_user("grid_worker", username="w_nopush")
+    worker.phone = "13812341234"
+    worker.save()
+    sms.addresses[worker.id] = worker.phone
     phone = browser.new_context(locale="zh-CN", viewport={"width": 360, "height": 740})
     phone.add_init_script(NO_PUSH)
     page = open_app_as(phone, live_server.url, worker.username)
-    # Today: the notice says push does not reach this phone and what does instead (nothing
-    # but the inbox for a worker with no 企业微信 binding and no number).
-    notice = page.wait_for_selector("#reach-notice[data-here='unsupported']", timeout=15000)
-    page.wait_for_function(
-        "() => document.querySelector('#reach-instead')?.textContent.includes('收件箱')"
+    # Today: the notice says push does not reach this phone and what does instead: text
+    # messages to the worker's number, masked.
+    notice = page.wait_for_selector(
+        "#reach-notice[data-here='unsupported'][data-instead='sms']", timeout=15000
     )
     text = notice.inner_text()
-    assert "此浏览器无法接收推送通知" in text and "打开应用时" in text
+    assert "此浏览器无法接收推送通知" in text and "新消息将改由短信 138****1234通知您" in text
+    assert "13812341234" not in page.content()
     assert page.evaluate(SMALL_TARGETS, "#reach-notice a, #reach-notice button") == []
     assert not _overflow(page)
     page.screenshot(path=str(artifacts_dir / "reach-today-360.png"))
     # Settings says the same, with the server's advice.
     page.click(".tabbar a[href='#/settings']")
     card = page.wait_for_selector("#reach-card[data-here='unsupported']")
-    page.wait_for_function(
-        "() => document.querySelector('#reach-card .advice li') !== null", timeout=15000
-    )
-    assert "主管" in card.inner_text()  # ask the supervisor to bind 企业微信 or a number
-    # no "turn push on" on a browser that has none
-    assert page.query_selector("#reach-card [data-code='push_off']") is None
+    page.wait_for_selector("#reach-card .reach-channels li[data-channel='sms']", timeout=15000)
+    assert "短信 138****1234" in card.inner_text()
+    # no "turn push on" on a browser that has none, no "ask for a channel" when one reaches
+    assert page.query_selector("#reach-card .advice") is None
     assert not _overflow(page)
     page.screenshot(path=str(artifacts_dir / "reach-settings-360.png"), full_page=True)
 
@@ -126,7 +150,7 @@ def test_without_push_the_app_names_the_fallback_and_refreshes_on_focus(
     page.wait_for_timeout(1600)
     page.evaluate("() => window.dispatchEvent(new Event('focus'))")
     page.wait_for_timeout(500)
-    assert "收件箱" in page.inner_text("#reach-card")  # the last answer, kept on the phone
+    assert "短信 138****1234" in page.inner_text("#reach-card")  # the answer kept on the phone
     assert errors == []
     phone.close()
 
@@ -155,7 +179,11 @@ def test_the_server_saying_pushes_go_unacknowledged_shows_failing(
     )
     page = open_app_as(phone, live_server.url, worker.username)
     notice = page.wait_for_selector("#reach-notice[data-here='failing']", timeout=15000)
-    assert "数天未送达" in notice.inner_text()
+    page.wait_for_function(
+        "() => document.querySelector('#reach-instead')?.textContent.includes('收件箱')"
+    )
+    # No other channel reaches this worker: only the inbox, seen when the app is open.
+    assert "数天未送达" in notice.inner_text() and "打开应用时" in notice.inner_text()
     page.screenshot(path=str(artifacts_dir / "reach-failing-360.png"))
     phone.close()
 
