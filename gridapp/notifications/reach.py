@@ -160,7 +160,8 @@ def push_health(
     """Per user, per current subscription, the ``Health`` of the last ``WINDOW``'s pushes; and
     the users whose pushes went gone in that window (their subscription was deleted).
 
-    Aggregated in SQL (three grouped queries, whatever the number of pushes): reading every
+    Aggregated in SQL (one windowed, grouped query and a look-up of the latest rows' status,
+    whatever the number of pushes): reading every
     delivery row cost ten times the database's own work in peewee's per-value conversion
     (bench/reach.py)."""
     subs: dict[int, dict[int, Health]] = defaultdict(dict)
@@ -174,12 +175,12 @@ def push_health(
         subs[uid][sid] = Health(None, None, None, 0, None)
     since = now - WINDOW
 
-    def recent(model=Delivery):
+    def recent():
         return (
-            in_ids(model.subscription, sorted(owner)),
-            model.channel == "webpush",
-            model.status.in_(FINISHED),
-            model.created_at >= since,
+            in_ids(Delivery.subscription, sorted(owner)),
+            Delivery.channel == "webpush",
+            Delivery.status.in_(FINISHED),
+            Delivery.created_at >= since,
         )
 
     if owner:

@@ -237,3 +237,30 @@ def test_the_service_worker_acknowledges_a_push_and_badges_the_icon(
     )
     eventually(lambda: 2 in sw.evaluate("() => self.__badges"), page=page)
     page.close()
+
+
+def test_a_subscription_the_push_service_refuses_is_remembered(
+    live_server, browser, make_user, grid_data, artifacts_dir
+):
+    """Chrome in mainland China: PushManager exists, but subscribing fails (FCM unreachable).
+    The app remembers it and says so on Today, with the way to Settings."""
+    worker = make_user("grid_worker", username="w_fcm")
+    phone = browser.new_context(locale="zh-CN", viewport={"width": 360, "height": 740})
+    phone.grant_permissions(["notifications"], origin=live_server.url)
+    phone.add_init_script(
+        "PushManager.prototype.getSubscription = () => Promise.resolve(null);"
+        "PushManager.prototype.subscribe = () => Promise.reject("
+        "new DOMException('Registration failed - push service error', 'AbortError'));"
+    )
+    page = open_app_as(phone, live_server.url, worker.username)
+    page.click(".tabbar a[href='#/settings']")
+    page.wait_for_selector("#reach-card[data-here='off']", timeout=15000)
+    page.click("#push-toggle")
+    page.wait_for_selector("#reach-card[data-here='error']", timeout=15000)
+    assert "push service error" in page.inner_text("#push-state")
+    page.click(".tabbar a[href='#/today']")
+    notice = page.wait_for_selector("#reach-notice[data-here='error']")
+    assert "本机无法开启推送通知" in notice.inner_text()
+    assert page.query_selector("#reach-notice a[href='#/settings']") is not None
+    page.screenshot(path=str(artifacts_dir / "reach-error-360.png"))
+    phone.close()
