@@ -264,3 +264,21 @@ def test_a_subscription_the_push_service_refuses_is_remembered(
     assert page.query_selector("#reach-notice a[href='#/settings']") is not None
     page.screenshot(path=str(artifacts_dir / "reach-error-360.png"))
     phone.close()
+
+
+def test_the_notice_in_english_at_360_px(live_server, browser, make_user, grid_data, artifacts_dir):
+    worker = make_user("grid_worker", username="w_nopush_en")
+    worker.locale = "en"
+    worker.save()
+    phone = browser.new_context(locale="en-GB", viewport={"width": 360, "height": 740})
+    phone.add_init_script(NO_PUSH)
+    page = open_app_as(phone, live_server.url, worker.username)
+    notice = page.wait_for_selector("#reach-notice[data-here='unsupported']", timeout=15000)
+    page.wait_for_function(
+        "() => document.querySelector('#reach-instead')?.textContent.includes('inbox')"
+    )
+    assert "This browser cannot receive push notifications." in notice.inner_text()
+    assert page.evaluate(SMALL_TARGETS, "#reach-notice a, #reach-notice button") == []
+    assert not _overflow(page)
+    page.screenshot(path=str(artifacts_dir / "reach-today-en-360.png"))
+    phone.close()
