@@ -66,6 +66,8 @@ PUBLIC_PREFIXES = (
 # fmt: skip
 # Page routes by who may open them (a new page must be listed here, or this test fails).
 PAGE_ROLES: list[tuple[str, set[str]]] = [
+    ("/console/admin/notifications/policy", {"admin"}),
+    ("/console/admin/notifications/delivery", {"admin"}),
     ("/console/admin", {"admin"}),
     ("/console/department", {"department"}),
     ("/console/matters/<int:matter_id>", {"supervisor", "admin", "department"}),
@@ -84,6 +86,10 @@ MUST_READ = {
     "department": ["matters"],
     "admin": ["households", "residents", "matters", "tasks", "visits", "photos"],
 }
+
+
+# A worker's notification and its push delivery (the service worker's acknowledgment names both).
+SCOPED |= {"notification_id", "delivery_id"}
 
 
 def _jpeg() -> bytes:
@@ -190,6 +196,18 @@ class World:
         other_session = UserSession.select().where(UserSession.user == bystander.id).get().id
         for ids in self.ids.values():
             ids["session_id"] = other_session
+        # Each grid worker's pushed notification: the service worker's acknowledgment names it
+        # and its delivery (nobody may acknowledge another's).
+        from gridapp.notifications.models import Delivery, Notification
+
+        for name, worker in workers.items():
+            note = Notification.create(
+                recipient=worker.id, type="task.assigned", title=f"mk{name}P"
+            )
+            push = Delivery.create(notification=note.id, channel="webpush", status="sent",
+                                   dedupe_key=f"{note.id}:webpush:0")  # fmt: skip
+            self.ids[name].update(notification_id=note.id, delivery_id=push.id)
+            self.markers[name]["P"] = note.title
         anonymous = app.test_client()  # with a CSRF token, so the login check is what answers
         anonymous.environ_base["HTTP_X_CSRFTOKEN"] = csrf_token(anonymous)
         self.clients["anonymous"] = anonymous

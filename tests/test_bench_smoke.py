@@ -19,6 +19,7 @@ def test_every_named_benchmark_exists():
         "morning",
         "news_fanout",
         "booking",
+        "fanout_channels",
     } <= set(available())
 
 

@@ -51,6 +51,7 @@ def init_app(app: Flask) -> None:
         dashboard,
         deadlines,
         matters,
+        notify,
         sessions,
         settings,
         tasks,

@@ -54,6 +54,8 @@ PAGES.update(
         "console.appointments_services": SUP,
         "console.appointments_service": SUP,
         "console.appointments_stats": SUP,
+        "console.admin_notify_policy": ("admin",),
+        "console.admin_notify_overview": ("admin",),
     }
 )
 
