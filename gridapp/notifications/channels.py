@@ -347,6 +347,10 @@ def channels(app: Flask | None = None) -> dict[str, Channel]:
             ),
             "console": ConsoleChannel(),
         }
+        from gridapp.notifications import wecom
+
+        if wecom.configured(app):
+            built["wecom"] = wecom.build(app)
         app.extensions["gridapp.channels"] = built
     return built
 
