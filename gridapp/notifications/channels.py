@@ -355,5 +355,5 @@ def channels(app: Flask | None = None) -> dict[str, Channel]:
     return built
 
 
-CHANNEL_NAMES = ("webpush", "console")
-DEFAULT_ENABLED = {"webpush": True, "console": False}
+CHANNEL_NAMES = ("webpush", "wecom", "console")
+DEFAULT_ENABLED = {"webpush": True, "wecom": False, "console": False}
