@@ -61,6 +61,8 @@ PUBLIC_PREFIXES = (
 # fmt: skip
 # Page routes by who may open them (a new page must be listed here, or this test fails).
 PAGE_ROLES: list[tuple[str, set[str]]] = [
+    ("/console/admin/notifications/policy", {"admin"}),
+    ("/console/admin/notifications/delivery", {"admin"}),
     ("/console/admin", {"admin"}),
     ("/console/department", {"department"}),
     ("/console/matters/<int:matter_id>", {"supervisor", "admin", "department"}),

@@ -49,6 +49,7 @@ def init_app(app: Flask) -> None:
         dashboard,
         deadlines,
         matters,
+        notify,
         sessions,
         settings,
         tasks,

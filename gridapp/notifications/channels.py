@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -113,13 +114,26 @@ class Outcome(NamedTuple):
 
 
 class Channel(Protocol):
+    """CHANNELS.md: ``send``; optionally ``send_many`` (a batch) and ``reachable`` (the users it
+    can reach now; a channel without it is taken to reach everyone)."""
+
     name: str
 
     def send(self, message: Message) -> Outcome: ...
 
 
+def reachable(channel: Channel, user_ids: Iterable[int]) -> set[int]:
+    """``channel.reachable(user_ids)``, or every one of them when the channel cannot tell."""
+    ids = set(user_ids)
+    fn = getattr(channel, "reachable", None)
+    return set(fn(ids)) & ids if fn is not None and ids else ids
+
+
 class ConsoleChannel:
     name = "console"
+
+    def reachable(self, user_ids: Iterable[int]) -> set[int]:
+        return set(user_ids)
 
     def send(self, message: Message) -> Outcome:
         console_log.info(
@@ -259,6 +273,17 @@ class WebPushChannel:
             return ""
         return message.link
 
+    def reachable(self, user_ids: Iterable[int]) -> set[int]:
+        """Users with at least one subscription (a gone one is deleted on its 404/410)."""
+        from gridapp.notifications.delivery import in_ids
+        from gridapp.notifications.models import PushSubscription
+
+        ids = list(user_ids)
+        if not ids:
+            return set()
+        q = PushSubscription.select(PushSubscription.user).where(in_ids(PushSubscription.user, ids))
+        return {r[0] for r in q.distinct().tuples()}
+
     def send(self, message: Message) -> Outcome:
         return self.send_many([message])[0]
 
@@ -351,9 +376,16 @@ def channels(app: Flask | None = None) -> dict[str, Channel]:
 
         if wecom.configured(app):
             built["wecom"] = wecom.build(app)
+        # Channels named in the configuration (tests' loopback fakes, a deployment's own
+        # plug-in): ``NOTIFY_EXTRA_CHANNELS = {name: channel or build(app)}``; they replace a
+        # built-in one of the same name.
+        for name, extra in (app.config.get("NOTIFY_EXTRA_CHANNELS") or {}).items():
+            built[name] = extra(app) if callable(extra) and not hasattr(extra, "send") else extra
         app.extensions["gridapp.channels"] = built
     return built
 
 
-CHANNEL_NAMES = ("webpush", "wecom", "console")
-DEFAULT_ENABLED = {"webpush": True, "wecom": False, "console": False}
+# Every channel a policy may name (hops.CHANNELS), in the order settings pages list them; only
+# the configured ones (``channels(app)``) are ever used.
+CHANNEL_NAMES = ("webpush", "wecom", "sms", "console")
+DEFAULT_ENABLED = {"webpush": True, "wecom": True, "sms": True, "console": False}

@@ -29,7 +29,7 @@ from peewee import JOIN, OP, SQL, Expression, Field, Model, chunked
 
 from gridapp.db import db, is_postgres, utcnow
 from gridapp.jobs import app_periodic_task, app_task
-from gridapp.notifications import rules
+from gridapp.notifications import escalation, rules
 from gridapp.notifications.channels import (
     CHANNEL_NAMES,
     DEFAULT_ENABLED,
@@ -51,7 +51,7 @@ log = logging.getLogger("gridapp.notifications")
 PENDING = ("queued", "held", "retry")
 SEND_BATCH = 200
 STUCK_AFTER = dt.timedelta(minutes=15)
-SKIP_REASONS = frozenset({"subscription removed", "read before delivery"})
+SKIP_REASONS = frozenset({"subscription removed", "read before delivery", "channel not configured"})
 
 
 def clock() -> dt.datetime:
@@ -204,14 +204,13 @@ def channel_choices(user_ids: Iterable[int]) -> dict[int, dict[tuple[str, str], 
     return out
 
 
-def enabled_channels(choices: dict[tuple[str, str], bool], kind: str) -> list[str]:
-    """A type-specific choice wins over the user's "*" choice, which wins over the default."""
-    result = []
-    for ch in CHANNEL_NAMES:
-        value = choices.get((kind, ch), choices.get(("*", ch), DEFAULT_ENABLED[ch]))
-        if value:
-            result.append(ch)
-    return result
+def enabled_channels(choices: dict[tuple[str, str], bool], kind: str) -> dict[str, bool]:
+    """Per channel, whether the user wants it for ``kind``: a type-specific choice wins over
+    the user's "*" choice, which wins over the default."""
+    return {
+        ch: choices.get((kind, ch), choices.get(("*", ch), DEFAULT_ENABLED[ch]))
+        for ch in CHANNEL_NAMES
+    }
 
 
 class Quiet(NamedTuple):
@@ -231,8 +230,16 @@ def release_time(quiet: Quiet | None, now: dt.datetime) -> dt.datetime | None:
     return rules.quiet_release(now, quiet.start_min, quiet.end_min, quiet.timezone)
 
 
+NOTE_FIELDS = (
+    Notification.id, Notification.recipient, Notification.type, Notification.urgent,
+    Notification.title, Notification.body, Notification.link, Notification.read_at,
+    Notification.hop_next,
+)  # fmt: skip
+
+
 def dispatch(notification_ids: Sequence[int], now: dt.datetime | None = None) -> list[int]:
-    """Write the deliveries for committed notifications and send the due ones in this job.
+    """Write the deliveries of the first stage of each committed notification's escalation
+    policy and send the due ones in this job (later stages: ``escalation``).
 
     Fresh deliveries that are due go in already claimed ("sending", attempt 1, this run's
     claim token) and are sent from what this job has just read: a fan-out batch costs one
@@ -243,14 +250,17 @@ def dispatch(notification_ids: Sequence[int], now: dt.datetime | None = None) ->
     of the deliveries written or found pending."""
     now = now or clock()
     ids = list(notification_ids)
-    notes = fetch(
-        Notification.select(
-            Notification.id, Notification.recipient, Notification.type, Notification.urgent,
-            Notification.title, Notification.body, Notification.link, Notification.read_at,
-        ).where(in_ids(Notification.id, ids))
-    )  # fmt: skip
+    notes = fetch(Notification.select(*NOTE_FIELDS).where(in_ids(Notification.id, ids)))
     if not notes:
         return []
+    return start_stages(notes, {n[0]: -1 for n in notes}, now)
+
+
+def start_stages(notes: list[tuple], after: dict[int, int], now: dt.datetime) -> list[int]:
+    """Send, for each notification (a row of ``NOTE_FIELDS``), the first stage of its policy
+    after stage ``after[id]`` that reaches the user, recording skipped hops on the way, and set
+    the chain's next stage and due time (``escalation.plan``)."""
+    ids = [n[0] for n in notes]
     users = {n[1] for n in notes}
     choices = channel_choices(users)
     quiet = {
@@ -272,38 +282,33 @@ def dispatch(notification_ids: Sequence[int], now: dt.datetime | None = None) ->
     ):  # fmt: skip
         subs[sub[1]].append(sub[0])
         devices[sub[0]] = sub
-    token = uuid.uuid4().hex
     releases: dict[int, dt.datetime | None] = {}
-    held_until: dict[int, dt.datetime] = {}
-    rows = []
+    for uid in users:
+        releases[uid] = release_time(quiet.get(uid), now)
+    plan = escalation.plan(notes, after, now, choices, releases, subs)
+    token = uuid.uuid4().hex
     now_db = db_time(now)
-    for nid, uid, kind, urgent, *_rest in notes:
-        if uid not in releases:
-            releases[uid] = release_time(quiet.get(uid), now)
-        release = None if urgent else releases[uid]
-        if release:
-            held_until[nid] = release
-            status, at, claim_token, attempts = "held", db_time(release), None, 0
-        else:
-            status, at, claim_token, attempts = "sending", now_db, token, 1
-        for ch in enabled_channels(choices.get(uid, {}), kind):
-            for sid in subs.get(uid, ()) if ch == "webpush" else (None,):
-                rows.append(
-                    (nid, ch, sid, f"{nid}:{ch}:{sid or 0}", status, at, now_db, now_db,
-                     attempts, "", claim_token)
-                )  # fmt: skip
+    rows = []
+    for nid, ch, sid, hop, status, at, error in plan.rows:
+        sending = status == "sending"
+        rows.append(
+            (nid, ch, sid, f"{nid}:{ch}:{sid or 0}", status, db_time(at) if at else None,
+             now_db, now_db, 1 if sending else 0, error, token if sending else None, hop)
+        )  # fmt: skip
     with db.atomic():
         inserted = insert_ignore(
             Delivery,
             (
                 "notification_id", "channel", "subscription_id", "dedupe_key", "status",
                 "next_attempt_at", "created_at", "updated_at", "attempts", "error", "claim",
+                "hop",
             ),
             rows,
             returning=("id", "notification_id", "channel", "subscription_id", "status"),
         )  # fmt: skip
+        escalation.save_chains(plan.chains)
     mine = {r[0] for r in inserted}
-    later = [(r[0], held_until[r[1]]) for r in inserted if r[4] == "held"]
+    later = [(r[0], plan.held_until[r[1]]) for r in inserted if r[4] == "held"]
     if len(inserted) < len(rows):  # a re-run: what an earlier run wrote and did not finish
         later += [
             p
@@ -314,6 +319,7 @@ def dispatch(notification_ids: Sequence[int], now: dt.datetime | None = None) ->
             if p[0] not in mine
         ]
     schedule(later, now)
+    escalation.schedule_chains(plan.chains, now)
     by_id = {n[0]: n for n in notes}
     claimed = []
     for did, nid, ch, sid, status in inserted:
@@ -436,7 +442,7 @@ def deliver(rows: list[Claimed], now: dt.datetime) -> int:
         return 0
     chans = channels()
     results: list[tuple[Claimed, Outcome]] = []
-    pushes: list[Claimed] = []
+    batches: dict[str, list[Claimed]] = defaultdict(list)
     for d in rows:
         if d.channel == "webpush" and not d.subscription_id:
             results.append((d, Outcome(None, error="subscription removed")))
@@ -445,19 +451,27 @@ def deliver(rows: list[Claimed], now: dt.datetime) -> int:
             # Read in the inbox meanwhile (e.g. held overnight): no need to ring the phone.
             results.append((d, Outcome(None, error="read before delivery")))
             continue
-        if d.channel == "webpush":
-            pushes.append(d)  # sent together below, several requests in flight
+        if d.channel not in chans:  # configured away since the row was written
+            results.append((d, Outcome(None, error="channel not configured")))
             continue
-        results.append((d, _send_one(chans[d.channel], d)))
-    if pushes:
-        try:
-            outcomes = chans["webpush"].send_many([d.message() for d in pushes])
-        except Exception as exc:  # noqa: BLE001  (recorded; the rows are retried)
-            log.exception("push batch of %s failed", len(pushes))
-            outcomes = [Outcome(None, error=f"{type(exc).__name__}: {exc}"[:500])] * len(pushes)
-        results.extend(zip(pushes, outcomes, strict=True))
+        batches[d.channel].append(d)  # each channel's rows sent together (send_many)
+    for name, batch in batches.items():
+        results.extend(zip(batch, _send_batch(chans[name], batch), strict=True))
     record(results, now)
     return len(results)
+
+
+def _send_batch(channel, batch: list[Claimed]) -> list[Outcome]:
+    """One channel's rows: through ``send_many`` when it has one (Web Push: several requests
+    in flight), else one ``send`` each."""
+    many = getattr(channel, "send_many", None)
+    if many is None:
+        return [_send_one(channel, d) for d in batch]
+    try:
+        return list(many([d.message() for d in batch]))
+    except Exception as exc:  # noqa: BLE001  (recorded; the rows are retried)
+        log.exception("%s batch of %s failed", channel.name, len(batch))
+        return [Outcome(None, error=f"{type(exc).__name__}: {exc}"[:500])] * len(batch)
 
 
 def _send_one(channel, d: Claimed) -> Outcome:
@@ -476,6 +490,7 @@ def record(results: list[tuple[Claimed, Outcome]], now: dt.datetime) -> None:
     gone_subs: set[int] = set()
     ok_subs: set[int] = set()
     retries: list[tuple[int, dt.datetime]] = []
+    ended: set[int] = set()  # notifications with a hop that reached nobody: escalate at once
     for d, out in results:
         code = out.status_code
         if code is not None and 200 <= code < 300:  # rules.judge's first case, inline
@@ -485,6 +500,8 @@ def record(results: list[tuple[Claimed, Outcome]], now: dt.datetime) -> None:
             continue
         if code is None and out.error in SKIP_REASONS:
             groups[("skipped", None, out.error, None)].append(d.id)
+            if out.error != "read before delivery":
+                ended.add(d.notification_id)
             continue
         verdict = rules.judge(
             out.status_code,
@@ -501,6 +518,8 @@ def record(results: list[tuple[Claimed, Outcome]], now: dt.datetime) -> None:
             gone_subs.add(d.subscription_id)
         elif verdict.status == "sent" and d.subscription_id:
             ok_subs.add(d.subscription_id)
+        if verdict.status in ("gone", "failed"):
+            ended.add(d.notification_id)
         groups[(verdict.status, out.status_code, out.error, at)].append(d.id)
     with db.atomic():
         for (status, code, error, at), ids in groups.items():
@@ -527,6 +546,15 @@ def record(results: list[tuple[Claimed, Outcome]], now: dt.datetime) -> None:
                 in_ids(PushSubscription.id, sorted(gone_subs))
             ).execute()
     db.after_commit(lambda: schedule(retries, now))
+    if ended:
+        db.after_commit(lambda: _hops_ended(ended, now))
+
+
+def _hops_ended(notification_ids: set[int], now: dt.datetime) -> None:
+    try:
+        escalation.hop_ended(sorted(notification_ids), now)
+    except Exception:  # noqa: BLE001  (the due scan escalates them when their window ends)
+        log.exception("could not escalate %s at once", sorted(notification_ids)[:5])
 
 
 def release_due(now: dt.datetime | None = None, limit: int = 2000) -> int:

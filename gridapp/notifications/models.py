@@ -47,6 +47,10 @@ class Notification(BaseModel):
     announcement = ForeignKeyField(
         Announcement, null=True, backref="notifications", on_delete="CASCADE"
     )
+    # The escalation chain (policy.py): the next stage of the kind's policy and when it comes
+    # due; both NULL once the chain has ended (read, nothing left, or a single-stage policy).
+    hop_next = IntegerField(null=True)
+    hop_due_at = DateTimeField(null=True, index=True)
 
     class Meta:
         indexes = (
@@ -109,6 +113,22 @@ class Delivery(BaseModel):
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
     sent_at = DateTimeField(null=True)
+    # The stage of the kind's escalation policy this row belongs to (0: the first).
+    hop = IntegerField(null=True, default=0)
+    # A channel's receipt (receipts.mark_delivered): SMS status report, service-worker ack.
+    delivered_at = DateTimeField(null=True)
 
     class Meta:
         indexes = ((("status", "next_attempt_at"), False),)
+
+
+class NotificationPolicy(BaseModel):
+    """An admin's escalation policy for one notification kind (no row: the default in code).
+    ``hops`` is JSON: ``[{"channels": ["webpush", "console"], "wait": 0}, ...]``, wait in minutes
+    after the previous stage went out."""
+
+    kind = CharField(max_length=40, unique=True)
+    urgent = BooleanField(default=False)
+    hops = TextField(default="[]")
+    updated_at = DateTimeField(default=utcnow)
+    updated_by = ForeignKeyField(User, null=True, on_delete="SET NULL")

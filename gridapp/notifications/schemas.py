@@ -96,6 +96,14 @@ class SettingsIn(BaseModel):
 
 class SettingsOut(BaseModel):
     channels: list[str]
+    available: list[str] = Field(
+        default_factory=list, description="channels this deployment has configured"
+    )
+    allowed: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="per type (and '*'), the channels the escalation policy offers: "
+        "only these may be turned on",
+    )
     types: list[str]
     preferences: list[PreferenceIO]
     quiet_hours: QuietHoursIO

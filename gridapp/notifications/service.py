@@ -13,8 +13,8 @@ from flask_babel import gettext as _
 from gridapp.changes import record_change, record_changes
 from gridapp.db import db, insert_rows, reserve_ids, utcnow
 from gridapp.errors import NotFound, ValidationFailed
-from gridapp.notifications import rules
-from gridapp.notifications.channels import CHANNEL_NAMES, DEFAULT_ENABLED
+from gridapp.notifications import policy, rules
+from gridapp.notifications.channels import CHANNEL_NAMES, DEFAULT_ENABLED, channels
 from gridapp.notifications.delivery import after_commit_dispatch
 from gridapp.notifications.models import Notification, NotificationPreference, QuietHours
 from gridapp.org.models import User
@@ -174,8 +174,17 @@ def get_settings(actor: User) -> dict:
             every = chosen.get(("*", ch), DEFAULT_ENABLED[ch])
             prefs.append({"type": kind, "channel": ch, "enabled": chosen.get((kind, ch), every)})
     q = QuietHours.get_or_none(QuietHours.user == actor.id) or QuietHours(user=actor.id)
+    loaded = policy.load()
+    configured = channels()
     return {
         "channels": list(CHANNEL_NAMES),
+        # Channels this deployment has configured, and per type those its escalation policy
+        # offers: the only ones a user may turn on (settings pages grey out the others).
+        "available": [ch for ch in CHANNEL_NAMES if ch in configured],
+        "allowed": {
+            kind: sorted(policy.allowed_channels(kind, loaded), key=CHANNEL_NAMES.index)
+            for kind in ("*", *KNOWN_TYPES)
+        },
         "types": list(KNOWN_TYPES),
         "preferences": prefs,
         "quiet_hours": {
@@ -190,12 +199,18 @@ def get_settings(actor: User) -> dict:
 def update_settings(
     actor: User, preferences: list[Preference] | None = None, quiet: Quiet | None = None
 ) -> dict:
+    loaded = policy.load() if preferences else {}
     with db.atomic():
         for i, p in enumerate(preferences or []):
             if not TYPE_RE.match(p.type):
                 raise ValidationFailed(f"preferences.{i}.type", _("Unknown notification type."))
             if p.channel not in CHANNEL_NAMES:
                 raise ValidationFailed(f"preferences.{i}.channel", _("Unknown channel."))
+            if p.enabled and p.channel not in policy.allowed_channels(p.type, loaded):
+                raise ValidationFailed(
+                    f"preferences.{i}.channel",
+                    _("The notification policy does not offer this channel for this type."),
+                )
             NotificationPreference.insert(
                 user=actor.id, type=p.type, channel=p.channel, enabled=p.enabled
             ).on_conflict(

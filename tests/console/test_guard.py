@@ -48,6 +48,9 @@ PAGES.update(
 )
 PAGES.update({"console.visits": SUP, "console.households_due": SUP})
 PAGES.update({"console.sessions": ("admin",)})
+PAGES.update(
+    {"console.admin_notify_policy": ("admin",), "console.admin_notify_overview": ("admin",)}
+)
 
 
 def _url(app, endpoint, people):

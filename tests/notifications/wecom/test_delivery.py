@@ -28,9 +28,10 @@ def test_dispatch_sends_a_textcard(app, make_user, bind, fake_wecom):
     assert sent.touser == ["zhangsan"] and sent.textcard["title"] == "新任务"
 
 
-def test_not_chosen_means_not_sent(app, make_user, bind, fake_wecom):
+def test_turned_off_means_not_sent(app, make_user, bind, fake_wecom):
     worker = make_user("grid_worker")
-    bind(worker, "zhangsan")  # bound, but wecom is off by default
+    bind(worker, "zhangsan")
+    NotificationPreference.create(user=worker.id, type="*", channel="wecom", enabled=False)
     notify([worker.id], "task.assigned", "新任务", urgent=True)
     assert not Delivery.select().where(Delivery.channel == "wecom").exists()
     assert fake_wecom.sent == []
