@@ -64,3 +64,21 @@ def test_member_gone_marks_the_delivery_gone_and_disables_the_binding(
     assert (d.status, d.status_code) == ("gone", 410)
     b = WecomBinding.get(WecomBinding.user == worker.id)
     assert b.disabled_at is not None and "81013" in b.disabled_reason
+
+
+def test_unread_push_escalates_to_the_real_wecom_channel(subscribed, bind, fake_wecom, clock):
+    """The escalation policy (task.assigned: Web Push, then 企业微信 after 10 minutes unread)
+    with the real channel against the fake WeCom API."""
+    from gridapp.notifications.escalation import escalate_due
+
+    worker, _client, _sub = subscribed
+    bind(worker, "zhangsan")
+    (nid,) = notify([worker.id], "task.assigned", "紧急任务", "马上处理", "/app#/tasks/1",
+                    urgent=True)  # fmt: skip
+    assert fake_wecom.sent == []  # Web Push went first
+    clock.set(clock.now + dt.timedelta(minutes=10))
+    escalate_due()
+    [sent] = fake_wecom.sent
+    assert sent.touser == ["zhangsan"] and sent.textcard["title"] == "紧急任务"
+    d = Delivery.get(Delivery.notification == nid, Delivery.channel == "wecom")
+    assert (d.status, d.status_code, d.hop) == ("sent", 200, 1)
