@@ -12,6 +12,7 @@ comparison).
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -71,9 +72,22 @@ def settings(app: Flask) -> Settings:
 
 
 def configured(app: Flask) -> bool:
-    """The channel exists when corp id, agent id and the agent's secret are all set."""
+    """The channel exists when corp id, agent id and the agent's secret are all set; a
+    half-done configuration is logged (once per app) instead of silently meaning "off"."""
     s = settings(app)
-    return bool(s.corp_id and s.agent_id is not None and s.secret)
+    parts = {"WECOM_CORP_ID": s.corp_id, "WECOM_AGENT_ID": s.agent_id is not None,
+             "WECOM_SECRET": s.secret}  # fmt: skip
+    if any(parts.values()) and not all(parts.values()):
+        if not app.extensions.get("gridapp.wecom_warned"):
+            app.extensions["gridapp.wecom_warned"] = True
+            missing = ", ".join(k for k, v in parts.items() if not v)
+            logging.getLogger("gridapp.notifications.wecom").error(
+                "企业微信 is half configured: %s missing or invalid (AgentId is a number); "
+                "the channel stays off",
+                missing,
+            )
+        return False
+    return all(parts.values())
 
 
 def build(app: Flask):

@@ -194,3 +194,26 @@ def test_token_refused_twice_is_a_retry(app, make_user, bind, fake_wecom):
     out = channels(app)["wecom"].send(msg(worker))
     assert out.status_code == 503
     assert fake_wecom.gettoken_calls == 2
+
+
+def test_half_configured_is_off_and_says_so(app, fake_wecom, caplog):
+    from gridapp.notifications import wecom
+
+    app.config["WECOM_AGENT_ID"] = "not-a-number"
+    assert not wecom.configured(app)
+    assert any("WECOM_AGENT_ID" in r.getMessage() for r in caplog.records)
+
+
+def test_settings_from_the_environment(app, monkeypatch):
+    from gridapp.notifications import wecom
+
+    for key in ("CORP_ID", "AGENT_ID", "SECRET", "API_BASE", "OAUTH_ENABLED"):
+        app.config.pop(f"WECOM_{key}", None)
+    monkeypatch.setenv("GRIDAPP_WECOM_CORP_ID", "ww-env")
+    monkeypatch.setenv("GRIDAPP_WECOM_AGENT_ID", "1000009")
+    monkeypatch.setenv("GRIDAPP_WECOM_SECRET", "s")
+    monkeypatch.setenv("GRIDAPP_WECOM_OAUTH_ENABLED", "1")
+    s = wecom.settings(app)
+    assert (s.corp_id, s.agent_id, s.oauth_enabled) == ("ww-env", 1000009, True)
+    assert s.api_base == "https://qyapi.weixin.qq.com"
+    assert wecom.configured(app)
