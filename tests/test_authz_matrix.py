@@ -38,7 +38,8 @@ FORBIDDEN = {
 # Ids an operation names a scoped record by (path, query or body).
 SCOPED = {"household_id", "building_id", "resident_id", "matter_id", "task_id", "visit_id",
           "photo_id", "grid_id", "grid_ids", "community_id", "campaign_id", "worker_id",
-          "household", "code", "token", "user_id", "row_id", "session_id"}  # fmt: skip
+          "household", "code", "token", "user_id", "row_id", "session_id",
+          "notification_id", "delivery_id"}  # fmt: skip
 # Operations that end the session or are anonymous by design.
 SKIP = {("post", "/api/v1/auth/logout"), ("post", "/api/v1/auth/login"), ("post", "/logout"),
         ("post", "/login"), ("post", "/lang/<code>")}  # fmt: skip
@@ -93,6 +94,7 @@ class World:
     def __init__(self, app, org, make_user) -> None:
         from gridapp.echowall.service import token_for
         from gridapp.matters import service as msvc
+        from gridapp.notifications.models import Delivery, Notification
         from gridapp.org.models import Community, Department, Grid, Street
         from gridapp.photos.service import store_photo
         from gridapp.registry.service import create_building, create_household, create_resident
@@ -126,6 +128,10 @@ class World:
             r = create_resident(self.admin, {"household_id": h["id"], "name": f"{mk}R",
                                              "phone": "13812345678"})  # fmt: skip
             worker = workers[name]
+            # A pushed notification of this grid's worker (its service worker acknowledges it).
+            note = Notification.create(recipient=worker.id, type="task.assigned", title=f"{mk}N")
+            push = Delivery.create(notification=note.id, channel="webpush", status="sent",
+                                   dedupe_key=f"{note.id}:webpush:0")  # fmt: skip
             m = msvc.report_matter(worker, source="worker", grid_id=grid.id, text=f"{mk}M",
                                    title=f"{mk}M", contact_phone="13912345678")  # fmt: skip
             m = msvc.transition_matter(self.admin, m.id, "triage", version=m.version,
@@ -146,9 +152,10 @@ class World:
                 "photo_id": photo.id, "worker_id": worker.id, "user_id": worker.id,
                 "row_id": grid.id, "code": m.code, "token": token_for("grid", grid.id),
                 "department_ids": [dept_of[name]], "department_id": dept_of[name],
+                "notification_id": note.id, "delivery_id": push.id,
             }  # fmt: skip
             self.markers[name] = {"R": f"{mk}R", "M": f"{mk}M", "T": f"{mk}T", "V": f"{mk}V",
-                                  "code": m.code}  # fmt: skip
+                                  "N": f"{mk}N", "code": m.code}  # fmt: skip
         self.clients = {
             role: api_login(app.test_client(), user.username) for role, user in self.users.items()
         }

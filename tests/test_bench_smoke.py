@@ -9,9 +9,16 @@ from tests.conftest import BACKEND
 
 
 def test_every_named_benchmark_exists():
-    assert {"registry", "matters", "push", "sync", "dashboard", "app_start", "morning"} <= set(
-        available()
-    )
+    assert {
+        "registry",
+        "matters",
+        "push",
+        "sync",
+        "dashboard",
+        "app_start",
+        "morning",
+        "fanout_channels",
+    } <= set(available())
 
 
 @pytest.mark.parametrize("name", available())

@@ -35,6 +35,9 @@ log = logging.getLogger("gridapp.notifications")
 
 # A stage still on its way or done: the chain waits for its window.
 OPEN = ("queued", "held", "retry", "sending", "sent")
+# huey fires an eta job on the scheduler's whole-second tick, up to a second before the
+# microsecond due time it was given: a stage this close to due is due.
+EARLY = dt.timedelta(seconds=2)
 
 
 class Plan(NamedTuple):
@@ -157,7 +160,7 @@ def escalate(notification_ids: Sequence[int], now: dt.datetime | None = None) ->
         Notification.select(*NOTE_FIELDS).where(
             in_ids(Notification.id, notification_ids),
             Notification.hop_next.is_null(False),
-            Notification.hop_due_at <= now,
+            Notification.hop_due_at <= now + EARLY,
         )
     )
     if not notes:

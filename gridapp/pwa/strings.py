@@ -116,8 +116,30 @@ STRINGS = {
         "Held messages arrive when the quiet hours end; urgent ones (new tasks, escalated matters) always come through. Every message is in the inbox either way."
     ),
     "push_types": _l("Push these messages"),
+    "other_channels": _l("If push does not reach me"),
+    "other_channels_hint": _l(
+        "Unread messages go on to these channels after the time the administrators set; reading a message anywhere stops them."
+    ),
+    "channel_wecom": _l("WeCom"),
+    "channel_sms": _l("SMS"),
     "settings_saved": _l("Saved."),
     "settings_online": _l("Connect to the network to see and change these settings."),
+    "push_here_unsupported": _l("This browser cannot receive push notifications."),
+    "push_here_denied": _l("Notifications are blocked for this app in the browser's settings."),
+    "push_here_error": _l("Push notifications could not be turned on for this phone."),
+    "push_here_failing": _l("Push messages sent to this phone have not arrived for days."),
+    "push_here_off": _l("Push notifications are off on this phone."),
+    "push_here_on": _l("Push notifications reach this phone."),
+    "reach_instead": _l("New messages reach you by {channel} instead."),
+    "reach_none": _l(
+        "No other channel reaches you: new messages wait in the inbox until you open the app."
+    ),
+    "reach_unknown": _l("Connect to the network to see which channel reaches you."),
+    "reach_refreshes": _l("The app refreshes the inbox and tasks whenever you open it."),
+    "reach_dismiss": _l("Got it"),
+    "reach_title": _l("How messages reach you"),
+    "reach_now": _l("These channels reach you now:"),
+    "reach_as_of": _l("(as of {t})"),
     "type_task.assigned": _l("New tasks"),
     "type_task.due_soon": _l("Tasks due soon"),
     "type_task.overdue": _l("Overdue tasks"),

@@ -5,6 +5,7 @@ import * as push from "./push.js";
 import { counts, discard, resolveConflict, syncNow, adoptUser } from "./sync.js";
 import { t, html, raw, fmtDate, getCsrf, LANG } from "./ui.js";
 import { devicesCard, bindDevices } from "./devices.js";
+import * as R from "./reach.js";
 
 export async function settings() {
   const me = await idb.meta("user");
@@ -21,6 +22,7 @@ export async function settings() {
       <p id="push-state">${t(pushState)}</p>
       ${pushState === "push_unsupported" ? "" : html`<button id="push-toggle" class="primary">${pushState === "push_enabled" ? t("push_off") : t("push_on")}</button>`}
     </section>
+    ${R.card()}
     <section class="card" id="notify-settings"><h2>${t("notify_settings")}</h2>
       <p class="muted" id="notify-status" role="status">${t("loading")}</p>
       <form id="notify-form" hidden>
@@ -31,6 +33,7 @@ export async function settings() {
         </div>
         <p class="muted">${t("quiet_hint")}</p>
         <fieldset><legend>${t("push_types")}</legend><div class="choices" id="notify-types"></div></fieldset>
+        <fieldset id="notify-channels" hidden><legend>${t("other_channels")}</legend><p class="muted">${t("other_channels_hint")}</p><div class="choices"></div></fieldset>
         <div class="actions"><button class="primary" type="submit" id="notify-save">${t("save")}</button></div>
       </form>
     </section>
@@ -61,14 +64,21 @@ export function bindSettings(root, rerender) {
     const csrf = await getCsrf();
     try {
       if (await push.current()) await push.unsubscribe(csrf);
-      else await push.subscribe(csrf);
+      else {
+        await push.subscribe(csrf);
+        await R.noteSubscribe(null);
+      }
     } catch (err) {
+      // Remembered: the Today notice and the reach card say push does not work on this phone.
+      await R.noteSubscribe(err);
       root.querySelector("#push-state").textContent = String(err.message || err);
+      R.bindCard(root);
       return;
     }
     rerender();
   });
   bindNotifySettings(root);
+  R.bindCard(root);
   bindDevices(root);
   root.querySelector("#logout-button").addEventListener("click", async () => {
     const c = await counts();
@@ -93,10 +103,20 @@ async function bindNotifySettings(root) {
   const status = box.querySelector("#notify-status");
   const form = box.querySelector("#notify-form");
   const show = (data) => {
-    const on = new Map(data.preferences.filter((p) => p.channel === PUSH).map((p) => [p.type, p.enabled]));
-    box.querySelector("#notify-types").innerHTML = data.types
-      .map((type) => html`<label class="choice"><input type="checkbox" name="push-type" value="${type}"${on.get(type) ? raw(" checked") : ""}> ${t(`type_${type}`)}</label>`)
+    const on = new Map(data.preferences.map((p) => [`${p.type}|${p.channel}`, p.enabled]));
+    // Only what the admins' escalation policy offers for a type can be turned on.
+    const allows = (type, ch) => !data.allowed || (data.allowed[type] || []).includes(ch);
+    const box1 = (name, type, ch, label) => {
+      const ok = allows(type, ch);
+      return html`<label class="choice"><input type="checkbox" name="${name}" value="${type}" data-channel="${ch}"${on.get(`${type}|${ch}`) && ok ? raw(" checked") : ""}${ok ? "" : raw(" disabled")}> ${label}</label>`;
+    };
+    box.querySelector("#notify-types").innerHTML = data.types.map((type) => box1("push-type", type, PUSH, t(`type_${type}`))).join("");
+    const others = (data.available || []).filter((ch) => ch !== PUSH && ch !== "console");
+    const extra = box.querySelector("#notify-channels");
+    extra.querySelector(".choices").innerHTML = others
+      .map((ch) => data.types.filter((type) => allows(type, ch)).map((type) => box1("channel-pref", type, ch, `${t(`channel_${ch}`)} · ${t(`type_${type}`)}`)).join(""))
       .join("");
+    extra.hidden = others.length === 0;
     const q = data.quiet_hours;
     form.querySelector("#quiet-enabled").checked = q.enabled;
     form.querySelector("#quiet-start").value = q.start.padStart(5, "0");
@@ -116,7 +136,9 @@ async function bindNotifySettings(root) {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const body = {
-      preferences: [...form.querySelectorAll("input[name=push-type]")].map((c) => ({ type: c.value, channel: PUSH, enabled: c.checked })),
+      preferences: [...form.querySelectorAll("input[name=push-type], input[name=channel-pref]")]
+        .filter((c) => !c.disabled)
+        .map((c) => ({ type: c.value, channel: c.dataset.channel, enabled: c.checked })),
       quiet_hours: {
         enabled: form.querySelector("#quiet-enabled").checked,
         start: form.querySelector("#quiet-start").value,
