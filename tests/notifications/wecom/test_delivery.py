@@ -82,3 +82,19 @@ def test_unread_push_escalates_to_the_real_wecom_channel(subscribed, bind, fake_
     assert sent.touser == ["zhangsan"] and sent.textcard["title"] == "紧急任务"
     d = Delivery.get(Delivery.notification == nid, Delivery.channel == "wecom")
     assert (d.status, d.status_code, d.hop) == ("sent", 200, 1)
+
+
+def test_reach_names_wecom_for_a_bound_worker_without_push(app, make_user, bind, login_as):
+    """H4's reach asks each channel's ``reachable()``: a bound worker without push is reached by
+    企业微信; once the binding is disabled (the member left), by nothing."""
+    from gridapp.notifications.wecom.binding import corp_id, disable_gone
+
+    worker = make_user("grid_worker")
+    bind(worker, "zhangsan")
+    client = login_as(worker)
+    body = client.get("/api/v1/notifications/reach").get_json()
+    assert (body["webpush"], body["best"]) == ("none", "wecom")
+    assert [c["name"] for c in body["channels"]] == ["wecom"]
+    disable_gone(corp_id(), ["zhangsan"], "invaliduser")
+    body = client.get("/api/v1/notifications/reach").get_json()
+    assert body["channels"] == [] and body["best"] is None
