@@ -28,6 +28,7 @@ FEATURES = [
     "matters",
     "notifications",
     "notifications.sms",
+    "notifications.wecom",
     "echowall",
     "news",
     "appointments",

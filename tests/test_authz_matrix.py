@@ -62,6 +62,7 @@ PUBLIC_PREFIXES = (
     "/app",
     "/open311/",  # Open311 GeoReport v2: keyless reads of public data, key-authenticated POST
     "/hooks/",  # providers' callbacks (SMS status reports): a secret in the URL, no session
+    "/auth/wecom",  # sign in with 企业微信: anonymous by design, 404 unless enabled
 )  # the PWA's shell: cached for offline use, logs in itself, no data
 # fmt: skip
 # Page routes by who may open them (a new page must be listed here, or this test fails).

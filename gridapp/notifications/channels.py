@@ -380,8 +380,10 @@ def channels(app: Flask | None = None) -> dict[str, Channel]:
             ),
             "console": ConsoleChannel(),
         }
-        from gridapp.notifications import sms
+        from gridapp.notifications import sms, wecom
 
+        if wecom.configured(app):
+            built["wecom"] = wecom.build(app)
         if sms.configured(app):
             built["sms"] = sms.build(app)
         # Channels named in the configuration (tests' loopback fakes, a deployment's own

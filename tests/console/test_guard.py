@@ -58,6 +58,7 @@ PAGES.update(
         "console.admin_notify_overview": ("admin",),
     }
 )
+PAGES.update({"console.admin_wecom": ("admin",)})
 
 
 def _url(app, endpoint, people):
