@@ -28,10 +28,14 @@ FEATURES = [
     "matters",
     "notifications",
     "notifications.sms",
+    "notifications.wecom",
     "echowall",
+    "news",
+    "appointments",
     "sync",
     "pwa",
     "console",
+    "open311",
 ]
 
 

@@ -202,6 +202,10 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD})")
     for login in logins:
         click.echo(f"  {login.username:<16} {login.role:<12} {login.who}")
+    from gridapp.open311.demo import DEMO_KEY
+
+    click.echo("")
+    click.echo(f"Open311 integrator key (demo only): {DEMO_KEY}  → /open311/v2/discovery.json")
     click.echo("")
     if not no_serve:
         _serve(host, port, 2, True)

@@ -122,6 +122,14 @@ def build_config(instance: Path, overrides: dict[str, Any] | None = None) -> dic
         "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         "RATELIMIT_HEADERS_ENABLED": True,
         "PROXY_FIX": _flag("GRIDAPP_PROXY_FIX", False),
+        # Open311 GeoReport v2 (docs/open311.md): limits, the public URL discovery announces,
+        # how far a request's lat/long may lie from the nearest placed building.
+        "OPEN311_KEY_LIMIT": os.environ.get("GRIDAPP_OPEN311_KEY_LIMIT") or "60 per minute",
+        "OPEN311_ADDRESS_LIMIT": os.environ.get("GRIDAPP_OPEN311_ADDRESS_LIMIT")
+        or "120 per minute",
+        "OPEN311_PUBLIC_URL": os.environ.get("GRIDAPP_OPEN311_PUBLIC_URL") or None,
+        "OPEN311_CONTACT": os.environ.get("GRIDAPP_OPEN311_CONTACT") or "",
+        "OPEN311_MAX_DISTANCE_M": float(os.environ.get("GRIDAPP_OPEN311_MAX_DISTANCE_M") or 300),
         "TESTING": False,
     }
     cfg.update(overrides)

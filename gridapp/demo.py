@@ -125,10 +125,17 @@ def seed_demo(
                 )
                 UserGrid.create(user=worker, grid=grid)
                 _seed_grid(rng, fake, grid, cname, gi, households_per_grid, tags, now, this_year)
+    from gridapp.open311.demo import seed_open311
+
+    with db.atomic():
+        seed_open311()
     if history:
         from gridapp.demo_history import seed_history
 
         seed_history(seed, now, matters_per_grid)
+    from gridapp.news.demo import seed_news
+
+    seed_news(now)
     return _demo_logins()
 
 

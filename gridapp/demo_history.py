@@ -17,6 +17,7 @@ import random
 from collections import defaultdict
 
 from gridapp.db import db, is_postgres
+from gridapp.demo_appointments import seed_appointments
 from gridapp.demo_clock import Clock
 from gridapp.demo_matters import seed_matters
 from gridapp.demo_visits import seed_visits
@@ -46,6 +47,7 @@ def seed_history(
         task_due = seed_tasks(rng, now, clock)
         counts["tasks"] = len(task_due)
         counts["announcements"] = len(seed_announcements(rng, now, clock))
+        counts["appointments"] = seed_appointments(rng, now, clock)["bookings"]
         clock.backdate()
         derive_times(now, task_due)
         read_inbox(rng, now)

@@ -9,6 +9,7 @@ and a refused write changes no row. One world per role (a fixture), a few hundre
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import re
@@ -38,7 +39,8 @@ FORBIDDEN = {
 # Ids an operation names a scoped record by (path, query or body).
 SCOPED = {"household_id", "building_id", "resident_id", "matter_id", "task_id", "visit_id",
           "photo_id", "grid_id", "grid_ids", "community_id", "campaign_id", "worker_id",
-          "household", "code", "token", "user_id", "row_id", "session_id"}  # fmt: skip
+          "household", "code", "token", "user_id", "row_id", "session_id", "service_id",
+          "booking_id", "news_id"}  # fmt: skip
 # Operations that end the session or are anonymous by design.
 SKIP = {("post", "/api/v1/auth/logout"), ("post", "/api/v1/auth/login"), ("post", "/logout"),
         ("post", "/login"), ("post", "/lang/<code>")}  # fmt: skip
@@ -46,6 +48,8 @@ PUBLIC_PREFIXES = (
     "/e/",
     "/t/",
     "/w/",
+    "/n/",
+    "/b/",
     "/api/v1/track/",
     "/login",
     "/lang/",
@@ -56,7 +60,9 @@ PUBLIC_PREFIXES = (
     "/api/v1/auth/csrf",
     "/api/v1/push/key",
     "/app",
+    "/open311/",  # Open311 GeoReport v2: keyless reads of public data, key-authenticated POST
     "/hooks/",  # providers' callbacks (SMS status reports): a secret in the URL, no session
+    "/auth/wecom",  # sign in with 企业微信: anonymous by design, 404 unless enabled
 )  # the PWA's shell: cached for offline use, logs in itself, no data
 # fmt: skip
 # Page routes by who may open them (a new page must be listed here, or this test fails).
@@ -66,6 +72,8 @@ PAGE_ROLES: list[tuple[str, set[str]]] = [
     ("/console/admin", {"admin"}),
     ("/console/department", {"department"}),
     ("/console/matters/<int:matter_id>", {"supervisor", "admin", "department"}),
+    ("/console/news", {"supervisor", "admin"}),
+    ("/console/appointments", {"supervisor", "admin"}),
     ("/console/", {"supervisor", "admin"}),
     ("/console", {"supervisor", "admin"}),
     ("/echowall/", {"supervisor", "admin"}),
@@ -81,6 +89,10 @@ MUST_READ = {
 }
 
 
+# A worker's notification and its push delivery (the service worker's acknowledgment names both).
+SCOPED |= {"notification_id", "delivery_id"}
+
+
 def _jpeg() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (8, 8), (10, 20, 30)).save(out, "JPEG")
@@ -91,6 +103,8 @@ class World:
     """Four grids' worth of records, each with its scope's marker, and one user per role."""
 
     def __init__(self, app, org, make_user) -> None:
+        from gridapp.appointments import catalogue as appt_catalogue
+        from gridapp.appointments import service as appt_service
         from gridapp.echowall.service import token_for
         from gridapp.matters import service as msvc
         from gridapp.org.models import Community, Department, Grid, Street
@@ -117,6 +131,11 @@ class World:
             workers[name] = make_user("grid_worker", username=f"mx_w_{name}", grids=[grids[name]])
         dept_of = {"G1": org.department.id, "G2": org.department2.id,
                    "C2": org.department2.id, "S2": dept3.id}  # fmt: skip
+        from gridapp.db import utcnow
+        from gridapp.news.service import create_item
+        from gridapp.scope import scope_for
+
+        news_by_community: dict[int, Any] = {}
         self.ids: dict[str, dict[str, Any]] = {}
         self.markers: dict[str, dict[str, str]] = {}
         for name, grid in grids.items():
@@ -138,6 +157,12 @@ class World:
             log_visit(worker, visit_id, {"household_id": h["id"], "notes": f"{mk}V"})
             photo, _ = store_photo(worker, str(uuid.uuid4()), _jpeg(), owner_type="visit",
                                    owner_id=visit_id)  # fmt: skip
+            svc = appt_catalogue.save_service(self.admin, {
+                "community_id": grid.community_id, "name": f"{mk}S",
+                "hours": {str(d): [["09:00", "12:00", 3]] for d in range(7)}})  # fmt: skip
+            starts = appt_catalogue.open_slots(svc)[0]["starts_at"]
+            booking = appt_service.book(grid.community_id, svc.id, starts, "张三", "13712345678",
+                                        grid_id=grid.id)  # fmt: skip
             self.ids[name] = {
                 "grid_id": grid.id, "grid_ids": [grid.id], "community_id": grid.community_id,
                 "building_id": b["id"], "household_id": h["id"], "household": h["id"],
@@ -146,9 +171,21 @@ class World:
                 "photo_id": photo.id, "worker_id": worker.id, "user_id": worker.id,
                 "row_id": grid.id, "code": m.code, "token": token_for("grid", grid.id),
                 "department_ids": [dept_of[name]], "department_id": dept_of[name],
+                "service_id": svc.id, "booking_id": booking.id,
             }  # fmt: skip
+            # A news item of the grid's community, unpublished (scheduled for next year): only
+            # editors in scope may see it. Communities share items, so G1 and G2 share one.
+            news_item = news_by_community.get(grid.community_id)
+            if news_item is None:
+                news_item = news_by_community[grid.community_id] = create_item(
+                    self.admin, scope_for(self.admin),
+                    {"community_id": grid.community_id, "title": f"{mk}N",
+                     "publish_at": utcnow() + dt.timedelta(days=365)},
+                )  # fmt: skip
+            self.ids[name]["news_id"] = news_item.id
             self.markers[name] = {"R": f"{mk}R", "M": f"{mk}M", "T": f"{mk}T", "V": f"{mk}V",
-                                  "code": m.code}  # fmt: skip
+                                  "S": f"{mk}S", "code": m.code,
+                                  "N": news_item.title}  # fmt: skip
         self.clients = {
             role: api_login(app.test_client(), user.username) for role, user in self.users.items()
         }
@@ -160,6 +197,18 @@ class World:
         other_session = UserSession.select().where(UserSession.user == bystander.id).get().id
         for ids in self.ids.values():
             ids["session_id"] = other_session
+        # Each grid worker's pushed notification: the service worker's acknowledgment names it
+        # and its delivery (nobody may acknowledge another's).
+        from gridapp.notifications.models import Delivery, Notification
+
+        for name, worker in workers.items():
+            note = Notification.create(
+                recipient=worker.id, type="task.assigned", title=f"mk{name}P"
+            )
+            push = Delivery.create(notification=note.id, channel="webpush", status="sent",
+                                   dedupe_key=f"{note.id}:webpush:0")  # fmt: skip
+            self.ids[name].update(notification_id=note.id, delivery_id=push.id)
+            self.markers[name]["P"] = note.title
         anonymous = app.test_client()  # with a CSRF token, so the login check is what answers
         anonymous.environ_base["HTTP_X_CSRFTOKEN"] = csrf_token(anonymous)
         self.clients["anonymous"] = anonymous
@@ -173,6 +222,8 @@ class World:
                 out += [marks["R"], marks["T"], marks["V"]]
         if path.startswith(("/t/", "/api/v1/track/")):  # public: the code's holder sees its matter
             out = [s for s in out if not s.endswith("M") and not re.fullmatch(r"[A-Z0-9]+", s)]
+        if path.startswith("/b/"):  # public: a community's service catalogue
+            out = [s for s in out if not s.endswith("S")]
         return sorted(set(out))
 
 
@@ -183,6 +234,8 @@ def world(request, app, org, make_user):
     app.config["UPLOAD_LIMIT_PHOTO_USER"] = "10000 per minute"
     app.config["UPLOAD_LIMIT_PHOTO_ADDRESS"] = "10000 per minute"
     app.config["ECHOWALL_SUBMIT_LIMIT"] = "10000 per minute"
+    app.config["APPT_BOOK_LIMIT"] = "10000 per minute"
+    app.config["APPT_CHANGE_LIMIT"] = "10000 per minute"
     return request.param, World(app, org, make_user)
 
 

@@ -17,6 +17,8 @@ def test_every_named_benchmark_exists():
         "dashboard",
         "app_start",
         "morning",
+        "news_fanout",
+        "booking",
         "fanout_channels",
     } <= set(available())
 

@@ -19,6 +19,7 @@ NAV: list[tuple[str, Any, tuple[str, ...]]] = [
     ("console.matters", _l("Matters"), SUPERVISORS),
     ("console.tasks", _l("Tasks"), SUPERVISORS),
     ("console.announcements", _l("Announcements"), SUPERVISORS),
+    ("console.appointments", _l("Appointments"), SUPERVISORS),
     ("console.roster", _l("Roster"), SUPERVISORS),
     ("console.department_matters", _l("My department's matters"), DEPARTMENTS),
     ("console.admin_index", _l("Administration"), ADMINS),
@@ -43,6 +44,7 @@ def nav_items() -> list[dict[str, Any]]:
 
 
 def init_app(app: Flask) -> None:
+    from gridapp.appointments import console as _appointments  # noqa: F401  (pages on bp)
     from gridapp.console import (  # noqa: F401  (their routes land on bp)
         admin,
         announcements,

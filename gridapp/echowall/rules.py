@@ -173,6 +173,7 @@ class Poster:
     footer: str
     matrix: Sequence[Sequence[int]]  # QR modules including the quiet zone, 1 = dark
     lookup: str = ""  # where to look a tracking code up (the poster's promise)
+    news: str = ""  # where the community's news (信息速递) is read
 
 
 def _qr_runs(matrix: Sequence[Sequence[int]]) -> list[tuple[int, int, int]]:
@@ -234,6 +235,11 @@ def poster_svg(p: Poster) -> str:
             f'<text x="{w / 2:g}" y="{QR_TOP_MM + QR_SIZE_MM + 26:g}" font-size="6" '
             f'text-anchor="middle" fill="#444" class="lookup">{escape(p.lookup)}</text>'
         )
+    if p.news:
+        out.append(
+            f'<text x="{w / 2:g}" y="{QR_TOP_MM + QR_SIZE_MM + 36:g}" font-size="6" '
+            f'text-anchor="middle" fill="#444" class="news">{escape(p.news)}</text>'
+        )
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
@@ -279,6 +285,8 @@ def poster_pdf(p: Poster) -> bytes:
     text(p.footer, QR_TOP_MM + QR_SIZE_MM + 14, 7 * mm, "0.27 0.27 0.27")
     if p.lookup:
         text(p.lookup, QR_TOP_MM + QR_SIZE_MM + 26, 6 * mm, "0.27 0.27 0.27")
+    if p.news:
+        text(p.news, QR_TOP_MM + QR_SIZE_MM + 36, 6 * mm, "0.27 0.27 0.27")
     content = "\n".join(ops).encode("ascii")
 
     objects = [

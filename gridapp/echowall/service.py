@@ -217,4 +217,8 @@ def poster(grid: Grid, base_url: str) -> rules.Poster:
         footer=_("Scan to report a need; you get a code to follow it."),
         matrix=matrix,
         lookup=_("Look up progress by tracking code: %(url)s", url=f"{base_url.rstrip('/')}/t/"),
+        news=_(
+            "Community news: %(url)s",
+            url=f"{base_url.rstrip('/')}/n/{token_for('community', grid.community_id)}",
+        ),
     )

@@ -145,6 +145,9 @@ def known_names(matters: Iterable[Matter]) -> dict[int, list[str]]:
                 members.setdefault(hid, set()).add(name)
         for key, hs in homes.items():
             residents[key] = {n for h in hs for n in members.get(h, set())}
+    for source in _name_sources:
+        for mid, extra in source(ids).items():
+            out.setdefault(mid, set()).update(extra)
     for m in rows:
         names = out[m.id]
         if m.reporter_id in users:
@@ -153,6 +156,19 @@ def known_names(matters: Iterable[Matter]) -> dict[int, list[str]]:
         if m.contact_phone:
             names |= residents.get((m.grid_id, m.contact_phone), set())
     return {mid: sorted(n for n in names if n) for mid, n in out.items()}
+
+
+NameSource = Callable[[list[int]], dict[int, set[str]]]
+_name_sources: list[NameSource] = []
+
+
+def register_name_source(source: NameSource) -> NameSource:
+    """Another feature knows people's names for some matters (e.g. the reporter's name an
+    Open311 integrator sent): ``source(matter_ids) -> {matter_id: {names}}`` joins
+    ``known_names``, so every public page masks them. Process-wide, registered once."""
+    if source not in _name_sources:
+        _name_sources.append(source)
+    return source
 
 
 def public_view(code: str) -> dict[str, Any]:

@@ -48,7 +48,9 @@ from gridapp.photos.models import Photo
 from gridapp.scope import Scope, in_scope, scope_for
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-SOURCES = ("worker", "resident", "supervisor")
+SOURCES = ("worker", "resident", "supervisor", "open311")
+# Reported without a user account: a resident on the echo wall, an integrator through Open311.
+ANONYMOUS_SOURCES = ("resident", "open311")
 # An 11-digit mobile, or a landline with optional area code and extension.
 PHONE = re.compile(r"1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?|\d{7,8}")
 
@@ -235,6 +237,7 @@ def report_matter(
     photo_ids: Sequence[str] = (),
     urgent: bool = False,
     suggested_category: str | None = None,
+    event_data: dict[str, Any] | None = None,
 ) -> Matter:
     """Create a matter in state ``reported``. ``actor=None`` with ``source="resident"`` is the echo
     wall (photos must be unattached uploads for that grid); workers report in their own grids,
@@ -243,12 +246,15 @@ def report_matter(
     ``suggested_category`` (a worker's guess from the field) is kept apart from the text so the
     triage form can preselect it; a person still decides. A resident's matter also gets a rating
     key, returned once as ``matter.issued_rating_key`` (only its hash is stored): the tracking
-    code lets anyone read the anonymised status, the key alone lets the resident rate."""
+    code lets anyone read the anonymised status, the key alone lets the resident rate.
+
+    ``source="open311"`` (``actor=None``) is a resident's report relayed by an integrator
+    (``gridapp.open311``); ``event_data`` notes on the report event who relayed it."""
     if source not in SOURCES:
         raise ValidationFailed("source", _("Unknown source."))
     if suggested_category not in (None, "", *states.CATEGORIES):
         raise ValidationFailed("category", _("Unknown category."))
-    if (actor is None) != (source == "resident"):
+    if (actor is None) != (source in ANONYMOUS_SOURCES):
         raise Forbidden(_("Your role may not do this."))
     text = (text or "").strip()
     if not text:
@@ -286,7 +292,15 @@ def report_matter(
         )
         matter.issued_rating_key = rating_key
         people.attach_photos(ids, "matter", matter.id, grid_id=grid.id)
-        _event(matter, actor, actor.role if actor else "resident", "report", "", photo_ids=ids)
+        _event(
+            matter,
+            actor,
+            actor.role if actor else "resident",
+            "report",
+            "",
+            photo_ids=ids,
+            data=event_data,
+        )
         record_matter(matter)
         sups = people.supervisors(grid.community_id)
         notify(

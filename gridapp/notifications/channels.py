@@ -72,38 +72,46 @@ class Message(NamedTuple):
         return rules.build_payload(self.fields())
 
     def fields(self) -> dict[str, Any]:
-        return {
-            "id": self.notification_id,
-            "type": self.type,
-            "title": self.title,
-            "body": self.body,
-            "link": self.link,
-            "urgent": self.urgent,
-        }
+        out: dict[str, Any] = {"id": self.notification_id}
+        if self.recipient_id:
+            # The delivery id, for the service worker's acknowledgment (POST
+            # /api/v1/notifications/<id>/received): a worker's push only (residents' echo-wall
+            # pushes carry their subscription's id here and are not acknowledged).
+            out["d"] = self.delivery_id
+        out.update(
+            type=self.type, title=self.title, body=self.body, link=self.link, urgent=self.urgent
+        )
+        return out
 
 
 class Payloads:
-    """Payloads for a batch: messages that differ only in their notification id (an
-    announcement's fan-out) share one serialised template with the id spliced in, instead of
-    a JSON encoding each. Byte-identical to ``Message.payload()``."""
+    """Payloads for a batch: messages that differ only in their notification and delivery ids
+    (an announcement's fan-out) share one serialised template with the ids spliced in, instead
+    of a JSON encoding each. Byte-identical to ``Message.payload()``."""
 
-    MARGIN = 24  # room for any id's digits: a template this close to the limit is not used
+    MARGIN = 48  # room for any two ids' digits: a template this close to the limit is not used
 
     def __init__(self) -> None:
-        self._templates: dict[tuple, tuple[bytes, bytes] | None] = {}
+        self._templates: dict[tuple, tuple[bytes, ...] | None] = {}
 
     def __call__(self, m: Message) -> bytes:
-        key = (m.type, m.title, m.body, m.link, m.urgent)
+        with_d = bool(m.recipient_id)
+        key = (m.type, m.title, m.body, m.link, m.urgent, with_d)
         parts = self._templates.get(key, False)
         if parts is False:
-            raw = rules.dump(m._replace(notification_id=0).fields())
-            head = b'{"id":0,'
+            raw = rules.dump(m._replace(notification_id=0, delivery_id=0).fields())
+            head = b'{"id":0,"d":0,' if with_d else b'{"id":0,'
             # Only when no id can make it need shortening: then build_payload returns it as is.
             fits = raw.startswith(head) and len(raw) + self.MARGIN <= rules.MAX_PLAINTEXT
-            parts = (b'{"id":', raw[len(head) - 1 :]) if fits else None
+            tail = raw[len(head) - 1 :]
+            parts = None
+            if fits:
+                parts = (b'{"id":', b',"d":', tail) if with_d else (b'{"id":', tail)
             self._templates[key] = parts
         if parts is None:
             return m.payload()
+        if len(parts) == 3:
+            return b"%s%d%s%d%s" % (parts[0], m.notification_id, parts[1], m.delivery_id, parts[2])
         return b"%s%d%s" % (parts[0], m.notification_id, parts[1])
 
 
@@ -130,10 +138,10 @@ def reachable(channel: Channel, user_ids: Iterable[int]) -> set[int]:
 
 
 class ConsoleChannel:
-    name = "console"
+    """Logs the message: reaches everyone it is sent to, but counts for nobody in ``reach``
+    (no ``reachable``: a log line is not a phone)."""
 
-    def reachable(self, user_ids: Iterable[int]) -> set[int]:
-        return set(user_ids)
+    name = "console"
 
     def send(self, message: Message) -> Outcome:
         console_log.info(
@@ -372,8 +380,10 @@ def channels(app: Flask | None = None) -> dict[str, Channel]:
             ),
             "console": ConsoleChannel(),
         }
-        from gridapp.notifications import sms
+        from gridapp.notifications import sms, wecom
 
+        if wecom.configured(app):
+            built["wecom"] = wecom.build(app)
         if sms.configured(app):
             built["sms"] = sms.build(app)
         # Channels named in the configuration (tests' loopback fakes, a deployment's own

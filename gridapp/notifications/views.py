@@ -197,3 +197,6 @@ def init_app(app: Flask) -> None:
 
     ensure_keys(app.instance_path)  # the VAPID key pair, generated on first run (0600)
     app.register_blueprint(api)
+    from gridapp.notifications.reach_views import api as reach_api
+
+    app.register_blueprint(reach_api)

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,11 @@ from gridapp.tasks import states
 from gridapp.tasks.models import Campaign, Task, TaskEvent
 
 WARN_FRACTION = 0.8
+
+# Called as ``fn(task, actor)`` inside the transaction of a task's ``done`` (from the console,
+# the API or a synced outbox alike): features whose work is done through a task (an at-home
+# appointment) finish their own record with it, or roll the task back by raising.
+DONE_LISTENERS: list[Callable[[Task, User], None]] = []
 
 
 @dataclass
@@ -334,6 +339,9 @@ def transition_task(
             at=now,
         )
         _record(task, previous)
+        if action == "done":
+            for listener in DONE_LISTENERS:
+                listener(task, actor)
         link = f"/tasks/{task.id}"
         if action == "return" and task.created_by_id:
             notify(

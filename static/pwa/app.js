@@ -5,10 +5,13 @@ import { counts, syncNow } from "./sync.js";
 import * as S from "./screens.js";
 import * as F from "./forms.js";
 import * as A from "./actions.js";
+import * as N from "./news.js";
 import { bindGallery, prefetchThumbs } from "./gallery.js";
 import { bindResidentLink } from "./residentlink.js";
 import * as Set_ from "./settings.js";
 import * as push from "./push.js";
+import * as R from "./reach.js";
+import * as Refresh from "./refresh.js";
 import { t, html, qs, fmtDate, getCsrf } from "./ui.js";
 
 const main = document.getElementById("screen");
@@ -19,7 +22,7 @@ let flash = null;
 
 /* route → [render(params), bind(root, params)] */
 const ROUTES = [
-  [/^#\/today$/, () => S.today(), (root) => S.bindToday(root)],
+  [/^#\/today$/, async () => html`${await R.notice()}${await S.today()}`, (root) => { S.bindToday(root); R.bindNotice(root); }],
   [/^#\/grid$/, (m, p) => S.grid(p), (root) => S.bindGrid(root)],
   [/^#\/building\/(\w+)$/, (m) => S.building(m[1])],
   [/^#\/household\/(\w+)$/, (m) => S.household(m[1]), (root, m) => S.bindHousehold(root, m[1], render)],
@@ -29,6 +32,8 @@ const ROUTES = [
   [/^#\/matters$/, () => S.matters()],
   [/^#\/matter\/([\w:-]+)$/, (m) => S.matter(m[1]), (root, m) => { A.bindMatter(root, m[1], done); bindResidentLink(root, m[1]); }],
   [/^#\/inbox$/, () => S.inbox(), (root) => S.bindInbox(root)],
+  [/^#\/news$/, () => N.newsList()],
+  [/^#\/news\/(\d+)$/, (m) => N.newsItem(m[1]), (root, m) => N.bindNewsItem(root, m[1])],
   [/^#\/settings$/, () => Set_.settings(), (root) => Set_.bindSettings(root, render)],
   [/^#\/outbox$/, () => Set_.outbox(), (root) => Set_.bindOutbox(root, render)],
   [/^#\/login$/, () => Set_.login(), (root) => Set_.bindLogin(root)],
@@ -133,13 +138,21 @@ async function scheduleRetry() {
 }
 
 function onEvent(msg) {
-  if (msg.type === "sync-start") return renderStatus(true);
+  if (msg.type === "sync-start") {
+    Refresh.noteSync();
+    return renderStatus(true);
+  }
   if (msg.type === "sync-end") {
     scheduleRetry();
     if (msg.result?.ok) prefetchThumbs().catch(() => {});
   }
   renderStatus(false);
   if ((msg.type === "pulled" || msg.type === "sync-end" || msg.type === "outbox") && !isEditing()) renderInBackground();
+}
+
+/* The reach notice (Today) and card (Settings) follow the server's latest answer. */
+function redrawReach() {
+  if (/^#\/(today|settings)?$/.test((location.hash || "#/today").split("?")[0]) && !isEditing()) renderInBackground();
 }
 
 let updateRequested = false;
@@ -163,7 +176,8 @@ function registerWorker() {
       });
     });
     setInterval(() => reg.update().catch(() => {}), 60 * 60 * 1000);
-  });
+    Refresh.registerPeriodic(reg);
+  }).catch(() => {});
   let reloading = false;
   const hadController = Boolean(navigator.serviceWorker.controller);
   navigator.serviceWorker.addEventListener("controllerchange", () => {
@@ -192,7 +206,9 @@ async function boot() {
     syncNow();
   });
   window.addEventListener("offline", () => renderStatus());
-  document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && navigator.onLine && syncNow());
+  // Back on screen (focus, visibilitychange): pull the inbox and tasks, then ask again how
+  // messages reach this worker (throttled in refresh.js and reach.js).
+  Refresh.watch(() => R.refresh().then(redrawReach));
   const user = await idb.meta("user");
   if (!user && !location.hash.startsWith("#/login")) main.innerHTML = `<p class="muted">${t("first_sync")}</p>`;
   await renderStatus();
@@ -200,7 +216,8 @@ async function boot() {
   const first = syncNow().then(async (result) => {
     if (result.login && !(await idb.meta("user"))) location.hash = "#/login";
     else if (!user) render();
-    if (result.ok && push.supported()) getCsrf().then((csrf) => push.ensure(csrf)).catch(() => {});
+    if (result.ok && push.supported()) getCsrf().then((csrf) => push.ensure(csrf)).catch((err) => err instanceof TypeError || R.noteSubscribe(err)); // TypeError: offline, not push
+    if (result.ok) R.refresh({ force: true }).then(redrawReach);
   });
   setInterval(() => navigator.onLine && document.visibilityState === "visible" && syncNow(), 5 * 60 * 1000);
   window.gridapp = { syncNow, idb, ready: first };

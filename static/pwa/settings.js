@@ -5,6 +5,7 @@ import * as push from "./push.js";
 import { counts, discard, resolveConflict, syncNow, adoptUser } from "./sync.js";
 import { t, html, raw, fmtDate, getCsrf, LANG } from "./ui.js";
 import { devicesCard, bindDevices } from "./devices.js";
+import * as R from "./reach.js";
 
 export async function settings() {
   const me = await idb.meta("user");
@@ -21,6 +22,7 @@ export async function settings() {
       <p id="push-state">${t(pushState)}</p>
       ${pushState === "push_unsupported" ? "" : html`<button id="push-toggle" class="primary">${pushState === "push_enabled" ? t("push_off") : t("push_on")}</button>`}
     </section>
+    ${R.card()}
     <section class="card" id="notify-settings"><h2>${t("notify_settings")}</h2>
       <p class="muted" id="notify-status" role="status">${t("loading")}</p>
       <form id="notify-form" hidden>
@@ -62,14 +64,21 @@ export function bindSettings(root, rerender) {
     const csrf = await getCsrf();
     try {
       if (await push.current()) await push.unsubscribe(csrf);
-      else await push.subscribe(csrf);
+      else {
+        await push.subscribe(csrf);
+        await R.noteSubscribe(null);
+      }
     } catch (err) {
+      // Remembered: the Today notice and the reach card say push does not work on this phone.
+      await R.noteSubscribe(err);
       root.querySelector("#push-state").textContent = String(err.message || err);
+      R.bindCard(root);
       return;
     }
     rerender();
   });
   bindNotifySettings(root);
+  R.bindCard(root);
   bindDevices(root);
   root.querySelector("#logout-button").addEventListener("click", async () => {
     const c = await counts();

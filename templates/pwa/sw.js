@@ -1,6 +1,7 @@
 /* gridapp service worker (a module worker, served from /sw.js so its scope is the whole app).
    Precaches the versioned app shell, answers navigations to the shell from the cache, runs the
-   outbox on Background Sync, and shows Web Push notifications. */
+   outbox on Background Sync, and shows Web Push notifications (acknowledging each to the server),
+   refreshes on Periodic Background Sync and keeps the unread count on the app icon. */
 import { syncNow } from "/static/pwa/sync.js";
 import { appUrl } from "/static/pwa/links.js";
 
@@ -98,6 +99,47 @@ self.addEventListener("sync", (event) => {
   if (event.tag === "outbox") event.waitUntil(syncNow({ reason: "background-sync" }));
 });
 
+/* The unread count on the app icon (Badging API, where the platform has one). */
+async function updateBadge() {
+  try {
+    const resp = await fetch("/api/v1/notifications/unread-count", { credentials: "same-origin", cache: "no-store" });
+    if (!resp.ok) return;
+    const { unread } = await resp.json();
+    if (!self.navigator.setAppBadge) return;
+    await (unread ? self.navigator.setAppBadge(unread) : self.navigator.clearAppBadge());
+  } catch {
+    // offline or no badge on this platform: the page sets it again when opened
+  }
+}
+
+/* Periodic Background Sync (refresh.js registers it where offered): pull the inbox and the
+   tasks, and show the unread count on the icon, without a push service. */
+self.addEventListener("periodicsync", (event) => {
+  if (event.tag === "refresh") {
+    event.waitUntil(syncNow({ reason: "periodic-sync" }).catch(() => {}).then(updateBadge));
+  }
+});
+
+/* Tell the server this push arrived (the payload's "d" is its delivery): a phone whose pushes
+   are never acknowledged is one push does not reach, and the server says so (reach.py).
+   Authenticated by this phone's session cookie; lost quietly when the network is gone. */
+async function acknowledge(data) {
+  const id = Number(data.id);
+  if (!Number.isInteger(id) || id < 1) return;
+  try {
+    const { csrf_token: csrf } = await (await fetch("/api/v1/auth/csrf", { credentials: "same-origin", cache: "no-store" })).json();
+    const d = Number(data.d);
+    await fetch(`/api/v1/notifications/${id}/received`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      body: JSON.stringify(Number.isInteger(d) && d > 0 ? { delivery_id: d } : {}),
+    });
+  } catch {
+    // offline: the notification is shown all the same
+  }
+}
+
 async function tellClients(message) {
   const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
   for (const client of windows) client.postMessage(message);
@@ -126,9 +168,11 @@ self.addEventListener("push", (event) => {
         badge: "/static/icons/maskable-192.png",
         data: { link: data.link || data.url || "" },
       });
+      await acknowledge(data);
       // Refresh data: an open app syncs itself; otherwise pull here so it opens up to date.
       const open = await tellClients({ type: "PUSH", data });
       if (!open) await syncNow({ reason: "push" }).catch(() => {});
+      await updateBadge();
     })(),
   );
 });

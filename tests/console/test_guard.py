@@ -49,8 +49,16 @@ PAGES.update(
 PAGES.update({"console.visits": SUP, "console.households_due": SUP})
 PAGES.update({"console.sessions": ("admin",)})
 PAGES.update(
-    {"console.admin_notify_policy": ("admin",), "console.admin_notify_overview": ("admin",)}
+    {
+        "console.appointments": SUP,
+        "console.appointments_services": SUP,
+        "console.appointments_service": SUP,
+        "console.appointments_stats": SUP,
+        "console.admin_notify_policy": ("admin",),
+        "console.admin_notify_overview": ("admin",),
+    }
 )
+PAGES.update({"console.admin_wecom": ("admin",)})
 
 
 def _url(app, endpoint, people):

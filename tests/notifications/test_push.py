@@ -124,8 +124,10 @@ def test_a_notification_arrives_decryptable_with_verified_headers(subscribed, pu
     (nid,) = notify([worker.id], "task.assigned", "新任务：入户走访", "请今天完成", "/tasks/7")
     (got,) = push_service.for_(sub)
     assert got.errors == [] and got.status == 201
+    d = Delivery.get(Delivery.notification == nid)
     assert got.payload == {
         "id": nid,
+        "d": d.id,  # the delivery, for the service worker's acknowledgment
         "type": "task.assigned",
         "title": "新任务：入户走访",
         "body": "请今天完成",
