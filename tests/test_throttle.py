@@ -126,9 +126,11 @@ def redis_url():
 
     from tests.conftest import REDIS_URL
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    with redis.Redis.from_url(REDIS_URL) as r:  # closed: a leaked socket fails the run at exit
+        r.flushdb()
     yield REDIS_URL
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    with redis.Redis.from_url(REDIS_URL) as r:
+        r.flushdb()
 
 
 def test_throttle_is_shared_by_processes_through_redis(tmp_path, database_url, redis_url):
