@@ -27,6 +27,7 @@ FEATURES = [
     "tasks",
     "matters",
     "notifications",
+    "notifications.wecom",
     "echowall",
     "sync",
     "pwa",

@@ -55,10 +55,12 @@ def read_or_create_secret(folder: Path, name: str, nbytes: int = 32) -> str:
 
 
 def translation_directories() -> list[Path]:
-    """The core catalog plus one per feature (``gridapp/<feature>/translations``), merged at
-    runtime, so features add their strings without touching a shared file."""
+    """The core catalog plus one per feature (``gridapp/<feature>/translations``, also one level
+    down: ``gridapp/notifications/wecom/translations``), merged at runtime, so features add
+    their strings without touching a shared file."""
     base = ROOT / "gridapp"
-    return [base / "translations", *sorted(p for p in base.glob("*/translations") if p.is_dir())]
+    features = [*base.glob("*/translations"), *base.glob("*/*/translations")]
+    return [base / "translations", *sorted(p for p in features if p.is_dir())]
 
 
 def build_config(instance: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:

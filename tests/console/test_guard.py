@@ -51,6 +51,7 @@ PAGES.update({"console.sessions": ("admin",)})
 PAGES.update(
     {"console.admin_notify_policy": ("admin",), "console.admin_notify_overview": ("admin",)}
 )
+PAGES.update({"console.admin_wecom": ("admin",)})
 
 
 def _url(app, endpoint, people):
