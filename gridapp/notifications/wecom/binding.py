@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
+from peewee import IntegrityError
 
 from gridapp.audit import write_audit
 from gridapp.db import db, utcnow
@@ -100,6 +101,14 @@ def _taken(corp: str, userid: str, user_id: int) -> bool:
     )
 
 
+def _taken_error() -> ValidationFailed:
+    return ValidationFailed(
+        "wecom_userid",
+        _("This 企业微信 account is already bound to another user."),
+        code="wecom_taken",
+    )
+
+
 def _apply(actor_id: int | None, user: User, userid: str, via: str, ip: str) -> str:
     """Bind, re-bind or unbind (``userid`` empty) one user; returns what changed."""
     corp = corp_id()
@@ -112,11 +121,7 @@ def _apply(actor_id: int | None, user: User, userid: str, via: str, ip: str) -> 
                     detail={"userid": before.userid, "via": via})  # fmt: skip
         return "unbound"
     if _taken(corp, userid, user.id):
-        raise ValidationFailed(
-            "wecom_userid",
-            _("This 企业微信 account is already bound to another user."),
-            code="wecom_taken",
-        )
+        raise _taken_error()
     now = utcnow()
     if before is not None:
         if before.userid == userid and before.corp_id == corp and before.disabled_at is None:
@@ -143,26 +148,32 @@ def set_binding(actor: User, user_id: int, userid: str, *, ip: str = "") -> str:
     userid = (userid or "").strip()
     if userid:
         userid = check_userid(userid)
-    with db.atomic():
-        user = User.get_or_none(User.id == user_id)
-        if user is None:
-            raise NotFound()
-        return _apply(actor.id, user, userid, "admin", ip)
+    try:
+        with db.atomic():
+            user = User.get_or_none(User.id == user_id)
+            if user is None:
+                raise NotFound()
+            return _apply(actor.id, user, userid, "admin", ip)
+    except IntegrityError:  # bound to someone else meanwhile (the unique index decided)
+        raise _taken_error() from None
 
 
 def bind_self(user: User, userid: str, *, ip: str = "") -> None:
     """The user proved both identities (WeCom OAuth, then their password): bind them. A user
     already bound to another member is refused (an admin decides)."""
     userid = check_userid(userid)
-    with db.atomic():
-        before = binding_of(user.id)
-        if before is not None and before.userid.lower() != userid.lower():
-            raise ValidationFailed(
-                "wecom_userid",
-                _("Your account is bound to another 企业微信 account. Ask your administrator."),
-                code="wecom_other",
-            )
-        _apply(user.id, user, userid, "oauth", ip)
+    try:
+        with db.atomic():
+            before = binding_of(user.id)
+            if before is not None and before.userid.lower() != userid.lower():
+                raise ValidationFailed(
+                    "wecom_userid",
+                    _("Your account is bound to another 企业微信 account. Ask your administrator."),
+                    code="wecom_other",
+                )
+            _apply(user.id, user, userid, "oauth", ip)
+    except IntegrityError:
+        raise _taken_error() from None
 
 
 def reenable(b: WecomBinding, *, ip: str = "") -> None:
@@ -305,6 +316,22 @@ def import_bindings(actor: User, filename: str, data: bytes, *, ip: str = "") ->
         )  # fmt: skip
     if not rows:
         raise ValidationFailed("file", _("The file has a header but no rows."))
+    try:
+        counts = _write_import(actor, rows, corp, filename, ip)
+    except IntegrityError:  # an admin bound one of these accounts meanwhile
+        raise Problem(
+            _("Bindings changed while importing; nothing was imported. Try again."),
+            status=409,
+            field="file",
+            code="wecom_import_conflict",
+        ) from None
+    return {**counts, "rows": len(rows)}
+
+
+def _write_import(
+    actor: User, rows: list[ImportRow], corp: str, filename: str, ip: str
+) -> dict[str, int]:
+    """Write checked import rows in one transaction, each change audited."""
     counts = {"bound": 0, "unbound": 0, "unchanged": 0}
     with db.atomic():
         current = {b.user_id: b for b in WecomBinding.select().where(
@@ -333,4 +360,4 @@ def import_bindings(actor: User, filename: str, data: bytes, *, ip: str = "") ->
                 counts["bound"] += 1
         write_audit(actor.id, "import.wecom", "", "", ip=ip,
                     detail={"filename": filename, **counts})  # fmt: skip
-    return {**counts, "rows": len(rows)}
+    return counts
