@@ -28,6 +28,7 @@ FEATURES = [
     "matters",
     "notifications",
     "notifications.wecom",
+    "notifications.sms",
     "echowall",
     "sync",
     "pwa",

@@ -58,6 +58,7 @@ PUBLIC_PREFIXES = (
     "/api/v1/push/key",
     "/app",
     "/auth/wecom",  # sign in with 企业微信: anonymous by design, 404 unless enabled
+    "/hooks/",  # providers' callbacks (SMS status reports): a secret in the URL, no session
 )  # the PWA's shell: cached for offline use, logs in itself, no data
 # fmt: skip
 # Page routes by who may open them (a new page must be listed here, or this test fails).

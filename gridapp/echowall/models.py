@@ -4,7 +4,7 @@ matter's tracking page."""
 
 from __future__ import annotations
 
-from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField
+from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
 from gridapp.db import BaseModel, utcnow
 from gridapp.matters.models import Matter
@@ -39,3 +39,24 @@ class EchoPushSubscription(BaseModel):
     class Meta:
         table_name = "echo_push_subscription"
         indexes = ((("matter", "endpoint"), True),)
+
+
+class EchoSmsConsent(BaseModel):
+    """A resident's consent to SMS about their matter: one SMS when it is answered, one when it
+    is closed, to the phone they left on the report. The record keeps what was agreed to (the
+    consent text as shown, its version, the channel, when) and when it was withdrawn; a new
+    opt-in after a withdrawal is a new row, so the history stays."""
+
+    matter = ForeignKeyField(Matter, backref="sms_consents", on_delete="CASCADE")
+    phone = CharField(max_length=20)  # E.164, copied from the report's contact phone
+    channel = CharField(max_length=10, default="sms")
+    source = CharField(max_length=20, default="tracking_page")
+    consent_version = CharField(max_length=20)
+    consent_text = TextField()
+    locale = CharField(max_length=10, default="")
+    consented_at = DateTimeField(default=utcnow)
+    withdrawn_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "echo_sms_consent"
+        indexes = ((("matter", "withdrawn_at"), False),)

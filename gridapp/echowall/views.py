@@ -23,6 +23,7 @@ from flask_login import current_user, login_required
 from gridapp.api import API_PREFIX, endpoint
 from gridapp.config import ROOT
 from gridapp.echowall import push, rules, schemas, service
+from gridapp.echowall import sms as echo_sms
 from gridapp.errors import Conflict, Forbidden, NotFound, Problem
 from gridapp.extensions import limiter
 from gridapp.matters import public
@@ -173,7 +174,37 @@ def track(code: str):
         resp.headers["Referrer-Policy"] = "no-referrer"
         return resp
     has_key = bool(request.cookies.get(RATING_KEY_COOKIE))
-    return render_template("echowall/track.html", view=view, ratings=RATINGS, has_key=has_key)
+    sms_offer = echo_sms.offer(view["code"], request.cookies.get(RATING_KEY_COOKIE, ""))
+    return render_template(
+        "echowall/track.html", view=view, ratings=RATINGS, has_key=has_key, sms=sms_offer
+    )
+
+
+@bp.route("/t/<code>/sms", methods=["POST"])
+@limiter.limit(_limit("ECHOWALL_RATE_LIMIT"))
+def sms_choice(code: str):
+    """The resident opts in to (``agree`` ticked) or withdraws from the SMS about their matter."""
+    code = rules.normalise_code(code)
+    key = request.cookies.get(RATING_KEY_COOKIE, "")
+    try:
+        if request.form.get("choice") == "off":
+            echo_sms.withdraw(code, key)
+            flash(_("You will get no text messages about this report."), "ok")
+        elif request.form.get("agree") != "1":
+            flash(_("Tick the box to agree to the text messages."), "error")
+        else:
+            echo_sms.opt_in(code, key)
+            flash(
+                _(
+                    "You will get a text message when this report is answered and when it is closed."
+                ),
+                "ok",
+            )
+    except NotFound:
+        return _unknown_code()
+    except Problem as exc:
+        flash(str(exc.detail or exc.title), "error")
+    return redirect(url_for("echowall.track", code=code))
 
 
 @bp.route("/t/<code>/rating", methods=["POST"])
@@ -335,3 +366,4 @@ def init_app(app) -> None:
     app.register_blueprint(api)
     _limit_json_tracking(app)
     push.init_push()
+    echo_sms.init_sms()

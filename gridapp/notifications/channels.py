@@ -380,10 +380,12 @@ def channels(app: Flask | None = None) -> dict[str, Channel]:
             ),
             "console": ConsoleChannel(),
         }
-        from gridapp.notifications import wecom
+        from gridapp.notifications import sms, wecom
 
         if wecom.configured(app):
             built["wecom"] = wecom.build(app)
+        if sms.configured(app):
+            built["sms"] = sms.build(app)
         # Channels named in the configuration (tests' loopback fakes, a deployment's own
         # plug-in): ``NOTIFY_EXTRA_CHANNELS = {name: channel or build(app)}``; they replace a
         # built-in one of the same name.

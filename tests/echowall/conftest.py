@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.notifications.conftest import push_service  # noqa: F401  (the fake push service)
+from tests.notifications.sms_fixtures import fake_sms, sms_config  # noqa: F401  (fake SMS API)
 
 
 def form_token(html: str) -> str:

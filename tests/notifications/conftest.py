@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.notifications.fakepush import FakePushService
+from tests.notifications.sms_fixtures import fake_sms, sms_config  # noqa: F401  (the fake SMS API)
 
 
 class Clock:
