@@ -13,6 +13,13 @@ Baseline: bare RFC 8291 encryption per message (``bench.push.crypto_loop``), the
 limit of any Web Push sender, measured around each round.
 
     python -m bench fanout_channels [--smoke] [--db sqlite|postgres|both] [-n 3000] [--rounds 2]
+                                    [--fakes real|loopback]
+
+``--fakes real`` (the default): the real ``wecom`` and ``sms`` channels (official API through
+requests; Tencent Cloud SDK) against the branches' fake WeCom API and fake Tencent SMS API;
+``loopback``: the small loopback providers of tests/notifications/fakechannel.py registered
+through ``NOTIFY_EXTRA_CHANNELS`` (what the figures were measured with before those channels
+were merged).
 """
 
 from __future__ import annotations
@@ -90,26 +97,64 @@ def announce_once(boss, community, title: str) -> None:
     announce(boss, scope_for(boss), title, BODY, community_id=community.id)
 
 
-def run(backend: str, n: int, origin: str, urls: tuple[str, str], rounds: int) -> None:
+def real_config(wecom_config: dict, sms_endpoint: str) -> dict:
+    """The real channels' settings, pointed at the fakes (as bench/wecom.py and bench/sms.py)."""
+    from bench.sms import TEMPLATE_ID
+    from tests.notifications.fake_sms import FakeSms
+
+    f = FakeSms.__init__.__defaults__  # the fake's credentials: (secret_id, secret_key, app_id…)
+    return {
+        **wecom_config,
+        "SMS_PROVIDER": "tencent", "SMS_SECRET_ID": f[0], "SMS_SECRET_KEY": f[1],
+        "SMS_APP_ID": f[2], "SMS_SIGN_NAME": "网格通", "SMS_ENDPOINT": sms_endpoint,
+        "SMS_PROTOCOL": "http", "SMS_TEMPLATES": {"notify.generic": TEMPLATE_ID},
+        "SMS_LINK_BASE": "https://g.example.cn", "SMS_USER_DAILY_CAP": 1000,
+        "SMS_PHONE_DAILY_CAP": 1000, "SMS_DAILY_CAP": 10_000_000,
+    }  # fmt: skip
+
+
+def bind_real() -> None:
+    """Every worker bound to the fake WeCom member of its username and given a number."""
+    from peewee import chunked
+
+    from gridapp.db import db, utcnow
+    from gridapp.notifications.wecom.binding import corp_id
+    from gridapp.notifications.wecom.models import WecomBinding
+    from gridapp.org.models import User
+
+    corp, now = corp_id(), utcnow()
+    users = list(User.select(User.id, User.username).where(User.role == "grid_worker").tuples())
+    with db.atomic():
+        for chunk in chunked(users, 300):
+            WecomBinding.insert_many(
+                [{"user": u, "corp_id": corp, "userid": name, "bound_at": now} for u, name in chunk]
+            ).execute()
+        for u, _name in users:
+            User.update(phone=f"139{u:08d}").where(User.id == u).execute()
+
+
+def run(backend: str, n: int, origin: str, fakes: dict, rounds: int) -> None:
     from gridapp.notifications import rules
     from gridapp.notifications.channels import channels
     from gridapp.notifications.escalation import escalate_due
     from gridapp.org.models import User
     from tests.notifications.fakechannel import LoopbackChannel
 
-    wecom = LoopbackChannel("wecom", urls[0])
-    sms = LoopbackChannel("sms", urls[1])
     clock = Clock()
-    with bench_app(
-        backend,
-        PUSH_ALLOW_LOCAL_HTTP=True,
-        NOTIFY_CLOCK=clock,
-        NOTIFY_EXTRA_CHANNELS={"wecom": wecom, "sms": sms},
-    ):
+    loop: list[LoopbackChannel] = []
+    if fakes["kind"] == "loopback":
+        loop = [LoopbackChannel("wecom", fakes["wecom"]), LoopbackChannel("sms", fakes["sms"])]
+        extra = {"NOTIFY_EXTRA_CHANNELS": {ch.name: ch for ch in loop}}
+    else:
+        extra = real_config(fakes["wecom"], fakes["sms"])
+    with bench_app(backend, PUSH_ALLOW_LOCAL_HTTP=True, NOTIFY_CLOCK=clock, **extra):
         boss, community, pubs = seed(n, origin)
-        for (uid,) in User.select(User.id).where(User.role == "grid_worker").tuples():
-            wecom.addresses[uid] = f"wx{uid}"
-            sms.addresses[uid] = f"+86138{uid:08d}"
+        if loop:
+            for (uid,) in User.select(User.id).where(User.role == "grid_worker").tuples():
+                loop[0].addresses[uid] = f"wx{uid}"
+                loop[1].addresses[uid] = f"+86138{uid:08d}"
+        else:
+            bind_real()
         payload = rules.build_payload(
             {"id": 1, "type": "announcement", "title": "停水通知", "body": BODY, "link": "",
              "urgent": False}
@@ -152,8 +197,8 @@ def run(backend: str, n: int, origin: str, urls: tuple[str, str], rounds: int) -
             after = crypto_loop(k, pubs, auth, payload) / k
             crypto.append((before + after) / 2)
         channels()["webpush"].close()
-        wecom.close()
-        sms.close()
+        for ch in loop:
+            ch.close()
 
     med = statistics.median
     c = med(crypto)
@@ -169,11 +214,12 @@ def run(backend: str, n: int, origin: str, urls: tuple[str, str], rounds: int) -
                 c,
                 ratio("webpush"),
             ),
-            ("企业微信 loopback (inbox + deliveries + HTTP)", med(cpu["wecom"]), c, ratio("wecom")),
-            ("SMS loopback (escalation scan + HTTP)", med(cpu["sms"]), c, ratio("sms")),
+            ("企业微信 (inbox + deliveries + HTTP)", med(cpu["wecom"]), c, ratio("wecom")),
+            ("SMS (escalation scan + HTTP)", med(cpu["sms"]), c, ratio("sms")),
             ("all three, per message", med(cpu["all"]), c, ratio("all")),
         ],
-        f"announcement to {n} workers through each channel ({backend}); CPU per message, median "
+        f"announcement to {n} workers through each channel ({backend}, {fakes['kind']} fakes); "
+        "CPU per message, median "
         f"of {rounds} round(s); baseline: bare RFC 8291 crypto per message measured around each "
         "round; ratio: median of the rounds' ratios (lower is better)",
     )
@@ -192,15 +238,29 @@ def main(argv: list[str]) -> int:
     p = parser(__doc__.split("\n")[0])
     p.add_argument("-n", type=int, default=None, help="workers (default 3000; smoke 30)")
     p.add_argument("--rounds", type=int, default=None, help="rounds (default 2; smoke 1)")
+    p.add_argument("--fakes", choices=["real", "loopback"], default="real")
     args = p.parse_args(argv)
     n = args.n or (30 if args.smoke else 3000)
     push_proc, origin = start_push_service()
-    prov_proc, wecom_url, sms_url = start_providers()
+    procs = [push_proc]
     try:
+        if args.fakes == "loopback":
+            prov_proc, wecom_url, sms_url = start_providers()
+            procs.append(prov_proc)
+            fakes = {"kind": "loopback", "wecom": wecom_url, "sms": sms_url}
+        else:
+            from bench import sms as sms_bench
+            from bench import wecom as wecom_bench
+
+            wecom_proc, wecom_config = wecom_bench.start_fake(n)
+            procs.append(wecom_proc)
+            sms_proc, sms_endpoint = sms_bench.start_fake()
+            procs.append(sms_proc)
+            fakes = {"kind": "real", "wecom": wecom_config, "sms": sms_endpoint}
         for backend in backends(args.db):
-            run(backend, n, origin, (wecom_url, sms_url), args.rounds or (1 if args.smoke else 2))
+            run(backend, n, origin, fakes, args.rounds or (1 if args.smoke else 2))
     finally:
-        for proc in (push_proc, prov_proc):
+        for proc in procs:
             proc.stdin.close()
             proc.wait(timeout=10)
             proc.stdout.close()

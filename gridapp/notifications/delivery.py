@@ -256,6 +256,23 @@ def dispatch(notification_ids: Sequence[int], now: dt.datetime | None = None) ->
     return start_stages(notes, {n[0]: -1 for n in notes}, now)
 
 
+def _write_stage(rows: list[tuple], chains: dict) -> list[tuple]:
+    """Insert a stage's deliveries (skipping re-runs' duplicates) and store the chains' next
+    step, in the caller's transaction; returns the inserted rows' (id, notification, channel,
+    subscription, status)."""
+    inserted = insert_ignore(
+        Delivery,
+        (
+            "notification_id", "channel", "subscription_id", "dedupe_key", "status",
+            "next_attempt_at", "created_at", "updated_at", "attempts", "error", "claim", "hop",
+        ),
+        rows,
+        returning=("id", "notification_id", "channel", "subscription_id", "status"),
+    )  # fmt: skip
+    escalation.save_chains(chains)
+    return inserted
+
+
 def start_stages(notes: list[tuple], after: dict[int, int], now: dt.datetime) -> list[int]:
     """Send, for each notification (a row of ``NOTE_FIELDS``), the first stage of its policy
     after stage ``after[id]`` that reaches the user, recording skipped hops on the way, and set
@@ -295,18 +312,10 @@ def start_stages(notes: list[tuple], after: dict[int, int], now: dt.datetime) ->
             (nid, ch, sid, f"{nid}:{ch}:{sid or 0}", status, db_time(at) if at else None,
              now_db, now_db, 1 if sending else 0, error, token if sending else None, hop)
         )  # fmt: skip
-    with db.atomic():
-        inserted = insert_ignore(
-            Delivery,
-            (
-                "notification_id", "channel", "subscription_id", "dedupe_key", "status",
-                "next_attempt_at", "created_at", "updated_at", "attempts", "error", "claim",
-                "hop",
-            ),
-            rows,
-            returning=("id", "notification_id", "channel", "subscription_id", "status"),
-        )  # fmt: skip
-        escalation.save_chains(plan.chains)
+    inserted: list[tuple] = []
+    if rows or plan.chains:  # nothing to write (nobody reachable): no transaction at all
+        with db.atomic():
+            inserted = _write_stage(rows, plan.chains)
     mine = {r[0] for r in inserted}
     later = [(r[0], plan.held_until[r[1]]) for r in inserted if r[4] == "held"]
     if len(inserted) < len(rows):  # a re-run: what an earlier run wrote and did not finish
