@@ -21,7 +21,7 @@ from typing import Any
 from peewee import IntegrityError, OperationalError
 from pydantic import ValidationError
 
-from gridapp.changes import Change, current_seq
+from gridapp.changes import Change, ChangeCounter, current_seq
 from gridapp.db import db, utcnow
 from gridapp.errors import Conflict, Problem, ValidationFailed, pydantic_problem
 from gridapp.org.models import User
@@ -97,8 +97,8 @@ def _touch(user: User) -> None:
     now = utcnow()
     if user.last_sync_at and now - user.last_sync_at < SYNC_STAMP_EVERY:
         return
-    with db.atomic():
-        User.update(last_sync_at=now).where(User.id == user.id).execute()
+    # One statement, no transaction around it (BEGIN and COMMIT would be two more round trips).
+    User.update(last_sync_at=now).where(User.id == user.id).execute()
     user.last_sync_at = now
 
 
@@ -170,38 +170,70 @@ def visible_changes(scope: Scope):
     return cond
 
 
-def _aged(scope: Scope, since: int | None, until: int) -> list[dict[str, str]]:
-    """Tombstones for rows that left a window (a year of visits, 30 days of closed items…)
-    between the device's last pull and this one: no change-log row marks that, time does."""
+def _aged_queries(scope: Scope, since: int | None, until: int) -> list[tuple[str, Any]]:
+    """(entity, query of ids) for rows that left a window (a year of visits, 30 days of closed
+    items…) between the device's last pull and this one: no change-log row marks that, time
+    does."""
     if since is None or since >= until:
         return []
     lo, hi = _from_s(since), _from_s(until)
     return [
-        {"entity": spec.name, "id": str(i)}
-        for spec in ENTITIES.values()
-        if spec.aged is not None
-        for i in spec.aged(scope, lo, hi)
+        (spec.name, spec.aged(scope, lo, hi)) for spec in ENTITIES.values() if spec.aged is not None
     ]
 
 
-def _warm(scope: Scope, after: int, limit: int, epoch: str, at: int | None = None) -> dict:
-    snap = current_seq()  # read first: every change ≤ snap has committed
-    now = _now_s()
-    if after >= snap:
-        tombs = _aged(scope, at, now)
-        return _answer(
-            epoch,
-            Cursor(after, at=now if tombs or at is None else at).encode(),
-            more=False,
-            tombs=tombs,
-        )
-    changes = list(
+def _warm_read(
+    scope: Scope, after: int, limit: int, since: int | None, until: int
+) -> tuple[int, list[tuple[int, str, str, bool]], list[dict[str, str]]]:
+    """The change counter, the scope's changes after ``after`` (up to the counter, at most
+    ``limit``, in order) and the aged ids, in ONE statement (a round trip each was most of a
+    warm pull's time under load). One statement reads one snapshot, so every change up to the
+    counter it returns has committed: the guarantee that reading the counter first gave."""
+    counter = ChangeCounter.select(ChangeCounter.value).where(ChangeCounter.id == 1)
+    changes = (
         Change.select(Change.seq, Change.entity, Change.entity_id, Change.deleted)
-        .where((Change.seq > after) & (Change.seq <= snap) & visible_changes(scope))
+        .where((Change.seq > after) & (Change.seq <= counter) & visible_changes(scope))
         .order_by(Change.seq)
         .limit(limit)
-        .tuples()
     )
+    parts, params = [], []
+
+    def add(template: str, query) -> None:
+        sql, args = query.sql()
+        parts.append(template.format(sql))
+        params.extend(args)
+
+    add("SELECT 0, value, NULL, NULL, NULL FROM ({}) AS q0", counter)
+    add("SELECT 1, seq, entity, entity_id, deleted FROM ({}) AS q1", changes)
+    for i, (name, query) in enumerate(_aged_queries(scope, since, until)):
+        assert name.isidentifier()  # an entity name from code, written into the statement
+        add(f"SELECT 2, NULL, '{name}', CAST(a{i}.id AS TEXT), NULL FROM ({{}}) AS a{i}", query)
+    snap = 0
+    rows: list[tuple[int, str, str, bool]] = []
+    aged: list[dict[str, str]] = []
+    for kind, seq, entity, entity_id, deleted in db.execute_sql(
+        " UNION ALL ".join(parts), params
+    ).fetchall():
+        if kind == 0:
+            snap = seq
+        elif kind == 1:
+            rows.append((seq, entity, entity_id, bool(deleted)))
+        else:
+            aged.append({"entity": entity, "id": entity_id})
+    rows.sort()
+    return snap, rows, aged
+
+
+def _warm(scope: Scope, after: int, limit: int, epoch: str, at: int | None = None) -> dict:
+    now = _now_s()
+    snap, changes, aged = _warm_read(scope, after, limit, at, now)
+    if after >= snap:
+        return _answer(
+            epoch,
+            Cursor(after, at=now if aged or at is None else at).encode(),
+            more=False,
+            tombs=aged,
+        )
     full = len(changes) >= limit
     next_cursor = changes[-1][0] if full else snap
     latest: dict[tuple[str, str], bool] = {}
@@ -210,8 +242,7 @@ def _warm(scope: Scope, after: int, limit: int, epoch: str, at: int | None = Non
             latest.pop((entity, entity_id), None)
             latest[(entity, entity_id)] = deleted
     # Aging first: a row that changed meanwhile comes below as a row (or tombstone) anyway.
-    aged = [] if full else _aged(scope, at, now)
-    for t in aged:
+    for t in [] if full else aged:
         latest.setdefault((t["entity"], t["id"]), True)
     by_entity: dict[str, list[str]] = {}
     for (entity, entity_id), deleted in latest.items():
