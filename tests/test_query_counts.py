@@ -102,3 +102,40 @@ def test_warm_pull_with_changes_is_bounded(worker_client):
     resp, _ = pull_all(worker_client, minutes_ago(cursor, 5))
     print("warm+changes", queries(resp))
     assert queries(resp) <= 8
+
+
+def test_hot_statements_are_built_once_per_shape(worker_client):
+    """The session lookup and the warm pull's statement are cached (gridapp/sqlcache.py), so
+    they are not rebuilt by peewee on every request; a shape that read the clock would not be."""
+    from gridapp import sqlcache
+
+    _, cursor = pull_all(worker_client)
+    pull_all(worker_client, minutes_ago(cursor, 5))
+    worker_client.get("/api/v1/me")
+    shapes = {key[1]: compiled for key, compiled in sqlcache._CACHE.items()}
+    assert shapes["session"] is not None
+    assert shapes["warm"] is not None
+
+
+def test_a_statement_reading_the_clock_is_not_cached(app):
+    import datetime as dt
+
+    from gridapp import sqlcache
+    from gridapp.changes import Change
+    from gridapp.db import db
+
+    def build(v):
+        return Change.select().where((Change.at > utcnow()) & (Change.seq > v["seq"])).sql()
+
+    def shifted(v):
+        return Change.select().where((Change.at > v["since"]) & (Change.seq > v["seq"])).sql()
+
+    for _ in range(2):
+        _, params = sqlcache.statement(("clock",), build, {"seq": 3})
+        assert abs(params[0] - utcnow()) < dt.timedelta(seconds=5) and params[1] == 3
+    assert sqlcache._CACHE[(type(db.obj), "clock")] is None
+    since = dt.datetime(2026, 1, 2, 3, 4, 5)
+    for seq in (7, 8):
+        _, params = sqlcache.statement(("shifted",), shifted, {"since": since, "seq": seq})
+        assert params == [since, seq]
+    assert sqlcache._CACHE[(type(db.obj), "shifted")] is not None

@@ -26,6 +26,7 @@ from gridapp.db import db, utcnow
 from gridapp.errors import Conflict, Problem, ValidationFailed, pydantic_problem
 from gridapp.org.models import User
 from gridapp.scope import Scope
+from gridapp.sqlcache import statement
 from gridapp.sync.hooks import CREATES, ENTITIES, OPS, OpContext, Retryable, serialize_rows
 from gridapp.sync.models import SyncOp
 from gridapp.times import json_default
@@ -170,16 +171,55 @@ def visible_changes(scope: Scope):
     return cond
 
 
-def _aged_queries(scope: Scope, since: int | None, until: int) -> list[tuple[str, Any]]:
+def _aged_queries(scope: Scope, lo: dt.datetime, hi: dt.datetime) -> list[tuple[str, Any]]:
     """(entity, query of ids) for rows that left a window (a year of visits, 30 days of closed
-    items…) between the device's last pull and this one: no change-log row marks that, time
-    does."""
-    if since is None or since >= until:
-        return []
-    lo, hi = _from_s(since), _from_s(until)
+    items…) between the device's last pull (``lo``) and this one (``hi``): no change-log row
+    marks that, time does."""
     return [
         (spec.name, spec.aged(scope, lo, hi)) for spec in ENTITIES.values() if spec.aged is not None
     ]
+
+
+def _warm_statement(role: str, aging: bool):
+    """Builds the warm pull's one statement from plain values (so ``gridapp.sqlcache`` can build
+    it once per shape): the change counter, the scope's changes after ``after`` up to the
+    counter (at most ``limit``, in order), and, with ``aging``, the ids that aged out."""
+
+    def build(v: dict[str, Any]) -> tuple[str, list]:
+        scope = Scope(
+            v["user_id"],
+            role,
+            v["grid_ids"],
+            v["community_ids"],
+            street_id=v["street_id"],
+            department_id=v["department_id"],
+        )
+        counter = ChangeCounter.select(ChangeCounter.value).where(ChangeCounter.id == 1)
+        changes = (
+            Change.select(Change.seq, Change.entity, Change.entity_id, Change.deleted)
+            .where((Change.seq > v["after"]) & (Change.seq <= counter) & visible_changes(scope))
+            .order_by(Change.seq)
+            .limit(v["limit"])
+        )
+        parts, params = [], []
+
+        def add(template: str, query) -> None:
+            sql, args = query.sql()
+            parts.append(template.format(sql))
+            params.extend(args)
+
+        add("SELECT 0, value, NULL, NULL, NULL FROM ({}) AS q0", counter)
+        add("SELECT 1, seq, entity, entity_id, deleted FROM ({}) AS q1", changes)
+        if aging:
+            for i, (name, query) in enumerate(_aged_queries(scope, v["lo"], v["hi"])):
+                assert name.isidentifier()  # an entity name from code, written into the SQL
+                add(
+                    f"SELECT 2, NULL, '{name}', CAST(a{i}.id AS TEXT), NULL FROM ({{}}) AS a{i}",
+                    query,
+                )
+        return " UNION ALL ".join(parts), params
+
+    return build
 
 
 def _warm_read(
@@ -189,31 +229,31 @@ def _warm_read(
     ``limit``, in order) and the aged ids, in ONE statement (a round trip each was most of a
     warm pull's time under load). One statement reads one snapshot, so every change up to the
     counter it returns has committed: the guarantee that reading the counter first gave."""
-    counter = ChangeCounter.select(ChangeCounter.value).where(ChangeCounter.id == 1)
-    changes = (
-        Change.select(Change.seq, Change.entity, Change.entity_id, Change.deleted)
-        .where((Change.seq > after) & (Change.seq <= counter) & visible_changes(scope))
-        .order_by(Change.seq)
-        .limit(limit)
+    aging = since is not None and since < until
+    values = {
+        "after": after,
+        "limit": limit,
+        "user_id": scope.user_id,
+        "grid_ids": scope.grid_ids,
+        "community_ids": scope.community_ids,
+        "street_id": scope.street_id,
+        "department_id": scope.department_id,
+        "lo": _from_s(since) if aging else None,
+        "hi": _from_s(until) if aging else None,
+    }
+    key = (
+        "warm",
+        scope.role,
+        aging,
+        *(None if v is None else len(v) for v in (scope.grid_ids, scope.community_ids)),
+        scope.street_id is None,
+        scope.department_id is None,
     )
-    parts, params = [], []
-
-    def add(template: str, query) -> None:
-        sql, args = query.sql()
-        parts.append(template.format(sql))
-        params.extend(args)
-
-    add("SELECT 0, value, NULL, NULL, NULL FROM ({}) AS q0", counter)
-    add("SELECT 1, seq, entity, entity_id, deleted FROM ({}) AS q1", changes)
-    for i, (name, query) in enumerate(_aged_queries(scope, since, until)):
-        assert name.isidentifier()  # an entity name from code, written into the statement
-        add(f"SELECT 2, NULL, '{name}', CAST(a{i}.id AS TEXT), NULL FROM ({{}}) AS a{i}", query)
+    sql, params = statement(key, _warm_statement(scope.role, aging), values)
     snap = 0
     rows: list[tuple[int, str, str, bool]] = []
     aged: list[dict[str, str]] = []
-    for kind, seq, entity, entity_id, deleted in db.execute_sql(
-        " UNION ALL ".join(parts), params
-    ).fetchall():
+    for kind, seq, entity, entity_id, deleted in db.execute_sql(sql, params).fetchall():
         if kind == 0:
             snap = seq
         elif kind == 1:
