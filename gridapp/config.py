@@ -79,6 +79,11 @@ def build_config(instance: Path, overrides: dict[str, Any] | None = None) -> dic
         # (the local demo on 127.0.0.1). Behind TLS in production keep the default.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # The cookie is re-signed and re-sent only when it changes (login, a rotated token),
+        # not on every answer: its lifetime is the device session's longest, and the server
+        # row decides anyway (gridapp/accounts/sessions.py). Re-signing was a tenth of a
+        # ``/api/v1/me``.
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "SESSION_COOKIE_SECURE": _flag("GRIDAPP_SECURE_COOKIES", True),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
