@@ -15,8 +15,10 @@ loopback), starts the day as the app does:
 - a saved session: ``GET /me``, a warm pull from yesterday's cursor;
 - then each pushes 5 visits (one ``POST /sync``) and pulls warm again.
 
-Prints requests/s over the morning, p50/p95/p99 per request kind, errors, bytes per cold pull
-(raw JSON and gzip as sent), and the throughput of ``/api/v1/me`` and of a warm pull with nothing
+Prints requests/s over the morning, p50/p95/p99 and the mean (and max) number of SQL statements
+per request kind (the servers run with ``GRIDAPP_QUERY_COUNT=1``: ``X-Query-Count``; a robust
+figure on a noisy machine), errors, bytes per cold pull (raw JSON and gzip as sent), and the
+throughput of ``/api/v1/me`` and of a warm pull with nothing
 new, each as a share of a bare Flask endpoint on the same gunicorn settings measured in the same
 run (the ceiling, bench/_bare.py). ``--profile DIR`` records each web worker with py-spy during the
 morning (raw collapsed stacks; the top frames are printed).
