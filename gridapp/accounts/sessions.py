@@ -118,9 +118,9 @@ def _find_session(column: str, h: str) -> UserSession | None:
     shape = _SHAPES.get((type(db.obj), column))
     if shape is None:
         shape = _SHAPES[(type(db.obj), column)] = _session_query(column, "")
-    for row in shape._get_cursor_wrapper(db.execute_sql(sql, params)).iterator():
-        return row
-    return None
+    # Read to the end (one row at most): a cursor left open would keep SQLite's read snapshot.
+    rows = list(shape._get_cursor_wrapper(db.execute_sql(sql, params)).iterator())
+    return rows[0] if rows else None
 
 
 def attach_grids(user: User, raw) -> None:
