@@ -15,8 +15,10 @@ loopback), starts the day as the app does:
 - a saved session: ``GET /me``, a warm pull from yesterday's cursor;
 - then each pushes 5 visits (one ``POST /sync``) and pulls warm again.
 
-Prints requests/s over the morning, p50/p95/p99 per request kind, errors, bytes per cold pull
-(raw JSON and gzip as sent), and the throughput of ``/api/v1/me`` and of a warm pull with nothing
+Prints requests/s over the morning, p50/p95/p99 and the mean (and max) number of SQL statements
+per request kind (the servers run with ``GRIDAPP_QUERY_COUNT=1``: ``X-Query-Count``; a robust
+figure on a noisy machine), errors, bytes per cold pull (raw JSON and gzip as sent), and the
+throughput of ``/api/v1/me`` and of a warm pull with nothing
 new, each as a share of a bare Flask endpoint on the same gunicorn settings measured in the same
 run (the ceiling, bench/_bare.py). ``--profile DIR`` records each web worker with py-spy during the
 morning (raw collapsed stacks; the top frames are printed).
@@ -209,6 +211,8 @@ class Client:
         self.local = threading.local()
         self.lock = threading.Lock()
         self.latency: dict[str, list[float]] = defaultdict(list)
+        # Statements each answer's request sent (``X-Query-Count``, GRIDAPP_QUERY_COUNT=1).
+        self.queries: dict[str, list[int]] = defaultdict(list)
         self.errors: list[str] = []
         self.cold_bytes: list[tuple[int, int]] = []
         self.conns: list[http.client.HTTPConnection] = []
@@ -268,8 +272,11 @@ class Client:
                     phone.cookies[name.strip()] = value
                 else:
                     phone.cookies.pop(name.strip(), None)
+        count = resp.getheader("X-Query-Count")
         with self.lock:
             self.latency[kind].append(elapsed)
+            if count is not None:
+                self.queries[kind].append(int(count))
             if resp.status >= 400:
                 self.errors.append(f"{kind}: HTTP {resp.status} {raw[:200]!r}")
         try:
@@ -340,8 +347,11 @@ def morning(client: Client, phone: Phone, new_phone: bool) -> None:
     pull(client, phone, "pull_warm")
 
 
-def hammer(port: int, path: str, seconds: float, threads: int, phones: list[Phone]) -> float:
-    """Requests/s of ``GET path`` with ``threads`` in flight for ``seconds``."""
+def hammer(
+    port: int, path: str, seconds: float, threads: int, phones: list[Phone]
+) -> tuple[float, float | None]:
+    """Requests/s of ``GET path`` with ``threads`` in flight for ``seconds``, and the mean
+    number of statements per request (None for an app that does not count them)."""
     client = Client(port)
     stop = time.monotonic() + seconds
     counts = [0] * threads
@@ -360,7 +370,8 @@ def hammer(port: int, path: str, seconds: float, threads: int, phones: list[Phon
     client.close()
     if client.errors:
         print(f"  ! {len(client.errors)} errors hammering {path}: {client.errors[0]}")
-    return rate
+    counted = client.queries.get("x")
+    return rate, (statistics.mean(counted) if counted else None)
 
 
 # ---- the run --------------------------------------------------------------------------------
@@ -496,6 +507,7 @@ def main(argv: list[str]) -> int:
             "GRIDAPP_WEB_WORKERS": str(args.web_workers),
             "GRIDAPP_SECURE_COOKIES": "0",
             "GRIDAPP_ACCESS_LOG": "0",
+            "GRIDAPP_QUERY_COUNT": "1",  # X-Query-Count: statements per request, printed below
             # Every phone logs in from 127.0.0.1: one address, 3,000 usernames (the limit is
             # per address and username, so it does not bite; kept as configured).
         },
@@ -564,12 +576,17 @@ def main(argv: list[str]) -> int:
         )
         for e in client.errors[:5]:
             print(f"  ! {e[:300]}")
-        print(f"  {'kind':<10} {'n':>6} {'p50':>9} {'p95':>9} {'p99':>9} {'max':>9}")
+        print(
+            f"  {'kind':<10} {'n':>6} {'p50':>9} {'p95':>9} {'p99':>9} {'max':>9}"
+            f" {'queries':>8} {'(max)':>6}"
+        )
         for kind in ("csrf", "login", "me", "pull_cold", "pull_warm", "push"):
             v = client.latency.get(kind, [])
+            q = client.queries.get(kind, [])
             print(
                 f"  {kind:<10} {len(v):>6} {pct(v, 0.5) * 1000:>7.0f}ms {pct(v, 0.95) * 1000:>7.0f}ms"
                 f" {pct(v, 0.99) * 1000:>7.0f}ms {max(v or [0]) * 1000:>7.0f}ms"
+                f" {statistics.mean(q) if q else float('nan'):>8.1f} {max(q or [0]):>6}"
             )
         if client.cold_bytes:
             raw = statistics.median(r for r, _ in client.cold_bytes)
@@ -578,22 +595,23 @@ def main(argv: list[str]) -> int:
 
         # The ceiling and the authenticated reads, one at a time, same threads and settings.
         secs, conc = args.ceiling_seconds, args.concurrency
-        bare = hammer(bare_port, "/bare", secs, conc, [])
+        bare, _ = hammer(bare_port, "/bare", secs, conc, [])
         with profiled("me", "GET /api/v1/me"):
-            me = hammer(port, "/api/v1/me", secs, conc, saved or phones)
+            me, me_q = hammer(port, "/api/v1/me", secs, conc, saved or phones)
         # Each phone's cursor from its last pull: nothing new in its grid since.
         with profiled("warm", "warm pulls"):
-            warm = hammer(
+            warm, warm_q = hammer(
                 port, lambda ph: f"/api/v1/sync?cursor={ph.cursor}", secs, conc, saved or phones
             )
         print(f"\nthroughput against the ceiling ({secs:g} s each, {conc} in flight):")
-        print(f"  {'endpoint':<34} {'req/s':>8} {'share':>7}")
-        for name, rate in (
-            ("bare Flask GET /bare (ceiling)", bare),
-            ("GET /api/v1/me", me),
-            ("GET /api/v1/sync (warm, nothing new)", warm),
+        print(f"  {'endpoint':<36} {'req/s':>8} {'share':>7} {'queries':>8}")
+        for name, rate, q in (
+            ("bare Flask GET /bare (ceiling)", bare, 0.0),
+            ("GET /api/v1/me", me, me_q),
+            ("GET /api/v1/sync (warm, nothing new)", warm, warm_q),
         ):
-            print(f"  {name:<34} {rate:>8.0f} {rate / bare:>6.2f}x")
+            qs = f"{q:>8.1f}" if q is not None else f"{'?':>8}"
+            print(f"  {name:<36} {rate:>8.0f} {rate / bare:>6.2f}x {qs}")
         return 0 if not client.errors else 1
     finally:
         recipe.stop()

@@ -140,6 +140,18 @@ def record_changes(entries: list[dict]) -> None:
         return
     if not db.in_transaction():
         raise RuntimeError("record_changes() must be called inside db.atomic()")
+    if len(entries) == 1:  # one INSERT, not a reservation and then an insert
+        e = entries[0]
+        record_change(
+            e["entity"],
+            e["entity_id"],
+            **{
+                k: e[k]
+                for k in ("grid_id", "community_id", "department_id", "user_id", "deleted")
+                if k in e
+            },
+        )
+        return
     ids = reserve_ids(Change, len(entries))
     now = utcnow()
     columns = ["id", "seq", "entity", "entity_id", "grid_id", "community_id", "department_id"]

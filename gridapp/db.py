@@ -63,12 +63,51 @@ class _CommitHooks:
         return super().rollback()
 
 
-class GridSqliteDatabase(_CommitHooks, SqliteDatabase):
+class _CountedRoundTrips:
+    """Counts the statements this thread sends (``BEGIN``, ``COMMIT``, ``ROLLBACK`` and
+    savepoints included): on PostgreSQL each is a round trip, and under load a request's
+    latency follows its round trips more than its Python (docs/scale.md). The count is per
+    request (reset in ``before_request``); tests bound it and the morning benchmark prints it
+    (``X-Query-Count`` with ``QUERY_COUNT_HEADER``)."""
+
+    def _count_one(self) -> None:
+        state = self._state.__dict__
+        state["gridapp_queries"] = state.get("gridapp_queries", 0) + 1
+
+    def execute_sql(self, sql, params=None, *args, **kwargs):
+        self._count_one()
+        return super().execute_sql(sql, params, *args, **kwargs)
+
+    def begin(self, *args, **kwargs):
+        self._count_one()
+        return super().begin(*args, **kwargs)
+
+    def commit(self):
+        self._count_one()
+        return super().commit()
+
+    def rollback(self):
+        self._count_one()
+        return super().rollback()
+
+
+class GridSqliteDatabase(_CommitHooks, _CountedRoundTrips, SqliteDatabase):
     pass
 
 
-class GridPooledPostgres(_CommitHooks, PooledPostgres):
+class GridPooledPostgres(_CommitHooks, _CountedRoundTrips, PooledPostgres):
     pass
+
+
+def query_count() -> int:
+    """Statements this thread sent since the current request began (or since ``reset``)."""
+    obj = db.obj
+    return obj._state.__dict__.get("gridapp_queries", 0) if obj is not None else 0
+
+
+def reset_query_count() -> None:
+    if db.obj is not None:
+        db.obj._state.__dict__["gridapp_queries"] = 0
 
 
 def make_database(url: str) -> Database:
@@ -144,7 +183,15 @@ class VersionedModel(BaseModel):
 def register_request_hooks(app) -> None:
     @app.before_request
     def _connect() -> None:
+        reset_query_count()
         db.connect(reuse_if_open=True)
+
+    if app.config.get("QUERY_COUNT_HEADER"):
+
+        @app.after_request
+        def _query_count(resp):
+            resp.headers["X-Query-Count"] = str(query_count())
+            return resp
 
     @app.teardown_request
     def _close(exc: BaseException | None) -> None:

@@ -29,3 +29,28 @@ def select_locale() -> str:
     if getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
         return current_user.locale
     return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+@limiter.request_filter
+def _endpoint_without_limits() -> bool:
+    """Skip Flask-Limiter's per-request work where no limit applies. It resolves every
+    endpoint's limits on every request (a tenth of ``/api/v1/me``'s time in a profile), while
+    whether an endpoint has any limit is fixed once the app is built: decided on its first
+    request, kept per app. Limited endpoints (the echo wall, logins) go through as before."""
+    from flask import current_app
+
+    endpoint = request.endpoint
+    if not endpoint:
+        return False
+    known = current_app.extensions.setdefault("gridapp_limit_free", {})
+    key = (endpoint, request.blueprint)
+    if key not in known:
+        manager = limiter.limit_manager
+        free = not manager.application_limits
+        for in_middleware in (False, True):
+            defaults, decorated = manager.resolve_limits(
+                current_app, endpoint, request.blueprint, None, in_middleware, in_middleware
+            )
+            free = free and not defaults and not decorated
+        known[key] = free
+    return known[key]

@@ -63,11 +63,16 @@ def scope_for(user: User) -> Scope:
     if role == "admin":
         return Scope(user.id, role, None, None)
     if role == "grid_worker":
-        rows = list(
-            Grid.select(Grid.id, Grid.community)
-            .join(UserGrid)
-            .where(UserGrid.user == user.id)
-            .tuples()
+        preloaded = getattr(user, "_grid_rows", None)  # read with the session (one query)
+        rows = (
+            [(g[0], g[2]) for g in preloaded]
+            if preloaded is not None
+            else list(
+                Grid.select(Grid.id, Grid.community)
+                .join(UserGrid)
+                .where(UserGrid.user == user.id)
+                .tuples()
+            )
         )
         return Scope(
             user.id,

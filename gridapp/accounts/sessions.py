@@ -18,15 +18,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
+from peewee import fn
 
 from gridapp.accounts.models import UserSession
-from gridapp.db import db, utcnow
+from gridapp.db import db, is_postgres, utcnow
 from gridapp.errors import NotFound
-from gridapp.org.models import User
+from gridapp.org.models import Grid, User, UserGrid
+from gridapp.sqlcache import statement
 
 TOUCH_EVERY = dt.timedelta(minutes=1)  # last_seen is written at most this often
 ROTATE_GRACE = dt.timedelta(minutes=2)  # the previous token of a rotated session stays valid
@@ -75,30 +79,76 @@ class Loaded:
     new_token: str | None = None  # set when the token was rotated: the cookie must change
 
 
+def _grids_of_user():
+    """A column with the user's grids (UserGrid) as JSON ``[[id, name, community_id, sort]…]``:
+    a correlated subquery, so the session, its user and the grids that make up the user's scope
+    and ``/api/v1/me`` come back in one round trip."""
+    cols = (Grid.id, Grid.name, Grid.community, Grid.sort)
+    if is_postgres():
+        agg = fn.json_agg(fn.json_build_array(*cols))
+    else:
+        agg = fn.json_group_array(fn.json_array(*cols))
+    return (
+        Grid.select(agg)
+        .join(UserGrid, on=(UserGrid.grid == Grid.id))
+        .where(UserGrid.user == User.id)
+        .alias("grid_rows")
+    )
+
+
+def _session_query(column: str, token_hash_value: Any):
+    return (
+        UserSession.select(UserSession, User, _grids_of_user())
+        .join(User)
+        .where(getattr(UserSession, column) == token_hash_value, UserSession.revoked_at.is_null())
+        .limit(1)
+    )
+
+
+_SHAPES: dict[tuple, Any] = {}  # per engine and column: the query that reads its rows back
+
+
+def _find_session(column: str, h: str) -> UserSession | None:
+    """The live session row whose ``column`` (token_hash or prev_hash) is ``h``, with its user
+    and the user's grids. Built once per engine (``gridapp.sqlcache``: building it took five
+    times its round trip), run with the hash each time; never cached itself."""
+    sql, params = statement(
+        ("session", column), lambda v: _session_query(column, v["hash"]).sql(), {"hash": h}
+    )
+    shape = _SHAPES.get((type(db.obj), column))
+    if shape is None:
+        shape = _SHAPES[(type(db.obj), column)] = _session_query(column, "")
+    # Read to the end (one row at most): a cursor left open would keep SQLite's read snapshot.
+    rows = list(shape._get_cursor_wrapper(db.execute_sql(sql, params)).iterator())
+    return rows[0] if rows else None
+
+
+def attach_grids(user: User, raw) -> None:
+    """Keep the user's grids (from ``_grids_of_user``) on the user object of this request:
+    ``scope_for`` and ``/api/v1/me`` read them instead of asking again. The object lives as
+    long as the request (flask-login's per-request user), never across requests."""
+    rows = json.loads(raw) if isinstance(raw, str) else (raw or [])
+    user._grid_rows = sorted(
+        ((int(g[0]), g[1], int(g[2]), int(g[3] or 0)) for g in rows), key=lambda g: (g[3], g[0])
+    )
+
+
 def load_session(token: str) -> Loaded | None:
     """The live session and its user for a cookie token, or None. One indexed lookup (the
-    session joined to its user); a write at most once a minute to move the idle deadline."""
+    session joined to its user, with the user's grids); a write at most once a minute to move
+    the idle deadline. Read on every request: a revoke anywhere ends the session at once."""
     if not token or len(token) > 100:
         return None
     h = token_hash(token)
     now = utcnow()
-    row = (
-        UserSession.select(UserSession, User)
-        .join(User)
-        .where(UserSession.token_hash == h, UserSession.revoked_at.is_null())
-        .first()
-    )
+    row = _find_session("token_hash", h)
     if row is None:
         # A request sent with the token a rotation has just replaced (parallel fetches).
-        row = (
-            UserSession.select(UserSession, User)
-            .join(User)
-            .where(UserSession.prev_hash == h, UserSession.revoked_at.is_null())
-            .first()
-        )
+        row = _find_session("prev_hash", h)
         if row is None or now - row.rotated_at > ROTATE_GRACE:
             return None
     user = row.user
+    attach_grids(user, row.grid_rows)
     if now >= row.expires_at or now >= row.idle_expires_at or not user.is_active:
         return None
     loaded = Loaded(row, user)

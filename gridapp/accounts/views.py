@@ -106,12 +106,17 @@ def set_lang(code: str):
 
 
 def me_payload(user: User) -> schemas.MeOut:
-    grids = (
-        Grid.select(Grid.id, Grid.name, Grid.community)
-        .join(UserGrid)
-        .where(UserGrid.user == user.id)
-        .order_by(Grid.sort, Grid.id)
-    )
+    preloaded = getattr(user, "_grid_rows", None)  # read with the session (one query)
+    if preloaded is not None:
+        grids = [schemas.GridRef(id=g[0], name=g[1], community_id=g[2]) for g in preloaded]
+    else:
+        grids = [
+            schemas.GridRef(id=g.id, name=g.name, community_id=g.community_id)
+            for g in Grid.select(Grid.id, Grid.name, Grid.community)
+            .join(UserGrid)
+            .where(UserGrid.user == user.id)
+            .order_by(Grid.sort, Grid.id)
+        ]
     return schemas.MeOut(
         id=user.id,
         username=user.username,
@@ -121,7 +126,7 @@ def me_payload(user: User) -> schemas.MeOut:
         community_id=user.community_id,
         street_id=user.street_id,
         department_id=user.department_id,
-        grids=[schemas.GridRef(id=g.id, name=g.name, community_id=g.community_id) for g in grids],
+        grids=grids,
         csrf_token=generate_csrf(),
     )
 

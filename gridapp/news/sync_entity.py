@@ -77,12 +77,17 @@ def news_out(item: NewsItem) -> dict[str, Any]:
     }
 
 
-def _aged(scope: Scope, lo: dt.datetime, hi: dt.datetime) -> list[str]:
-    q = service.item_query(scope).where(
-        NewsItem.expires_at.is_null(False) & (NewsItem.expires_at >= lo)
-        & (NewsItem.expires_at < hi)
+def _aged(scope: Scope, lo: dt.datetime, hi: dt.datetime):
+    """Items that expired between two pulls: a query of their ids (the warm pull sends it in
+    its one statement with the change-log read, gridapp.sync.service._warm_statement)."""
+    return (
+        service.item_query(scope)
+        .select(NewsItem.id)
+        .where(
+            NewsItem.expires_at.is_null(False) & (NewsItem.expires_at >= lo)
+            & (NewsItem.expires_at < hi)
+        )
     )  # fmt: skip
-    return [str(i.id) for i in q]
 
 
 def register() -> None:

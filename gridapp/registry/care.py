@@ -27,12 +27,14 @@ from gridapp.registry.rules import household_interval, next_visit_due
 from gridapp.scope import Scope, scope_for
 
 
-def refresh_schedules(household_ids: Iterable[int]) -> int:
-    """Recompute interval and due date of these households; record a change for each that moved.
+def refresh_schedules(household_ids: Iterable[int], *, changed: Iterable[int] = ()) -> int:
+    """Recompute interval and due date of these households; record a change for each that moved
+    and for each in ``changed`` (the caller changed it already: one change row, not two).
 
     Must run inside the caller's transaction. Returns how many households changed.
     """
     ids = sorted(set(household_ids))
+    must = set(changed)
     changes: list[dict[str, Any]] = []
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
@@ -61,6 +63,8 @@ def refresh_schedules(household_ids: Iterable[int]) -> int:
             interval = household_interval([mins.get(h.id) or 0])
             due = next_visit_due(h.last_visit_at, h.created_at, interval)
             if interval == h.visit_interval_days and due == h.next_visit_due:
+                if h.id in must:
+                    changes.append({"entity": "household", "entity_id": h.id, "grid_id": h.grid_id})
                 continue
             Household.update(visit_interval_days=interval, next_visit_due=due).where(
                 Household.id == h.id

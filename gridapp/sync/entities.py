@@ -196,14 +196,13 @@ def register_builtin_entities() -> None:
             dict_rows=True,
         )
 
-    def aged_inbox(scope: Scope, lo: dt.datetime, hi: dt.datetime) -> list[str]:
+    def aged_inbox(scope: Scope, lo: dt.datetime, hi: dt.datetime):
         span = dt.timedelta(days=INBOX_DAYS)
-        q = Notification.select(Notification.id).where(
+        return Notification.select(Notification.id).where(
             (Notification.recipient == scope.user_id)
             & (Notification.created_at >= lo - span)
             & (Notification.created_at < hi - span)
         )
-        return [str(n) for (n,) in q.tuples()]
 
     register_entity(
         "notification",

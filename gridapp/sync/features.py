@@ -125,12 +125,11 @@ def register_visits() -> None:
         since = utcnow() - dt.timedelta(days=VISIT_HISTORY_DAYS)
         return in_scope(Visit.select(), Visit.grid, scope).where(Visit.visited_at >= since)
 
-    def aged_visits(scope: Scope, lo: dt.datetime, hi: dt.datetime) -> list[str]:
+    def aged_visits(scope: Scope, lo: dt.datetime, hi: dt.datetime):
         span = dt.timedelta(days=VISIT_HISTORY_DAYS)
-        q = in_scope(Visit.select(Visit.id), Visit.grid, scope).where(
+        return in_scope(Visit.select(Visit.id), Visit.grid, scope).where(
             (Visit.visited_at >= lo - span) & (Visit.visited_at < hi - span)
         )
-        return [v for (v,) in q.tuples()]
 
     register_entity(
         "visit",
@@ -192,14 +191,17 @@ def register_tasks() -> None:
             Task.state.in_(sorted(states.OPEN_STATES)) | (Task.updated_at >= since)
         )
 
-    def aged_tasks(scope: Scope, lo: dt.datetime, hi: dt.datetime) -> list[str]:
+    def aged_tasks(scope: Scope, lo: dt.datetime, hi: dt.datetime):
         span = dt.timedelta(days=CLOSED_ITEMS_DAYS)
-        q = task_query(scope).where(
-            Task.state.not_in(sorted(states.OPEN_STATES))
-            & (Task.updated_at >= lo - span)
-            & (Task.updated_at < hi - span)
+        return (
+            task_query(scope)
+            .select(Task.id)
+            .where(
+                Task.state.not_in(sorted(states.OPEN_STATES))
+                & (Task.updated_at >= lo - span)
+                & (Task.updated_at < hi - span)
+            )
         )
-        return [str(t.id) for t in q]
 
     def with_actions(rows: list[Task], scope: Scope) -> list[Task]:
         """What this user may do to each task now (the app offers these and no other)."""
@@ -318,14 +320,17 @@ def register_matters() -> None:
         since = utcnow() - dt.timedelta(days=CLOSED_ITEMS_DAYS)
         return matter_query(scope).where((Matter.state != "closed") | (Matter.updated_at >= since))
 
-    def aged_matters(scope: Scope, lo: dt.datetime, hi: dt.datetime) -> list[str]:
+    def aged_matters(scope: Scope, lo: dt.datetime, hi: dt.datetime):
         span = dt.timedelta(days=CLOSED_ITEMS_DAYS)
-        q = matter_query(scope).where(
-            (Matter.state == "closed")
-            & (Matter.updated_at >= lo - span)
-            & (Matter.updated_at < hi - span)
+        return (
+            matter_query(scope)
+            .select(Matter.id)
+            .where(
+                (Matter.state == "closed")
+                & (Matter.updated_at >= lo - span)
+                & (Matter.updated_at < hi - span)
+            )
         )
-        return [str(m.id) for m in q]
 
     def with_actions(rows: list[Matter], scope: Scope, user: User | None = None) -> list[Matter]:
         """``allowed_actions`` for this user on each matter (the rule stays in the service)."""

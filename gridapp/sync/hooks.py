@@ -36,10 +36,11 @@ class EntitySpec:
     # rows): building a model object per row was most of a cold pull's time.
     dict_rows: bool = False
     # For an entity mirrored within a time window (visits of the last year, closed tasks of the
-    # last 30 days…): ``aged(scope, since, until)`` gives the ids of rows in the scope that left
-    # the window between the two times, so a warm pull tombstones them (the cold pull, loader and
-    # this must apply one window rule).
-    aged: Callable[[Scope, Any, Any], list[str]] | None = None
+    # last 30 days…): ``aged(scope, since, until)`` gives a query selecting only the ids of rows
+    # in the scope that left the window between the two times, so a warm pull tombstones them
+    # (the cold pull, loader and this must apply one window rule). A query, not a list: the warm
+    # pull sends every entity's in one statement with the change-log read.
+    aged: Callable[[Scope, Any, Any], Any] | None = None
 
 
 ENTITIES: dict[str, EntitySpec] = {}
@@ -63,7 +64,7 @@ def register_entity(
     key: Callable[[Any], str] | None = None,
     prepare: Callable[[list[Any]], None] | None = None,
     dict_rows: bool = False,
-    aged: Callable[[Scope, Any, Any], list[str]] | None = None,
+    aged: Callable[[Scope, Any, Any], Any] | None = None,
 ) -> None:
     default_key = (lambda row: str(row["id"])) if dict_rows else (lambda row: str(row.id))
     ENTITIES[name] = EntitySpec(

@@ -21,11 +21,12 @@ from typing import Any
 from peewee import IntegrityError, OperationalError
 from pydantic import ValidationError
 
-from gridapp.changes import Change, current_seq
+from gridapp.changes import Change, ChangeCounter, current_seq
 from gridapp.db import db, utcnow
 from gridapp.errors import Conflict, Problem, ValidationFailed, pydantic_problem
 from gridapp.org.models import User
 from gridapp.scope import Scope
+from gridapp.sqlcache import statement
 from gridapp.sync.hooks import CREATES, ENTITIES, OPS, OpContext, Retryable, serialize_rows
 from gridapp.sync.models import SyncOp
 from gridapp.times import json_default
@@ -97,8 +98,8 @@ def _touch(user: User) -> None:
     now = utcnow()
     if user.last_sync_at and now - user.last_sync_at < SYNC_STAMP_EVERY:
         return
-    with db.atomic():
-        User.update(last_sync_at=now).where(User.id == user.id).execute()
+    # One statement, no transaction around it (BEGIN and COMMIT would be two more round trips).
+    User.update(last_sync_at=now).where(User.id == user.id).execute()
     user.last_sync_at = now
 
 
@@ -170,38 +171,109 @@ def visible_changes(scope: Scope):
     return cond
 
 
-def _aged(scope: Scope, since: int | None, until: int) -> list[dict[str, str]]:
-    """Tombstones for rows that left a window (a year of visits, 30 days of closed items…)
-    between the device's last pull and this one: no change-log row marks that, time does."""
-    if since is None or since >= until:
-        return []
-    lo, hi = _from_s(since), _from_s(until)
+def _aged_queries(scope: Scope, lo: dt.datetime, hi: dt.datetime) -> list[tuple[str, Any]]:
+    """(entity, query of ids) for rows that left a window (a year of visits, 30 days of closed
+    items…) between the device's last pull (``lo``) and this one (``hi``): no change-log row
+    marks that, time does."""
     return [
-        {"entity": spec.name, "id": str(i)}
-        for spec in ENTITIES.values()
-        if spec.aged is not None
-        for i in spec.aged(scope, lo, hi)
+        (spec.name, spec.aged(scope, lo, hi)) for spec in ENTITIES.values() if spec.aged is not None
     ]
 
 
+def _warm_statement(role: str, aging: bool):
+    """Builds the warm pull's one statement from plain values (so ``gridapp.sqlcache`` can build
+    it once per shape): the change counter, the scope's changes after ``after`` up to the
+    counter (at most ``limit``, in order), and, with ``aging``, the ids that aged out."""
+
+    def build(v: dict[str, Any]) -> tuple[str, list]:
+        scope = Scope(
+            v["user_id"],
+            role,
+            v["grid_ids"],
+            v["community_ids"],
+            street_id=v["street_id"],
+            department_id=v["department_id"],
+        )
+        counter = ChangeCounter.select(ChangeCounter.value).where(ChangeCounter.id == 1)
+        changes = (
+            Change.select(Change.seq, Change.entity, Change.entity_id, Change.deleted)
+            .where((Change.seq > v["after"]) & (Change.seq <= counter) & visible_changes(scope))
+            .order_by(Change.seq)
+            .limit(v["limit"])
+        )
+        parts, params = [], []
+
+        def add(template: str, query) -> None:
+            sql, args = query.sql()
+            parts.append(template.format(sql))
+            params.extend(args)
+
+        add("SELECT 0, value, NULL, NULL, NULL FROM ({}) AS q0", counter)
+        add("SELECT 1, seq, entity, entity_id, deleted FROM ({}) AS q1", changes)
+        if aging:
+            for i, (name, query) in enumerate(_aged_queries(scope, v["lo"], v["hi"])):
+                assert name.isidentifier()  # an entity name from code, written into the SQL
+                add(
+                    f"SELECT 2, NULL, '{name}', CAST(a{i}.id AS TEXT), NULL FROM ({{}}) AS a{i}",
+                    query,
+                )
+        return " UNION ALL ".join(parts), params
+
+    return build
+
+
+def _warm_read(
+    scope: Scope, after: int, limit: int, since: int | None, until: int
+) -> tuple[int, list[tuple[int, str, str, bool]], list[dict[str, str]]]:
+    """The change counter, the scope's changes after ``after`` (up to the counter, at most
+    ``limit``, in order) and the aged ids, in ONE statement (a round trip each was most of a
+    warm pull's time under load). One statement reads one snapshot, so every change up to the
+    counter it returns has committed: the guarantee that reading the counter first gave."""
+    aging = since is not None and since < until
+    values = {
+        "after": after,
+        "limit": limit,
+        "user_id": scope.user_id,
+        "grid_ids": scope.grid_ids,
+        "community_ids": scope.community_ids,
+        "street_id": scope.street_id,
+        "department_id": scope.department_id,
+        "lo": _from_s(since) if aging else None,
+        "hi": _from_s(until) if aging else None,
+    }
+    key = (
+        "warm",
+        scope.role,
+        aging,
+        *(None if v is None else len(v) for v in (scope.grid_ids, scope.community_ids)),
+        scope.street_id is None,
+        scope.department_id is None,
+    )
+    sql, params = statement(key, _warm_statement(scope.role, aging), values)
+    snap = 0
+    rows: list[tuple[int, str, str, bool]] = []
+    aged: list[dict[str, str]] = []
+    for kind, seq, entity, entity_id, deleted in db.execute_sql(sql, params).fetchall():
+        if kind == 0:
+            snap = seq
+        elif kind == 1:
+            rows.append((seq, entity, entity_id, bool(deleted)))
+        else:
+            aged.append({"entity": entity, "id": entity_id})
+    rows.sort()
+    return snap, rows, aged
+
+
 def _warm(scope: Scope, after: int, limit: int, epoch: str, at: int | None = None) -> dict:
-    snap = current_seq()  # read first: every change ≤ snap has committed
     now = _now_s()
+    snap, changes, aged = _warm_read(scope, after, limit, at, now)
     if after >= snap:
-        tombs = _aged(scope, at, now)
         return _answer(
             epoch,
-            Cursor(after, at=now if tombs or at is None else at).encode(),
+            Cursor(after, at=now if aged or at is None else at).encode(),
             more=False,
-            tombs=tombs,
+            tombs=aged,
         )
-    changes = list(
-        Change.select(Change.seq, Change.entity, Change.entity_id, Change.deleted)
-        .where((Change.seq > after) & (Change.seq <= snap) & visible_changes(scope))
-        .order_by(Change.seq)
-        .limit(limit)
-        .tuples()
-    )
     full = len(changes) >= limit
     next_cursor = changes[-1][0] if full else snap
     latest: dict[tuple[str, str], bool] = {}
@@ -210,8 +282,7 @@ def _warm(scope: Scope, after: int, limit: int, epoch: str, at: int | None = Non
             latest.pop((entity, entity_id), None)
             latest[(entity, entity_id)] = deleted
     # Aging first: a row that changed meanwhile comes below as a row (or tombstone) anyway.
-    aged = [] if full else _aged(scope, at, now)
-    for t in aged:
+    for t in [] if full else aged:
         latest.setdefault((t["entity"], t["id"]), True)
     by_entity: dict[str, list[str]] = {}
     for (entity, entity_id), deleted in latest.items():
@@ -234,10 +305,29 @@ TRANSIENT_ATTEMPTS = 4
 
 
 def push(user: User, scope: Scope, ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Apply ``ops`` in order, each in its own transaction; one answer per op."""
+    """Apply ``ops`` in order; one answer per op.
+
+    The batch is one transaction and each op a savepoint in it: an op that fails rolls back
+    alone, as before, while the batch pays one commit and one numbering of its change rows
+    (the change counter's lock, every writer's last) instead of one per op — the counter row
+    was where a morning's pushes queued. Nothing is answered before the commit; if the commit
+    fails the request fails and the app sends the batch again (ops are idempotent). If even
+    the transaction cannot begin (a locked SQLite), each op tries on its own as before."""
     ctx = OpContext(user=user, scope=scope)
-    results = [apply_op(ctx, op) for op in ops]
-    _touch(user)
+    batch = db.atomic()
+    try:
+        batch.__enter__()
+    except OperationalError:
+        batch = None
+    try:
+        results = [apply_op(ctx, op) for op in ops]
+        _touch(user)
+    except BaseException as exc:
+        if batch is not None:
+            batch.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    if batch is not None:
+        batch.__exit__(None, None, None)
     return results
 
 
@@ -263,15 +353,27 @@ def _stored(ctx: OpContext, op_id: str) -> dict[str, Any] | None:
     return answer
 
 
-def _claim(ctx: OpContext, op: dict[str, Any]) -> SyncOp:
-    """The op's first write: its (user, op_id) row. A concurrent request with the same op waits
-    on this unique key until the first commits, then answers ``duplicate`` (issue 15 item 5d)."""
-    return SyncOp.create(
-        user=ctx.user.id, op_id=op["op_id"], type=op["type"], status="pending", result="{}"
+class _Claimed(Exception):
+    """The op's row exists but its answer could not be read yet: try again."""
+
+
+def _claim(ctx: OpContext, op: dict[str, Any]) -> bool:
+    """The op's first write: its (user, op_id) row; False if the row is there already (the op
+    was seen before: answer from it). A concurrent request with the same op waits on this
+    unique key until the first commits, then finds it (issue 15 item 5d). Doing this instead of
+    reading first saves a round trip per new op."""
+    inserted = (
+        SyncOp.insert(
+            user=ctx.user.id, op_id=op["op_id"], type=op["type"], status="pending", result="{}"
+        )
+        .on_conflict_ignore()
+        .as_rowcount()
+        .execute()
     )
+    return bool(inserted)
 
 
-def _finish(ctx: OpContext, claim: SyncOp, answer: dict[str, Any]) -> None:
+def _finish(ctx: OpContext, op_id: str, answer: dict[str, Any]) -> None:
     entity, client_id, server_id = ctx.new_client_ref or ("", "", "")
     SyncOp.update(
         status=answer["status"],
@@ -279,7 +381,7 @@ def _finish(ctx: OpContext, claim: SyncOp, answer: dict[str, Any]) -> None:
         client_id=client_id,
         server_id=server_id,
         result=json.dumps(answer, ensure_ascii=False, default=json_default),
-    ).where(SyncOp.id == claim.id).execute()
+    ).where((SyncOp.user == ctx.user.id) & (SyncOp.op_id == op_id)).execute()
 
 
 def _store_rejection(ctx: OpContext, op: dict[str, Any], answer: dict[str, Any]) -> dict:
@@ -312,16 +414,20 @@ def apply_op(ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:
     op_id = op["op_id"]
     handler = OPS.get(op["type"])
     for attempt in range(TRANSIENT_ATTEMPTS):
-        previous = _stored(ctx, op_id)
-        if previous is not None:
-            return previous
         if handler is None:
+            previous = _stored(ctx, op_id)
+            if previous is not None:
+                return previous
             # Not stored: a server that learns the type later can still apply a retry.
             return _rejected(op_id, Problem(f"unknown operation {op['type']}", code="unknown_op"))
         ctx.new_client_ref = None
         try:
             with db.atomic():
-                claim = _claim(ctx, op)
+                if not _claim(ctx, op):  # seen before (nothing written here)
+                    previous = _stored(ctx, op_id)
+                    if previous is None:
+                        raise _Claimed(op_id)
+                    return previous
                 entity, row = handler(ctx, op.get("payload") or {}, op.get("base_version"))
                 data = serialize_rows(entity, [row])[0] if row is not None else None
                 answer = {
@@ -331,9 +437,9 @@ def apply_op(ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:
                     "id": str(data["id"]) if data else None,
                     "row": data,
                 }
-                _finish(ctx, claim, answer)
+                _finish(ctx, op_id, answer)
             return answer
-        except (IntegrityError, OperationalError) as exc:
+        except (IntegrityError, OperationalError, _Claimed) as exc:
             _forget(ctx)
             log.info("sync op %s: transient %s, attempt %d", op_id, type(exc).__name__, attempt)
             time.sleep(0.02 * (attempt + 1) * (1 + random.random()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import uuid
@@ -136,8 +137,12 @@ def log_visit(
     if household.deleted:
         raise NotFound()
     fields = _validate(household, data)
+    # Inside a caller's transaction (a sync op) no savepoint of our own: two round trips per
+    # visit saved, and a duplicate's IntegrityError rolls back the caller's op, whose retry
+    # finds the stored visit through ``_replay``.
+    nested = db.in_transaction()
     try:
-        with db.atomic():
+        with contextlib.nullcontext() if nested else db.atomic():
             visit = Visit.create(
                 id=visit_id,
                 worker=actor.id,
@@ -146,14 +151,17 @@ def log_visit(
                 **fields,
             )
             attach_photos(actor, data.get("photo_ids") or [], "visit", visit_id, household.grid_id)
+            moved = []
             if household.last_visit_at is None or fields["visited_at"] > household.last_visit_at:
                 Household.update(last_visit_at=fields["visited_at"]).where(
                     Household.id == household.id
                 ).execute()
-                record_change("household", household.id, grid_id=household.grid_id)
-            refresh_schedules([household.id])
+                moved = [household.id]
+            refresh_schedules([household.id], changed=moved)
             record_change("visit", visit_id, grid_id=household.grid_id)
     except IntegrityError:
+        if nested:
+            raise
         # The same visit arriving twice at once: the other request stored it.
         existing = _replay(visit_id, data, scope)
         if existing is None:

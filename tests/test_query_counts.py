@@ -1,0 +1,141 @@
+"""Round trips per request stay bounded (docs/scale.md "Per-request overhead").
+
+Under a morning's load the web workers spend most of their time waiting on PostgreSQL, so the
+number of statements a request sends is the figure that moves throughput on a shared machine
+(the morning benchmark prints it per request kind). These bounds are what the session, user,
+grids, change counter and aging reads were folded into; a new per-request query fails here.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from gridapp.db import utcnow
+from gridapp.times import iso_utc
+
+
+@pytest.fixture
+def app_overrides():
+    return {"QUERY_COUNT_HEADER": True}
+
+
+def queries(resp) -> int:
+    return int(resp.headers["X-Query-Count"])
+
+
+@pytest.fixture
+def worker_client(org, make_user, login_as):
+    from gridapp.changes import record_change
+    from gridapp.db import db
+    from gridapp.registry.models import Building, Household
+
+    with db.atomic():
+        b = Building.create(grid=org.grid, name="1号楼")
+        record_change("building", b.id, grid_id=org.grid.id)
+        for room in range(3):
+            h = Household.create(
+                grid=org.grid, building=b, room=str(101 + room), phone="13800000000"
+            )
+            record_change("household", h.id, grid_id=org.grid.id)
+    worker = make_user("grid_worker", grids=[org.grid, org.grid2])
+    client = login_as(worker)
+    client.households = [h.id for h in Household.select(Household.id)]
+    return client
+
+
+def pull_all(client, cursor=None):
+    while True:
+        resp = client.get("/api/v1/sync", query_string={"cursor": cursor} if cursor else {})
+        assert resp.status_code == 200
+        body = resp.get_json()
+        cursor = body["cursor"]
+        if not body["more"]:
+            return resp, cursor
+
+
+def test_me_is_one_round_trip(worker_client):
+    worker_client.get("/api/v1/me")
+    resp = worker_client.get("/api/v1/me")
+    assert resp.status_code == 200
+    assert len(resp.get_json()["grids"]) == 2
+    print("me", queries(resp))
+    assert queries(resp) <= 1
+
+
+def minutes_ago(cursor: str, minutes: int) -> str:
+    """The same cursor as if that pull had been ``minutes`` ago: the pull then also checks what
+    aged out of its windows since (the phone's usual case; the same second checks nothing)."""
+    seq, _, at = cursor.partition(".")
+    return f"{seq}.{int(at) - minutes * 60}"
+
+
+def test_warm_pull_with_nothing_new_is_two_round_trips(worker_client):
+    _, cursor = pull_all(worker_client)
+    resp, cursor = pull_all(worker_client, cursor)  # stamps last_sync_at (once a minute)
+    resp, _ = pull_all(worker_client, minutes_ago(cursor, 5))
+    print("warm", queries(resp))
+    assert queries(resp) <= 2
+
+
+def test_warm_pull_with_changes_is_bounded(worker_client):
+    _, cursor = pull_all(worker_client)
+    ops = [
+        {
+            "op_id": str(uuid.uuid4()),
+            "type": "visit.create",
+            "payload": {
+                "id": str(uuid.uuid4()),
+                "household_id": hid,
+                "mode": "home",
+                "notes": "量了血压",
+                "visited_at": iso_utc(utcnow()),
+            },
+        }
+        for hid in worker_client.households
+    ]
+    resp = worker_client.post("/api/v1/sync", json={"ops": ops})
+    assert resp.status_code == 200
+    assert {r["status"] for r in resp.get_json()["results"]} == {"applied"}
+    print("push", queries(resp))
+    resp, _ = pull_all(worker_client, minutes_ago(cursor, 5))
+    print("warm+changes", queries(resp))
+    assert queries(resp) <= 8
+
+
+def test_hot_statements_are_built_once_per_shape(worker_client):
+    """The session lookup and the warm pull's statement are cached (gridapp/sqlcache.py), so
+    they are not rebuilt by peewee on every request; a shape that read the clock would not be."""
+    from gridapp import sqlcache
+
+    _, cursor = pull_all(worker_client)
+    pull_all(worker_client, minutes_ago(cursor, 5))
+    worker_client.get("/api/v1/me")
+    shapes = {key[1]: compiled for key, compiled in sqlcache._CACHE.items()}
+    assert shapes["session"] is not None
+    assert shapes["warm"] is not None
+
+
+def test_a_statement_reading_the_clock_is_not_cached(app):
+    import datetime as dt
+
+    from gridapp import sqlcache
+    from gridapp.changes import Change
+    from gridapp.db import db
+
+    def build(v):
+        return Change.select().where((Change.at > utcnow()) & (Change.seq > v["seq"])).sql()
+
+    def shifted(v):
+        return Change.select().where((Change.at > v["since"]) & (Change.seq > v["seq"])).sql()
+
+    for _ in range(2):
+        _, params = sqlcache.statement(("clock",), build, {"seq": 3})
+        assert abs(params[0] - utcnow()) < dt.timedelta(seconds=5) and params[1] == 3
+    assert sqlcache._CACHE[(type(db.obj), "clock")] is None
+    since = dt.datetime(2026, 1, 2, 3, 4, 5)
+    for seq in (7, 8):
+        _, params = sqlcache.statement(("shifted",), shifted, {"since": since, "seq": seq})
+        assert params == [since, seq]
+    assert sqlcache._CACHE[(type(db.obj), "shifted")] is not None
