@@ -17,16 +17,24 @@ from gridapp.scope import scope_for
 
 
 def service_figures(
-    actor: User, community_id: int | None = None, *, days: int = 90, now: dt.datetime | None = None
+    actor: User,
+    community_id: int | None = None,
+    *,
+    days: int = 90,
+    now: dt.datetime | None = None,
+    community_ids: list[int] | None = None,
 ) -> dict[str, Any]:
-    """Per service of the actor's communities (or one of them), bookings that began in the last
-    ``days`` days (and today's). 404-free: out of scope simply yields nothing."""
+    """Per service of the actor's communities (or one of them, or those of the dashboard's
+    unit), bookings that began in the last ``days`` days (and today's). 404-free: out of scope
+    simply yields nothing (the actor's scope always applies on top of the ids asked for)."""
     scope = scope_for(actor)
     now = now or utcnow()
     since = now - dt.timedelta(days=days)
     services = ApptService.select().where(scope.community_condition(ApptService.community))
     if community_id is not None:
         services = services.where(ApptService.community == community_id)
+    if community_ids is not None:
+        services = services.where(ApptService.community.in_(community_ids or [0]))
     services = list(services.order_by(ApptService.community, ApptService.sort, ApptService.id))
     ids = [s.id for s in services]
     figs = {s.id: rules.ServiceFigures(waits=[], ratings={}) for s in services}

@@ -139,3 +139,29 @@ def test_pages_in_english_and_chinese(app, appt, login_as):
     assert "今日窗口" in staff.get("/console/appointments").get_data(as_text=True)
     page = staff.get("/console/appointments?lang=en").get_data(as_text=True)
     assert "Today's desk" in page and "Call next" in page
+
+
+def test_dashboard_shows_the_units_appointment_figures_and_no_one_elses(
+    app, appt, org, login_as, make_user
+):
+    resident = app.test_client()
+    _book(resident, appt)
+    b = Booking.get()
+    staff = login_as(appt.sup)
+    token = form_token(staff.get("/console/appointments").get_data(as_text=True))
+    for action in ("arrive", "call", "handle"):
+        b = Booking.get_by_id(b.id)
+        staff.post(f"/console/appointments/bookings/{b.id}",
+                   data={"csrf_token": token, "action": action, "version": b.version,
+                         "result": "已开具"})  # fmt: skip
+    page = resident.get(f"/b/m/{b.code}")
+    resident.post(f"/b/m/{b.code}/rating",
+                  data={"csrf_token": form_token(page.get_data(as_text=True)), "rating": "满意"})  # fmt: skip
+    html = staff.get("/console/").get_data(as_text=True)
+    card = html[html.index('id="appointments"') :]
+    card = card[: card.index("</section>")]
+    assert "100.0%" in card and "≥ 95%" in card and "预约办事" in card
+    assert f"community_id={appt.community.id}" in card  # the link goes to this unit's figures
+    # A supervisor of the other community sees no card: its unit has no catalogue.
+    other = make_user("supervisor", community=org.other_community, username="appt_sup2")
+    assert 'id="appointments"' not in login_as(other).get("/console/").get_data(as_text=True)
