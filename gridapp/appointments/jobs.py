@@ -158,3 +158,48 @@ def appointment_reminder_job() -> dict[str, int]:
     if to_local(now).hour < 18:
         return {}
     return remind_tomorrow(now)
+
+
+def close_past_days(now: dt.datetime | None = None, limit: int = 2000) -> int:
+    """Hall bookings still "booked" after their day (Asia/Shanghai) ended become no-shows, with
+    a timeline event by nobody: the no-show rate and the desk's queue must not wait for staff to
+    mark each one. At-home bookings are left to the worker's task, and arrived/serving ones to
+    the staff (the resident came). Each booking moves through ``service.move`` in its own
+    transaction (a booking changed meanwhile is skipped); returns how many were closed."""
+    from gridapp.appointments.service import move
+    from gridapp.errors import Conflict
+
+    now = now or utcnow()
+    today_start = local_day_start_utc(to_local(now).date())
+    ids = [
+        i
+        for (i,) in Booking.select(Booking.id)
+        .join(ApptService)
+        .where(
+            Booking.state == "booked",
+            Booking.starts_at < today_start,
+            ApptService.place == "hall",
+        )
+        .order_by(Booking.id)
+        .limit(limit)
+        .tuples()
+    ]
+    closed = 0
+    for bid in ids:
+        try:
+            with db.atomic():
+                b = Booking.get_or_none(Booking.id == bid)
+                if b is None or b.state != "booked":
+                    continue
+                move(b, "no_show", None, note=_("Not marked by the end of the day: no-show."))
+                closed += 1
+        except Conflict:
+            continue
+    return closed
+
+
+@app_periodic_task(crontab(minute="23", hour="*"))
+def close_past_days_job() -> int:
+    """Hourly: the night after a day of bookings (and any day missed while the consumer was
+    down) closes its unattended bookings."""
+    return close_past_days()

@@ -209,3 +209,24 @@ def test_reminder_the_day_before_notifies_staff_once(appt):
     assert got["bookings"] == 1 and got["staff_notices"] == 1
     assert remind_tomorrow(evening_before)["bookings"] == 0
     assert Notification.select().where(Notification.recipient == appt.sup.id).count() == 1
+
+
+def test_unattended_hall_bookings_become_no_shows_after_their_day_once(appt):
+    from gridapp.appointments.jobs import close_past_days
+    from gridapp.times import local_day_start_utc
+
+    hall = _book(appt)
+    came = _book(appt, phone="13912345678")
+    desk.act(appt.sup, came.id, "arrive")
+    home = _book(appt, svc=appt.home, grid_id=appt.grid.id, address="3栋2单元501")
+    day = rules_day(hall)
+    assert close_past_days(local_day_start_utc(day) + dt.timedelta(hours=23)) == 0  # same day
+    next_morning = local_day_start_utc(day + dt.timedelta(days=1)) + dt.timedelta(hours=1)
+    assert close_past_days(next_morning) == 1
+    assert Booking.get_by_id(hall.id).state == "no_show"
+    assert Booking.get_by_id(came.id).state == "arrived"  # the resident came: staff decide
+    assert Booking.get_by_id(home.id).state == "booked"  # the worker's task decides
+    last = BookingEvent.select().where(BookingEvent.booking == hall.id).order_by(BookingEvent.id)
+    event = list(last)[-1]
+    assert (event.action, event.to_state, event.actor_id) == ("no_show", "no_show", None)
+    assert close_past_days(next_morning) == 0
