@@ -45,6 +45,7 @@ def _bump_each(keys: list[str], cap: int) -> set[str]:
     if cap < 1:
         return set()
     got: set[str] = set()
+    keys = sorted(keys)  # one lock order for every batch (PostgreSQL: no deadlock between two)
     for start in range(0, len(keys), 400):
         part = keys[start : start + 400]
         sql = _UPSERT.format(rows=", ".join("(?, 1)" for _ in part))
@@ -86,6 +87,7 @@ def reserve_many(
                         out.append("")
                         continue
                     back += [k for k in (uk, pk) if k in got_user or k in got_phone]
+                back.sort()
                 refused = sum(1 for o in out if o)
                 if refused:
                     _execute('UPDATE "sms_counter" SET "value" = "value" - ? WHERE "key" = ?',
