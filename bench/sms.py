@@ -1,12 +1,14 @@
 """SMS fan-out: N deliveries on the ``sms`` channel to a fake Tencent SMS API on 127.0.0.1.
 
 Measures wall time and CPU (this process) of the whole path per message (delivery claim, the channel's
-phone look-up, caps reserved and ``sms_message`` written, the SDK's request and TC3 signature,
-one HTTPS-less POST per message and its answer, outcome recording, cost counters), against two
+phone look-up, caps reserved and ``sms_message`` rows written, the SDK's request and TC3
+signature, the HTTPS-less POSTs and their answers, outcome recording, cost counters), against two
 baselines measured in the same run: the bare signed request (TC3 signature computed by hand and
 one keep-alive ``requests`` POST of the same JSON: what any sender must do per message) and the
 Web Push crypto-alone loop of ``bench/push.py`` (the issue's yardstick). The fake runs in another
-process, so its CPU is not counted; SendSms takes one number per call, as the channel sends.
+process, so its CPU is not counted. The deliveries carry the same announcement, so the channel
+sends them as SendSms calls of up to 200 numbers (``sms/batch.py``); the bare baseline is one
+number per request, what a sender without batches must do per message.
 
     python -m bench sms [--smoke] [--db sqlite|postgres|both] [-n 1000] [--rounds 3]
 """

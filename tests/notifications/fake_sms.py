@@ -7,11 +7,14 @@ checks what the real one checks, with code independent of the SDK's:
   timestamp more than five minutes off ``AuthFailure.SignatureExpire``;
 - the action and version headers, the SdkAppId, the signature name (签名) and the template id
   against what was approved, the template's parameter count and each parameter's length;
-- each number in E.164 mainland format (``+861xxxxxxxxxx``).
+- each number in E.164 mainland format (``+861xxxxxxxxxx``), and 1 to 200 numbers per
+  request (more: ``LimitExceeded.PhoneNumberCountLimit`` for the whole request), each answered
+  by its own ``SendStatus`` (an invalid number fails alone).
 
 It fills the approved template in (``{1}``, ``{2}``: Tencent's placeholders) and bills segments
 as the real one does (70 characters in one, parts of 67). ``script(code, phone=None)`` makes
-the next send (to that number) fail: a per-number code (``LimitExceeded...``,
+the next send (to that number) fail: a per-number code (that number's status only; without a
+number, the first number of the next request) (``LimitExceeded...``,
 ``InvalidParameterValue.IncorrectPhoneNumber``, ``FailedOperation.PhoneNumberInBlacklist``), a
 request error (``InternalError``, ``RequestLimitExceeded``) or ``"http500"`` (a bare server
 error). ``report(url, serial, ok)`` posts a status report to the app's callback, as Tencent
@@ -87,6 +90,7 @@ class FakeSms:
         self.templates: dict[str, str] = {}  # id → approved text with {1}, {2}
         self.sent: list[Sent] = []
         self.calls: list[Call] = []
+        self.requests: list[list[str]] = []  # each accepted request's PhoneNumberSet
         self.max_param_len = 35
         self._script: deque[tuple[str | None, str]] = deque()
         self._serials = itertools.count(1)
@@ -147,9 +151,19 @@ class FakeSms:
                                   "RequestId": str(uuid.uuid4())}}  # fmt: skip
 
     def _scripted(self, phone: str) -> str | None:
+        """The next scripted per-number code for ``phone``."""
         with self._lock:
             for i, (who, code) in enumerate(self._script):
-                if who is None or who == phone:
+                if (who is None or who == phone) and code.startswith(PER_NUMBER):
+                    del self._script[i]
+                    return code
+        return None
+
+    def _scripted_request(self, phones: list[str]) -> str | None:
+        """The next scripted request-level error (or ``http500``) for a request to ``phones``."""
+        with self._lock:
+            for i, (who, code) in enumerate(self._script):
+                if (who is None or who in phones) and not code.startswith(PER_NUMBER):
                     del self._script[i]
                     return code
         return None
@@ -201,20 +215,26 @@ class FakeSms:
         phones = req.get("PhoneNumberSet") or []
         if not phones:
             return self._error("MissingParameter", "PhoneNumberSet")
-        code = self._scripted(phones[0])
+        if not isinstance(phones, list) or not all(isinstance(p, str) for p in phones):
+            return self._error("InvalidParameter", "PhoneNumberSet")
+        if len(phones) > 200:
+            return self._error("LimitExceeded.PhoneNumberCountLimit", "more than 200 numbers")
+        code = self._scripted_request(phones)
         if code == "http500":
             with self._lock:
                 self.calls.append(Call("SendSms", 500, code))
             return 500, b"<html>502 Bad Gateway</html>"
-        if code and not code.startswith(PER_NUMBER):
+        if code:
             return self._error(code, "scripted")
+        with self._lock:
+            self.requests.append(list(phones))
         filled = re.sub(r"\{(\d+)\}", lambda g: params[int(g.group(1)) - 1], text)
         full = f"【{req['SignName']}】{filled}"
         fee = 1 if len(full) <= 70 else math.ceil(len(full) / 67)
         out = []
         for phone in phones:
-            one = code or ("Ok" if PHONE.match(phone) else
-                           "InvalidParameterValue.IncorrectPhoneNumber")  # fmt: skip
+            one = self._scripted(phone) or ("Ok" if PHONE.match(phone) else
+                                            "InvalidParameterValue.IncorrectPhoneNumber")  # fmt: skip
             serial = f"2433:{next(self._serials):010d}" if one == "Ok" else ""
             with self._lock:
                 self.calls.append(Call("SendSms", 200, one))

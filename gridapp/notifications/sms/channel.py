@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from flask import Flask, current_app
 
 from gridapp.notifications.channels import Message, Outcome
-from gridapp.notifications.sms import catalog, rules, service
+from gridapp.notifications.sms import batch, catalog, rules, service
 from gridapp.notifications.sms.settings import configured as _configured
 from gridapp.notifications.sms.settings import sms_settings
 from gridapp.org.models import User
@@ -72,19 +72,26 @@ class SmsChannel:
         return self.send_many([message])[0]
 
     def send_many(self, messages: list[Message]) -> list[Outcome]:
+        """The batch's messages with the same template parameters (an announcement's fan-out)
+        go as SendSms calls of up to 200 numbers (``batch.send_for_deliveries``); each
+        number's own status is its delivery's outcome."""
         phones = numbers(m.recipient_id for m in messages)
-        out = []
-        for m in messages:
+        out: list[Outcome | None] = [None] * len(messages)
+        items, where = [], []
+        for i, m in enumerate(messages):
             phone = phones.get(m.recipient_id)
             if phone is None:
-                out.append(Outcome(404, "no mobile number on the account, or it is disabled"))
+                out[i] = Outcome(404, "no mobile number on the account, or it is disabled")
                 continue
             try:
-                result = service.send_for_delivery(
-                    m.delivery_id, phone, m.recipient_id, self.params(m), catalog.NOTIFY_GENERIC
-                )
+                params = self.params(m)
+                rules.get_template(catalog.NOTIFY_GENERIC).values(params)
             except rules.ParamError as exc:
-                out.append(Outcome(400, f"sms template parameter {exc}"))
+                out[i] = Outcome(400, f"sms template parameter {exc}")
                 continue
-            out.append(Outcome(result.status_code, result.error, result.retry_after))
-        return out
+            items.append((m.delivery_id, phone, m.recipient_id, params))
+            where.append(i)
+        results = batch.send_for_deliveries(items, catalog.NOTIFY_GENERIC)
+        for i, r in zip(where, results, strict=True):
+            out[i] = Outcome(r.status_code, r.error, r.retry_after)
+        return out  # type: ignore[return-value]

@@ -38,8 +38,12 @@ class Provider(Protocol):
     def send(self, phone: str, template_id: str, params: list[str], sign: str) -> SendResult: ...
 
 
+MAX_NUMBERS = 200  # SendSms takes up to 200 numbers (same template and parameters) per request
+
+
 class TencentProvider:
-    """``SendSms`` for one number per call (a per-number outcome is what the delivery needs)."""
+    """``SendSms``: up to ``MAX_NUMBERS`` numbers with the same template and parameters per
+    call; the answer's ``SendStatusSet`` gives each number its own outcome."""
 
     name = "tencent"
 
@@ -73,13 +77,23 @@ class TencentProvider:
         )
 
     def send(self, phone: str, template_id: str, params: list[str], sign: str) -> SendResult:
+        return self.send_many([phone], template_id, params, sign)[0]
+
+    def send_many(
+        self, phones: list[str], template_id: str, params: list[str], sign: str
+    ) -> list[SendResult]:
+        """One request for ``phones`` (at most ``MAX_NUMBERS``); a result per number, in order.
+        A request-level error (signature, template, network) is every number's result; a
+        per-number code (invalid, blacklisted, rate-limited number) only that number's."""
         from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
             TencentCloudSDKException,
         )
         from tencentcloud.sms.v20210111 import models
 
+        if not 0 < len(phones) <= MAX_NUMBERS:
+            raise ValueError(f"SendSms takes 1 to {MAX_NUMBERS} numbers, not {len(phones)}")
         req = models.SendSmsRequest()
-        req.PhoneNumberSet = [phone]
+        req.PhoneNumberSet = list(phones)
         req.SmsSdkAppId = self.app_id
         req.TemplateId = template_id
         req.SignName = sign
@@ -89,16 +103,21 @@ class TencentProvider:
         except TencentCloudSDKException as exc:
             code = exc.get_code() or "ClientNetworkError"
             status, retry_after = rules.status_for(code)
-            return SendResult(
-                status, code, f"{code}: {exc.get_message()}"[:500], "", 0, retry_after
-            )
+            one = SendResult(status, code, f"{code}: {exc.get_message()}"[:500], "", 0, retry_after)
+            return [one] * len(phones)
         except Exception as exc:  # noqa: BLE001  (a malformed answer: treated as no answer)
-            return SendResult(None, "ClientNetworkError", f"{type(exc).__name__}: {exc}"[:500])
-        statuses = resp.SendStatusSet or []
-        if not statuses:
-            return SendResult(503, "EmptyResponse", json.dumps(resp._serialize())[:500])
-        s = statuses[0]
-        code = s.Code or ""
-        status, retry_after = rules.status_for(code)
-        error = "" if status == 200 else f"{code}: {s.Message or ''}"[:500]
-        return SendResult(status, code, error, s.SerialNo or "", int(s.Fee or 0), retry_after)
+            one = SendResult(None, "ClientNetworkError", f"{type(exc).__name__}: {exc}"[:500])
+            return [one] * len(phones)
+        by_phone = {}
+        for s in resp.SendStatusSet or []:
+            code = s.Code or ""
+            status, retry_after = rules.status_for(code)
+            error = "" if status == 200 else f"{code}: {s.Message or ''}"[:500]
+            by_phone[s.PhoneNumber] = SendResult(
+                status, code, error, s.SerialNo or "", int(s.Fee or 0), retry_after
+            )
+        if not by_phone:
+            missing = SendResult(503, "EmptyResponse", json.dumps(resp._serialize())[:500])
+        else:
+            missing = SendResult(503, "NoStatus", "no SendStatus for this number")
+        return [by_phone.get(p, missing) for p in phones]

@@ -120,8 +120,13 @@ def reserve(phone: str, user_id: int | None, now: dt.datetime, s: dict[str, Any]
 
 def count_spend(row: SmsMessage, now: dt.datetime) -> None:
     """This month's messages, segments and cost: one statement."""
+    add_spend(1, row.segments, row.cost, now)
+
+
+def add_spend(messages: int, segments: int, cost: int, now: dt.datetime) -> None:
+    """Add a batch's messages, segments and cost to this month's counters: one statement."""
     month = local_month(now)
-    adds = [(f"count:{month}", 1), (f"segments:{month}", row.segments), (f"cost:{month}", row.cost)]
+    adds = [(f"count:{month}", messages), (f"segments:{month}", segments), (f"cost:{month}", cost)]
     rows = ", ".join("(?, ?)" for _ in adds)
     _execute(_UPSERT.format(rows=rows), [v for kv in adds for v in kv])
 
@@ -312,9 +317,10 @@ def _transmit(row: SmsMessage, s: dict[str, Any]) -> tuple[SendResult, str]:
     return provider().send(row.phone, template_id, tpl.values(params), s["sign_name"]), text
 
 
-def _record(
+def _judge(
     row: SmsMessage, result: SendResult, text: str, now: dt.datetime, s: dict[str, Any]
-) -> delivery_rules.Verdict:
+) -> tuple[delivery_rules.Verdict, dict[str, Any]]:
+    """The verdict on one answer and the row's fields to store."""
     verdict = delivery_rules.judge(
         result.status_code,
         row.attempts,
@@ -333,16 +339,27 @@ def _record(
         fields.update(status="retry", not_before=now + dt.timedelta(seconds=verdict.delay or 0))
     else:
         fields.update(status="failed")
-    with db.atomic():
-        SmsMessage.update(**fields).where(SmsMessage.id == row.id).execute()
-        if verdict.status == "sent":
-            row.segments, row.cost = fields["segments"], fields["cost"]
-            count_spend(row, now)
+    return verdict, fields
+
+
+def _after(row: SmsMessage, verdict: delivery_rules.Verdict, result: SendResult, now) -> None:
     if verdict.status == "gone":
         disable_number(row.phone, result.error or result.code, now)
     elif verdict.status == "failed":
         level = logging.ERROR if rules.is_loud(result.code) else logging.WARNING
         log.log(level, "SMS %s (%s) failed: %s", row.id, row.template, result.error)
+
+
+def _record(
+    row: SmsMessage, result: SendResult, text: str, now: dt.datetime, s: dict[str, Any]
+) -> delivery_rules.Verdict:
+    verdict, fields = _judge(row, result, text, now, s)
+    with db.atomic():
+        SmsMessage.update(**fields).where(SmsMessage.id == row.id).execute()
+        if verdict.status == "sent":
+            row.segments, row.cost = fields["segments"], fields["cost"]
+            count_spend(row, now)
+    _after(row, verdict, result, now)
     return verdict
 
 
