@@ -31,3 +31,13 @@ def mask_name(name: str | None) -> str:
     if not name:
         return ""
     return name[0] + "*" * (len(name) - 1)
+
+
+def mask_email(email: str | None) -> str:
+    """``zhang@example.com`` → ``z****@example.com`` (the domain says which provider, not who)."""
+    if not email:
+        return ""
+    local, at, domain = email.strip().partition("@")
+    if not at:
+        return mask_name(local)
+    return (local[:1] + "*" * max(len(local) - 1, 1)) + "@" + domain

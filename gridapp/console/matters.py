@@ -23,6 +23,7 @@ from gridapp.matters import contact, states
 from gridapp.matters import service as msvc
 from gridapp.matters.models import Matter, MatterPart
 from gridapp.matters.triage_dispatch import triage_and_dispatch
+from gridapp.open311 import detail as open311_detail
 from gridapp.org.models import Community, Department, Grid
 
 TRIAGE_QUEUE_STATES = sorted(states.TRIAGE_STATES | {"triaged"})
@@ -281,7 +282,12 @@ def triage_dispatch(matter_id: int):
     return redirect(url_for("console.triage"))
 
 
-def _matter_page(matter_id: int, error: Problem | None = None, revealed: str = ""):
+def _matter_page(
+    matter_id: int,
+    error: Problem | None = None,
+    revealed: str = "",
+    reporter_revealed: bool = False,
+):
     scope = current_scope()
     m = msvc.get_matter(actor(), matter_id, scope)
     parts = msvc.parts_of(m)
@@ -311,6 +317,7 @@ def _matter_page(matter_id: int, error: Problem | None = None, revealed: str = "
         contact_revealed=bool(revealed),
         contact_revealable=contact.may_reveal_contact(actor(), m, scope),
         reveal_reasons=REVEAL_REASONS(),
+        open311=open311_detail.summary(actor(), m, scope, revealed=reporter_revealed),
         back=url_for(
             "console.department_matters" if actor().role == "department" else "console.matters"
         ),
@@ -357,6 +364,22 @@ def matter_contact(matter_id: int):
             raise
         return _matter_page(matter_id, exc)
     return _matter_page(matter_id, revealed=out["contact_phone"])
+
+
+@bp.route("/matters/<int:matter_id>/open311-reporter", methods=["POST"])
+@roles_required(*SUPERVISORS, *DEPARTMENTS)
+def matter_open311_reporter(matter_id: int):
+    """Reveal the name and e-mail an Open311 integrator sent (the contact phone's rule)."""
+    reason = request.form.get("reason_text", "").strip() or request.form.get("reason", "")
+    try:
+        open311_detail.reveal_reporter(
+            actor(), matter_id, reason, ip=request.remote_addr or "", scope=current_scope()
+        )
+    except NotFound:
+        raise
+    except Problem as exc:
+        return _matter_page(matter_id, exc)
+    return _matter_page(matter_id, reporter_revealed=True)
 
 
 @bp.route("/matters/<int:matter_id>/act", methods=["POST"])
