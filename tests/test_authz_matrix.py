@@ -242,8 +242,8 @@ def world(request, app, org, make_user):
 def _fill(path: str, ids: dict[str, Any]) -> str:
     def sub(m: re.Match) -> str:
         name = m.group(1).split(":")[-1]
-        if name == "kind":
-            return "grid"
+        if name == "kind":  # a notification policy's kind, else a registry kind
+            return "task.assigned" if "/notifications/policy/" in path else "grid"
         if name == "day":
             return "2026-10-01"
         return str(ids.get(name, 1))

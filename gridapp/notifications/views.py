@@ -200,3 +200,6 @@ def init_app(app: Flask) -> None:
     from gridapp.notifications.reach_views import api as reach_api
 
     app.register_blueprint(reach_api)
+    from gridapp.notifications.policy_views import api as policy_api
+
+    app.register_blueprint(policy_api)
