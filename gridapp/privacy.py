@@ -16,8 +16,9 @@ Decisions (docs/security.md, "Personal data"):
   person when needed, and each reveal is audited.
 - a matter's contact phone (the resident's, "仅办理人员可见"): the staff handling the matter — a
   department handler whose department the matter is dispatched to, the grid worker of the grid
-  for a 个事, a supervisor whose scope holds the matter (who triages it) — by an explicit, audited
-  reveal; nobody else (not an admin, not the reporting worker as such, not another department).
+  for a 个事 or a 社事 (which they co-handle, ``states.CO_HANDLER_ROLES``), a supervisor whose
+  scope holds the matter (who triages it) — by an explicit, audited reveal; nobody else (not an
+  admin, not the reporting worker as such, not another department).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from gridapp.errors import Problem, ValidationFailed
+from gridapp.matters import states
 from gridapp.org.models import User
 from gridapp.scope import Scope, scope_for
 
@@ -59,7 +61,12 @@ def may_see_full(
         scope = scope or scope_for(user)
         if not scope.sees_grid(matter.grid_id):
             return False
-        return role == "supervisor" or matter.category == "个事"
+        category = matter.category or ""
+        return (
+            role == "supervisor"
+            or states.HANDLER_ROLE.get(category) == role
+            or role in states.CO_HANDLER_ROLES.get(category, ())
+        )
     raise ValueError(f"unknown privacy subject {subject!r}")
 
 

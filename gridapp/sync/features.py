@@ -271,6 +271,7 @@ class MatterTransition(BaseModel):
 
 def register_matters() -> None:
     from gridapp.errors import Problem, ValidationFailed
+    from gridapp.matters.contact import may_reveal_contact, shown_contact
     from gridapp.matters.models import Matter, MatterEvent
     from gridapp.matters.service import (
         add_photos,
@@ -314,6 +315,9 @@ def register_matters() -> None:
             **matter_dict(m),
             "timeline": getattr(m, "_timeline", []),
             "allowed_actions": getattr(m, "_allowed", []),
+            # masked only; the app reveals the full number online, for one view, never mirrored
+            "contact_phone": shown_contact(m),
+            "contact_revealable": getattr(m, "_revealable", False),
         }
 
     def matters(scope: Scope):
@@ -338,6 +342,7 @@ def register_matters() -> None:
             user = user or User.get_by_id(scope.user_id)
             for m in rows:
                 m._allowed = allowed_actions(user, m, scope)
+                m._revealable = may_reveal_contact(user, m, scope)
         return rows
 
     register_entity(

@@ -8,6 +8,7 @@ import * as A from "./actions.js";
 import * as N from "./news.js";
 import { bindGallery, prefetchThumbs } from "./gallery.js";
 import { bindResidentLink } from "./residentlink.js";
+import { bindContact } from "./contact.js";
 import * as Set_ from "./settings.js";
 import * as push from "./push.js";
 import * as R from "./reach.js";
@@ -30,7 +31,7 @@ const ROUTES = [
   [/^#\/report$/, (m, p) => F.report(p), (root, m, p) => F.bindReport(root, p, done)],
   [/^#\/task\/([\w:-]+)$/, (m) => A.task(m[1]), (root, m) => A.bindTask(root, m[1], done)],
   [/^#\/matters$/, () => S.matters()],
-  [/^#\/matter\/([\w:-]+)$/, (m) => S.matter(m[1]), (root, m) => { A.bindMatter(root, m[1], done); bindResidentLink(root, m[1]); }],
+  [/^#\/matter\/([\w:-]+)$/, (m) => S.matter(m[1]), (root, m) => { A.bindMatter(root, m[1], done); bindResidentLink(root, m[1]); bindContact(root, m[1], render); }],
   [/^#\/inbox$/, () => S.inbox(), (root) => S.bindInbox(root)],
   [/^#\/news$/, () => N.newsList()],
   [/^#\/news\/(\d+)$/, (m) => N.newsItem(m[1]), (root, m) => N.bindNewsItem(root, m[1])],

@@ -5,6 +5,7 @@ import { enqueue } from "./sync.js";
 import { appUrl } from "./links.js";
 import { matterActions } from "./actions.js";
 import { residentLinkCard } from "./residentlink.js";
+import { contactCard } from "./contact.js";
 import { thumbs } from "./gallery.js";
 import { guard } from "./validate.js";
 import { t, html, raw, fmtDate, fmtDue, isPast, localDay, timeValue } from "./ui.js";
@@ -256,6 +257,7 @@ export async function matter(id) {
       ${m.deadline_at ? html`<dt>${t("deadline")}</dt><dd id="matter-deadline" class="${isPast(m.deadline_at) && m.state !== "resolved" && m.state !== "closed" ? "late" : ""}">${fmtDate(m.deadline_at, true)}</dd>` : ""}
       <dt>${t("description")}</dt><dd>${m.text}</dd>${m.result ? html`<dt>${t("result")}</dt><dd>${m.result}</dd>` : ""}</dl>
       ${thumbs(m.photo_ids)}</section>
+    ${contactCard(m)}
     ${matterActions(m)}
     ${residentLinkCard(m, me)}
     <section class="card"><h2>${t("timeline")}</h2><ol class="timeline" id="matter-timeline">${events.map((ev) => html`

@@ -62,6 +62,36 @@ def test_the_grid_worker_handling_an_individual_matter_reveals(flow, people):
     assert reveal(people.api["worker"], mid).get_json()["contact_phone"] == PHONE
 
 
+def test_the_grid_worker_co_handling_a_community_matter_reveals_in_grid_only(flow, people, org):
+    """A 社事 is the community's, and its grid's worker is its hand in the field (states'
+    CO_HANDLER_ROLES): they call the resident too; a worker of another grid does not see it."""
+    mid = _dispatched(flow, category="社事")
+    assert flow.get(mid, "worker")["contact_revealable"] is True
+    assert reveal(people.api["worker"], mid).get_json()["contact_phone"] == PHONE
+    assert reveal(people.api["other_worker"], mid).status_code == 404  # out of scope
+    # in scope (their grid) but a 专事, the department's to handle: 403, and no number
+    dept = _dispatched(flow, department_ids=[org.department.id])
+    refused = reveal(people.api["worker"], dept)
+    assert refused.status_code == 403 and PHONE not in refused.get_data(as_text=True)
+    audits = AuditLog.select().where(AuditLog.action == "reveal.matter_contact")
+    assert [a.actor_id for a in audits] == [people.worker.id]
+
+
+def test_sync_mirror_carries_the_masked_phone_and_the_reveal_flag(flow, people):
+    mid = _dispatched(flow, category="社事")
+    rows, query = [], "limit=2000"
+    while True:  # a cold pull, page by page
+        got = people.api["worker"].get(f"/api/v1/sync?{query}")
+        assert got.status_code == 200, got.get_json()
+        assert PHONE not in got.get_data(as_text=True)
+        rows += got.get_json()["rows"]
+        if not got.get_json()["more"]:
+            break
+        query = f"limit=2000&cursor={got.get_json()['cursor']}"
+    row = next(r["data"] for r in rows if r["entity"] == "matter" and r["id"] == str(mid))
+    assert row["contact_phone"] == "138****1234" and row["contact_revealable"] is True
+
+
 def test_reason_required_and_reveals_throttled_across_registry_and_matters(flow, people, app, org):
     from gridapp.registry.service import create_building, create_household
 
