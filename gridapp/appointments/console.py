@@ -87,9 +87,14 @@ def appointments_act(booking_id: int):
 @bp.route("/appointments/call-next", methods=["POST"])
 @roles_required(*SUPERVISORS)
 def appointments_call_next():
+    # The day the desk is looking at (a queue kept for another day is called there, not today's).
+    try:
+        day = dt.date.fromisoformat(request.form.get("day", "")[:10])
+    except ValueError:
+        day = local_today()
     try:
         cid = desk.default_community(actor(), lists.form_int("community_id"))
-        b = desk.call_next(actor(), cid)
+        b = desk.call_next(actor(), cid, day)
     except ValidationFailed as exc:
         flash(str(exc.detail), "error")
         return redirect(url_for("console.appointments"))
@@ -97,9 +102,9 @@ def appointments_call_next():
         if exc.status == 404:
             raise
         flash(str(exc.detail or exc.title), "error")
-        return redirect(url_for("console.appointments", community_id=cid))
+        return redirect(url_for("console.appointments", community_id=cid, day=day.isoformat()))
     flash(_("Calling No. %(n)d: %(name)s", n=queue_number(b), name=mask_name(b.name)))
-    return redirect(url_for("console.appointments", community_id=cid))
+    return redirect(url_for("console.appointments", community_id=cid, day=day.isoformat()))
 
 
 # ---- catalogue ---------------------------------------------------------------------------------

@@ -56,6 +56,10 @@ class Cursor:
         return f"s{head}:{self.entity_index}:{self.after or ''}"
 
 
+MAX_INT64 = 2**63 - 1
+MAX_UNIX_S = 253402300799  # 9999-12-31T23:59:59Z: the last second a datetime can hold
+
+
 def _seq_at(raw: str) -> tuple[int, int | None]:
     seq, _, at = raw.partition(".")
     return int(seq), (int(at) if at else None)
@@ -76,7 +80,11 @@ def parse_cursor(raw: str | None) -> Cursor | None:
             cur = Cursor(seq, at=at)
     except ValueError:
         raise ValidationFailed("query.cursor", "malformed cursor") from None
-    if cur.seq < 0 or (cur.at is not None and cur.at < 0):
+    # Numbers a database column holds (a cursor is read straight into the warm pull's one
+    # statement: a 20-digit "seq" must be a 422, not an integer overflow in the driver).
+    if not 0 <= cur.seq <= MAX_INT64 or (cur.at is not None and not 0 <= cur.at <= MAX_UNIX_S):
+        raise ValidationFailed("query.cursor", "malformed cursor")
+    if cur.cold and not 0 <= cur.entity_index <= MAX_INT64:
         raise ValidationFailed("query.cursor", "malformed cursor")
     return cur
 

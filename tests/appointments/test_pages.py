@@ -165,3 +165,30 @@ def test_dashboard_shows_the_units_appointment_figures_and_no_one_elses(
     # A supervisor of the other community sees no card: its unit has no catalogue.
     other = make_user("supervisor", community=org.other_community, username="appt_sup2")
     assert 'id="appointments"' not in login_as(other).get("/console/").get_data(as_text=True)
+
+
+def test_call_next_calls_the_queue_of_the_day_on_screen(app, appt, login_as):
+    """A desk looking at another day than today calls that day's queue (the button was enabled
+    by that day's arrivals but used to call today's, finding nobody)."""
+    from tests.appointments.conftest import first_slot
+
+    slots = [first_slot(appt.hall, i) for i in range(40)]
+    from gridapp.times import local_today, to_local
+
+    later = next(s for s in slots if to_local(s).date() != local_today())
+    resident = app.test_client()
+    _book(resident, appt, slot=later.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    b = Booking.get()
+    staff = login_as(appt.sup)
+    day = to_local(later).date().isoformat()
+    html = staff.get("/console/appointments", query_string={"day": day}).get_data(as_text=True)
+    token = form_token(html)
+    staff.post(f"/console/appointments/bookings/{b.id}",
+               data={"csrf_token": token, "action": "arrive", "version": b.version, "day": day})  # fmt: skip
+    assert f'name="day" value="{day}"' in staff.get(
+        "/console/appointments", query_string={"day": day}
+    ).get_data(as_text=True)
+    resp = staff.post("/console/appointments/call-next",
+                      data={"csrf_token": token, "community_id": appt.community.id, "day": day})  # fmt: skip
+    assert resp.status_code == 302 and f"day={day}" in resp.headers["Location"]
+    assert Booking.get_by_id(b.id).state == "serving"

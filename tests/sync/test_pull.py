@@ -116,3 +116,8 @@ def test_pull_needs_login_and_a_sane_cursor(client, make_user, login_as):
     c = login_as(make_user("grid_worker"))
     resp = c.get("/api/v1/sync", query_string={"cursor": "abc"})
     assert resp.status_code == 422 and resp.get_json()["field"] == "query.cursor"
+    # Numbers past what a database column holds are malformed too, in every part of a cursor.
+    for bad in ("99999999999999999999999", "5.99999999999999999999", "s1.5:99999999999999999999:",
+                "99999999999999999999.5", "-1", "5.-3"):  # fmt: skip
+        resp = c.get("/api/v1/sync", query_string={"cursor": bad})
+        assert resp.status_code == 422 and resp.get_json()["field"] == "query.cursor", bad
