@@ -36,23 +36,46 @@ function photoField(hint) {
       <div class="thumbs" id="thumbs"></div></fieldset>`;
 }
 
-/* Photos are downscaled on the phone (≤ 1600 px JPEG) and kept as blobs until uploaded. */
+/* Photos are downscaled on the phone (≤ 1600 px JPEG) and kept as blobs until uploaded.
+   What was picked belongs to the screen, not to one drawing of its form: a sync may redraw the
+   screen while the camera is open (the app went to the background and came back), and the photo
+   must land in the form that is there when the picker returns, not in the one it was opened from.
+   So the list lives here, keyed by the screen's address, and each redraw of that screen shows it
+   again; it is emptied when the form is saved (the caller takes the photos) or the worker leaves
+   the screen (coming back is a new form, its text empty too). */
+let picked = { screen: null, photos: [] };
+
+function thumb(p) {
+  const img = document.createElement("img");
+  img.src = p.url;
+  img.alt = "";
+  img.dataset.photo = p.id;
+  return img;
+}
+
 export function bindPhotoInput(root) {
-  const photos = [];
+  const screen = location.hash;
+  const redraw = document.getElementById("screen")?.dataset.route === screen.split("?")[0];
+  if (picked.screen !== screen || !redraw) picked = { screen, photos: [] };
+  const photos = picked.photos;
   const input = root.querySelector("#photo-input");
   if (!input) return photos;
+  const box = () => (root.isConnected ? root : document).querySelector("#thumbs");
+  box()?.append(...photos.map(thumb));
   input.addEventListener("change", async () => {
-    for (const file of input.files) {
-      const { blob, width, height } = await downscale(file);
-      const id = uuid();
-      photos.push({ id, blob, width, height });
-      const img = document.createElement("img");
-      img.src = URL.createObjectURL(blob);
-      img.alt = "";
-      img.dataset.photo = id;
-      root.querySelector("#thumbs").append(img);
-    }
+    const files = [...input.files];
     input.value = "";
+    // Mark the screen as being edited even if this input was replaced meanwhile (a detached
+    // input's change does not bubble to the screen's own listener).
+    const main = document.getElementById("screen");
+    if (main) main.dataset.dirty = "1";
+    for (const file of files) {
+      const { blob, width, height } = await downscale(file);
+      if (picked.photos !== photos) return; // the worker left for another screen meanwhile
+      const p = { id: uuid(), blob, width, height, url: URL.createObjectURL(blob) };
+      photos.push(p);
+      box()?.append(thumb(p));
+    }
   });
   return photos;
 }

@@ -98,7 +98,11 @@ function isEditing() {
   // user's thumb (a sync ending while someone types their password wiped it). Elsewhere a form
   // is kept once the worker has typed or picked something in it; an untouched one is redrawn,
   // so a task or matter shows the server's answer (and what it now allows) after a sync.
+  // A field with the focus counts as editing before anything is typed: the worker tapped into
+  // it, and a redraw would drop the keyboard and send the first keystrokes nowhere.
   if (/settings|login/.test(main.dataset.route || "")) return Boolean(main.querySelector("form"));
+  const field = document.activeElement;
+  if (field && main.contains(field) && field.matches("form:not(#search-form) :is(input, textarea, select)")) return true;
   return main.dataset.dirty === "1" && Boolean(main.querySelector("form:not(#search-form)"));
 }
 

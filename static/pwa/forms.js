@@ -49,6 +49,7 @@ export function bindVisit(root, params, done) {
   const photos = bindPhotos(root);
   let fix = null;
   root.querySelector("#gps-button").addEventListener("click", () => {
+    root.dataset.dirty = "1"; // a fix taken is part of the form: a sync's redraw must not drop it
     const status = root.querySelector("#gps-status");
     if (!navigator.geolocation) return (status.textContent = t("gps_failed"));
     navigator.geolocation.getCurrentPosition(
@@ -76,7 +77,7 @@ export function bindVisit(root, params, done) {
       visited_at: new Date().toISOString(),
       ...(fix || {}),
     };
-    await queuePhotos(photos, "visit", id);
+    await queuePhotos(photos.splice(0), "visit", id);
     await enqueue("visit.create", visit, {
       label: t("op_visit"),
       local: { entity: "visit", data: visit, create: true },
@@ -128,7 +129,7 @@ export function bindReport(root, params, done) {
       photo_ids: photos.map((p) => p.id),
       reported_at: new Date().toISOString(),
     };
-    await queuePhotos(photos, "matter", `c:${clientId}`);
+    await queuePhotos(photos.splice(0), "matter", `c:${clientId}`);
     await enqueue("matter.report", payload, {
       label: t("op_matter"),
       local: {

@@ -82,7 +82,7 @@ export async function notice() {
   if (!s || !NOT_REACHED.has(s.here)) return "";
   if ((await idb.meta("reachDismissed").catch(() => null)) === keyOf(s)) return "";
   const fix = s.here === "denied" || s.here === "error";
-  return html`<aside class="card notice" id="reach-notice" role="status" data-here="${s.here}" data-instead="${s.server?.instead?.name || ""}">
+  return html`<aside class="card notice" id="reach-notice" role="status" data-key="${keyOf(s)}" data-here="${s.here}" data-instead="${s.server?.instead?.name || ""}">
     <p><strong>${t(`push_here_${s.here}`)}</strong></p>
     <p id="reach-instead">${insteadLine(s.server)}</p>
     <p class="muted">${t("reach_refreshes")}</p>
@@ -92,10 +92,12 @@ export async function notice() {
 
 export function bindNotice(root) {
   const box = root.querySelector("#reach-notice");
+  // Remembered before the notice goes: a reload or a sync's redraw right after the tap must not
+  // bring back what was dismissed (the key is the one the notice was drawn for).
   box?.querySelector("#reach-dismiss").addEventListener("click", async () => {
+    box.hidden = true;
+    await idb.setMeta("reachDismissed", box.dataset.key).catch(() => {});
     box.remove();
-    const s = await status().catch(() => null);
-    if (s) await idb.setMeta("reachDismissed", keyOf(s)).catch(() => {});
   });
 }
 

@@ -111,6 +111,97 @@ def test_task_done_after_an_empty_note_tap_with_a_photo(
     page.close()
 
 
+REDRAW = """() => new Promise((resolve) => {
+  const before = document.querySelector('#screen form');
+  window.dispatchEvent(new CustomEvent('gridapp', {detail: {type: 'pulled'}}));
+  setTimeout(() => resolve(document.querySelector('#screen form') !== before), 1500);
+})"""
+
+
+def test_a_sync_redraw_never_loses_what_the_worker_is_entering(
+    live_server, profile, make_user, grid_data
+):
+    """A sync ends while the worker is in a form: the camera was open when the screen was redrawn
+    (the picked photo must land in the form that is there now and go with the action), or they
+    had just tapped into a field (the redraw must wait: it would drop their keyboard). Each of
+    the screens with a photo picker: a task's actions, a new visit, a new matter."""
+    from gridapp.photos.models import Photo
+    from gridapp.tasks.models import Task
+    from gridapp.tasks.service import assign_task, transition_task
+    from gridapp.visits.models import Visit
+
+    worker = make_user("grid_worker", username="w_redraw", display_name="周网格")
+    sup = make_user("supervisor", username="s_redraw")
+    assign_task(
+        sup,
+        title="核查",
+        description="拍照",
+        target="worker",
+        worker_id=worker.id,
+        due_at=utcnow() + dt.timedelta(days=2),
+    )
+    task = Task.get(Task.assignee == worker.id)
+    for action in ("accept", "start"):
+        task = transition_task(worker, task.id, action, version=task.version)
+    page = open_app_as(profile, live_server.url, worker.username)
+    h1 = grid_data["h1"].id
+    for hash_, submit, field in (
+        (f"#/task/{task.id}", "#task-done", "#task-note"),
+        (f"#/visit/new?household={h1}", "#visit-submit", "#visit-notes"),
+        (f"#/report?household={h1}", "#matter-submit", "#matter-title"),
+    ):
+        page.goto(f"{live_server.url}/app{hash_}")
+        page.wait_for_selector(submit)
+        # Untouched, the screen follows the sync (the redraw really happens)...
+        assert page.evaluate(REDRAW) is True, hash_
+        # ...the picker opened on this drawing returns after the next one.
+        picker = page.query_selector("#photo-input")
+        assert page.evaluate(REDRAW) is True, hash_
+        picker.set_input_files([{"name": "p.jpg", "mimeType": "image/jpeg", "buffer": jpeg()}])
+        page.wait_for_selector("#thumbs img", state="attached")
+        assert page.locator("#thumbs img").count() == 1, hash_
+        # Picked, the form is being edited: no redraw takes it away.
+        assert page.evaluate(REDRAW) is False, hash_
+        assert page.locator("#thumbs img").count() == 1, hash_
+        # A field tapped into, nothing typed yet: no redraw either.
+        page.goto(f"{live_server.url}/app#/today")
+        page.wait_for_selector("#screen[data-route='#/today']", state="attached")
+        page.goto(f"{live_server.url}/app{hash_}")
+        page.wait_for_selector(submit)
+        assert page.locator("#thumbs img").count() == 0, hash_  # left the screen: dropped
+        page.focus(field)
+        assert page.evaluate(REDRAW) is False, hash_
+        page.evaluate("document.activeElement.blur()")
+    # The task's photo picked across a redraw goes with the action.
+    page.goto(f"{live_server.url}/app#/task/{task.id}")
+    page.wait_for_selector("#task-done")
+    picker = page.query_selector("#photo-input")
+    assert page.evaluate(REDRAW) is True
+    picker.set_input_files([{"name": "p.jpg", "mimeType": "image/jpeg", "buffer": jpeg()}])
+    page.wait_for_selector("#thumbs img", state="attached")
+    page.fill("#task-note", "已核查")
+    page.click("#task-done")
+    eventually(lambda: Task.get_by_id(task.id).state == "done")
+    assert len(json.loads(Task.get_by_id(task.id).photo_ids)) == 1
+    # And a visit's: saved with the photo that was picked across a redraw.
+    page.goto(f"{live_server.url}/app#/visit/new?household={h1}")
+    page.wait_for_selector("#visit-submit")
+    picker = page.query_selector("#photo-input")
+    assert page.evaluate(REDRAW) is True
+    picker.set_input_files([{"name": "p.jpg", "mimeType": "image/jpeg", "buffer": jpeg()}])
+    page.wait_for_selector("#thumbs img", state="attached")
+    page.click("#visit-submit")
+    eventually(lambda: Visit.select().where(Visit.household == h1).count() == 1)
+    visit = Visit.get(Visit.household == h1)
+    eventually(
+        lambda: (
+            Photo.select().where(Photo.owner_type == "visit", Photo.owner_id == visit.id).count()
+            == 1
+        )
+    )
+    page.close()
+
+
 def test_community_matter_handled_in_the_app_offline_then_online(
     live_server, profile, make_user, grid_data, artifacts_dir
 ):
@@ -138,7 +229,7 @@ def test_community_matter_handled_in_the_app_offline_then_online(
     events = list(MatterEvent.select().where(MatterEvent.matter == m.id).order_by(MatterEvent.id))
     assert page.locator("#matter-timeline time").all_inner_texts() == [shown(e.at) for e in events]
     # The matter's photo, viewable (its src is set once the outbox's blobs were checked).
-    page.wait_for_function("document.querySelector('.gallery img')?.naturalWidth > 0")
+    page.wait_for_function("() => document.querySelector('.gallery img')?.naturalWidth > 0")
 
     profile.set_offline(True)
     try:
