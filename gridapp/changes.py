@@ -20,7 +20,15 @@ from __future__ import annotations
 
 from peewee import BigIntegerField, BooleanField, CharField, DateTimeField, IntegerField
 
-from gridapp.db import BaseModel, before_commit, db, insert_rows, reserve_ids, utcnow
+from gridapp.db import (
+    BaseModel,
+    before_commit,
+    db,
+    insert_rows,
+    is_postgres,
+    reserve_ids,
+    utcnow,
+)
 
 
 class ChangeCounter(BaseModel):
@@ -132,25 +140,42 @@ def current_seq() -> int:
     return row.value if row else 0
 
 
+FEW = 200  # up to this many change rows go in as one multi-row INSERT
+_OPTIONAL = {
+    "grid_id": None,
+    "community_id": None,
+    "department_id": None,
+    "user_id": None,
+    "deleted": False,
+}
+
+
 def record_changes(entries: list[dict]) -> None:
-    """Bulk ``record_change`` for imports: ids reserved in one call, the rows go in with
+    """``record_change`` for several records in one statement (a visit and its household, a
+    batch's matters); an import's thousands get their ids reserved in one call and go in with
     ``insert_rows``. Each entry holds ``entity``, ``entity_id`` and the optional keyword
     arguments of ``record_change``."""
     if not entries:
         return
     if not db.in_transaction():
         raise RuntimeError("record_changes() must be called inside db.atomic()")
-    if len(entries) == 1:  # one INSERT, not a reservation and then an insert
-        e = entries[0]
-        record_change(
-            e["entity"],
-            e["entity_id"],
-            **{
-                k: e[k]
-                for k in ("grid_id", "community_id", "department_id", "user_id", "deleted")
-                if k in e
-            },
-        )
+    if len(entries) <= FEW:  # one INSERT of them all, not a reservation and then an insert
+        rows = [
+            {
+                "seq": None,
+                "entity": e["entity"],
+                "entity_id": str(e["entity_id"]),
+                **{k: e.get(k, default) for k, default in _OPTIONAL.items()},
+            }
+            for e in entries
+        ]
+        query = Change.insert_many(rows)
+        if is_postgres():
+            ids = [r[0] for r in db.execute(query.returning(Change.id)).fetchall()]
+            _note(min(ids), max(ids))
+        else:  # one writer at a time: the statement's rows have the rowids up to the last
+            last = query.execute()
+            _note(last - len(rows) + 1, last)
         return
     ids = reserve_ids(Change, len(entries))
     now = utcnow()

@@ -104,6 +104,31 @@ def test_warm_pull_with_changes_is_bounded(worker_client):
     assert queries(resp) <= 8
 
 
+def test_a_push_of_visits_is_twelve_statements_a_visit(worker_client):
+    """A visit is a savepoint, its sync-op claim and answer, the replay check, the household
+    (locked, with its care interval), the visit, its photos claimed, one household update and
+    one insert of both change rows, the answer's photo ids: 12. The session read and the
+    change numbering at commit are paid once per batch."""
+
+    def visit(hid):
+        return {
+            "op_id": str(uuid.uuid4()),
+            "type": "visit.create",
+            "payload": {
+                "id": str(uuid.uuid4()),
+                "household_id": hid,
+                "mode": "home",
+                "visited_at": iso_utc(utcnow()),
+            },
+        }
+
+    worker_client.post("/api/v1/sync", json={"ops": [visit(worker_client.households[0])]})
+    ops = [visit(hid) for hid in worker_client.households]
+    resp = worker_client.post("/api/v1/sync", json={"ops": ops})
+    assert {r["status"] for r in resp.get_json()["results"]} == {"applied"}
+    assert queries(resp) <= 1 + 12 * len(ops) + 2
+
+
 def test_hot_statements_are_built_once_per_shape(worker_client):
     """The session lookup and the warm pull's statement are cached (gridapp/sqlcache.py), so
     they are not rebuilt by peewee on every request; a shape that read the clock would not be."""

@@ -30,7 +30,7 @@ from gridapp.accounts.models import UserSession
 from gridapp.db import db, is_postgres, utcnow
 from gridapp.errors import NotFound
 from gridapp.org.models import Grid, User, UserGrid
-from gridapp.sqlcache import statement
+from gridapp.sqlcache import rows, statement
 
 TOUCH_EVERY = dt.timedelta(minutes=1)  # last_seen is written at most this often
 ROTATE_GRACE = dt.timedelta(minutes=2)  # the previous token of a rotated session stays valid
@@ -118,9 +118,8 @@ def _find_session(column: str, h: str) -> UserSession | None:
     shape = _SHAPES.get((type(db.obj), column))
     if shape is None:
         shape = _SHAPES[(type(db.obj), column)] = _session_query(column, "")
-    # Read to the end (one row at most): a cursor left open would keep SQLite's read snapshot.
-    rows = list(shape._get_cursor_wrapper(db.execute_sql(sql, params)).iterator())
-    return rows[0] if rows else None
+    found = rows(("session", column), shape, db.execute_sql(sql, params))
+    return found[0] if found else None
 
 
 def attach_grids(user: User, raw) -> None:

@@ -9,17 +9,18 @@ import uuid
 from typing import Any
 
 from flask_babel import gettext as _
-from peewee import IntegrityError
+from peewee import IntegrityError, fn
 
 from gridapp.audit import write_audit
-from gridapp.changes import record_change
-from gridapp.db import db, utcnow
+from gridapp.changes import record_change, record_changes
+from gridapp.db import db, is_postgres, utcnow
 from gridapp.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from gridapp.org.models import User
 from gridapp.photos.models import Photo
 from gridapp.photos.service import attach_photos
-from gridapp.registry.care import _check_unique, refresh_schedules
-from gridapp.registry.models import Household, Resident
+from gridapp.registry.care import _check_unique
+from gridapp.registry.models import CareTag, Household, Resident, ResidentTag
+from gridapp.registry.rules import household_interval, next_visit_due
 from gridapp.scope import Scope, get_scoped, in_scope, scope_for
 from gridapp.visits.models import MODES, ServiceItem, Visit
 
@@ -133,9 +134,7 @@ def log_visit(
     existing = _replay(visit_id, data, scope)
     if existing is not None:
         return existing, False
-    household = get_scoped(Household, data.get("household_id"), scope)
-    if household.deleted:
-        raise NotFound()
+    household = _household_for_visit(data.get("household_id"), scope)
     fields = _validate(household, data)
     # Inside a caller's transaction (a sync op) no savepoint of our own: two round trips per
     # visit saved, and a duplicate's IntegrityError rolls back the caller's op, whose retry
@@ -151,14 +150,12 @@ def log_visit(
                 **fields,
             )
             attach_photos(actor, data.get("photo_ids") or [], "visit", visit_id, household.grid_id)
-            moved = []
-            if household.last_visit_at is None or fields["visited_at"] > household.last_visit_at:
-                Household.update(last_visit_at=fields["visited_at"]).where(
-                    Household.id == household.id
-                ).execute()
-                moved = [household.id]
-            refresh_schedules([household.id], changed=moved)
-            record_change("visit", visit_id, grid_id=household.grid_id)
+            changes = [{"entity": "visit", "entity_id": visit_id, "grid_id": household.grid_id}]
+            if _reschedule(household, fields["visited_at"]):
+                changes.append(
+                    {"entity": "household", "entity_id": household.id, "grid_id": household.grid_id}
+                )
+            record_changes(changes)
     except IntegrityError:
         if nested:
             raise
@@ -168,6 +165,59 @@ def log_visit(
             raise
         return existing, False
     return visit, True
+
+
+def _household_for_visit(household_id: Any, scope: Scope) -> Household:
+    """The visited household, in scope, with the shortest interval among its residents' care
+    tags (``tag_interval``), in one statement. On PostgreSQL the row is locked until the visit
+    commits, so two visits to one household (two workers, or a replay racing its original)
+    cannot both move ``last_visit_at`` from the same stale value: the second reads the first's.
+    It is the first lock a visit takes (the change counter is every writer's last)."""
+    tag_interval = (
+        ResidentTag.select(fn.MIN(CareTag.interval_days))
+        .join(Resident)
+        .switch(ResidentTag)
+        .join(CareTag)
+        .where(
+            Resident.household == Household.id,
+            Resident.deleted == False,  # noqa: E712
+            CareTag.is_active == True,  # noqa: E712
+        )
+    )
+    query = in_scope(
+        Household.select(Household, tag_interval.alias("tag_interval")).where(
+            Household.id == household_id
+        ),
+        Household.grid,
+        scope,
+    )
+    if is_postgres():
+        query = query.for_update(of=Household)
+    household = query.first()
+    if household is None or household.deleted:
+        raise NotFound()
+    return household
+
+
+def _reschedule(household: Household, visited_at: dt.datetime) -> bool:
+    """Move the household's last visit and due date for a visit made at ``visited_at``; one
+    UPDATE, or none when neither moves (a visit older than the last one). Returns whether the
+    row changed (its change row then goes with the visit's)."""
+    last = household.last_visit_at
+    if last is None or visited_at > last:
+        last = visited_at
+    interval = household_interval([household.tag_interval or 0])
+    due = next_visit_due(last, household.created_at, interval)
+    moved = {
+        "last_visit_at": last,
+        "visit_interval_days": interval,
+        "next_visit_due": due,
+    }
+    moved = {k: v for k, v in moved.items() if getattr(household, k) != v}
+    if not moved:
+        return False
+    Household.update(**moved).where(Household.id == household.id).execute()
+    return True
 
 
 def _replay(visit_id: str, data: dict[str, Any], scope: Scope) -> Visit | None:
