@@ -71,7 +71,7 @@ def appointments_act(booking_id: int):
         version = lists.form_int("version")
         action = f.get("action", "")
         if action == "send":
-            b = desk.send_to_worker(actor(), booking_id)
+            b = desk.send_to_worker(actor(), booking_id, lists.form_int("worker_id"))
             flash(_("Sent to the grid worker as a task."))
         else:
             b = desk.act(actor(), booking_id, action, version=version, result=f.get("result", ""))

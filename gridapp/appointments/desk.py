@@ -5,7 +5,8 @@ resident's grid worker as a task (its ``done`` marks the booking handled).
 - ``day_view(actor, community_id, day) -> dict`` (scoped; names and phones masked)
 - ``act(actor, booking_id, action, *, version=None, result="") -> Booking``
 - ``call_next(actor, community_id, day=None) -> Booking`` (409 ``queue_empty``)
-- ``send_to_worker(actor, booking_id) -> Booking`` (``tasks.service.assign_task``)
+- ``send_to_worker(actor, booking_id, worker_id=None) -> Booking`` (``tasks.service.assign_task``;
+  the grid's least busy worker unless the desk chose one, ``grid_workers``)
 - ``on_task_done(task, actor)`` — registered with the tasks feature
 """
 
@@ -15,6 +16,7 @@ import datetime as dt
 from typing import Any
 
 from flask_babel import gettext as _
+from peewee import SQL, fn
 
 from gridapp.appointments import rules
 from gridapp.appointments.models import ApptService, Booking
@@ -113,9 +115,17 @@ def day_view(actor: User, community_id: int, day: dt.date | None = None) -> dict
     numbers = {b.id: n for n, b in enumerate(sorted(
         (b for b in rows if b.arrived_at), key=lambda b: (b.arrived_at, b.id)), start=1)}  # fmt: skip
     items = []
+    workers: dict[int, list[dict[str, Any]]] = {}  # per grid, for the at-home rows to send
     for b in rows:
         item = row(b, b.service, actor.role)
         item["queue_no"] = numbers.get(b.id)
+        if item["can_send"] and b.grid_id:
+            if b.grid_id not in workers:
+                workers[b.grid_id] = [
+                    {"id": u.id, "name": u.display_name or u.username, "open": n}
+                    for u, n in grid_workers(b.grid_id)
+                ]
+            item["workers"] = workers[b.grid_id]
         items.append(item)
     return {
         "day": day,
@@ -183,11 +193,30 @@ def call_next(actor: User, community_id: int, day: dt.date | None = None) -> Boo
         return move(first, "call", actor, called_at=utcnow())
 
 
-def send_to_worker(actor: User, booking_id: int) -> Booking:
-    """An at-home booking becomes a task for its grid's worker (the tasks feature's verb, so
-    it syncs to the app and is done offline like any task)."""
-    from gridapp.echowall.service import grid_worker
-    from gridapp.org.models import Grid
+def grid_workers(grid_id: int) -> list[tuple[User, int]]:
+    """The grid's active grid workers with their open tasks, fewest first (then by id): a grid
+    has several workers, and the one to send an at-home service to is the least busy one,
+    unless the desk chooses another."""
+    from gridapp.org.models import UserGrid
+    from gridapp.tasks.models import Task
+    from gridapp.tasks.states import WORKER_OPEN_STATES
+
+    open_tasks = Task.select(fn.COUNT(Task.id)).where(
+        Task.assignee == User.id, Task.state.in_(sorted(WORKER_OPEN_STATES))
+    )
+    rows = (
+        User.select(User, open_tasks.alias("open_tasks"))
+        .join(UserGrid, on=(UserGrid.user == User.id))
+        .where(UserGrid.grid == grid_id, User.role == "grid_worker", User.is_active == True)  # noqa: E712
+        .order_by(SQL("open_tasks"), User.id)
+    )
+    return [(u, int(u.open_tasks or 0)) for u in rows]
+
+
+def send_to_worker(actor: User, booking_id: int, worker_id: int | None = None) -> Booking:
+    """An at-home booking becomes a task for a worker of its grid (the tasks feature's verb,
+    so it syncs to the app and is done offline like any task): ``worker_id`` when the desk
+    chose one (it must work that grid), else the grid's least busy worker."""
     from gridapp.tasks.service import assign_task
 
     with db.atomic():
@@ -198,10 +227,15 @@ def send_to_worker(actor: User, booking_id: int) -> Booking:
                 _("Only a booked at-home service can be sent to a grid worker."),
                 code="illegal_transition",
             )
-        grid = Grid.get_or_none(Grid.id == b.grid_id) if b.grid_id else None
-        worker = grid_worker(grid) if grid else None
-        if worker is None:
+        candidates = [u for u, _n in grid_workers(b.grid_id)] if b.grid_id else []
+        if worker_id is not None:
+            worker = next((u for u in candidates if u.id == worker_id), None)
+            if worker is None:
+                raise ValidationFailed("worker_id", _("Choose a grid worker of this grid."))
+        elif not candidates:
             raise ValidationFailed("grid_id", _("No grid worker is assigned there."))
+        else:
+            worker = candidates[0]
         due = max(b.slot.ends_at, utcnow() + dt.timedelta(hours=1))
         desc = _(
             "At-home service %(s)s for %(n)s (%(p)s), %(a)s, %(t)s.",
@@ -248,4 +282,12 @@ def on_task_done(task: Any, actor: User) -> None:
     )
 
 
-__all__ = ["act", "call_next", "day_view", "send_to_worker", "on_task_done", "queue_number"]
+__all__ = [
+    "act",
+    "call_next",
+    "day_view",
+    "grid_workers",
+    "send_to_worker",
+    "on_task_done",
+    "queue_number",
+]

@@ -123,17 +123,42 @@ def test_resident_books_changes_comes_and_rates(live_server, page, browser, appt
 def test_at_home_service_done_in_the_workers_app_offline(
     live_server,
     profile,  # noqa: F811
+    browser,
+    make_user,
     appt,
     artifacts_dir,
 ):
-    from gridapp.appointments import desk, service
+    from gridapp.appointments import service
     from gridapp.tasks.models import Task
+    from gridapp.times import to_local
     from tests.appointments.conftest import first_slot
 
     b = service.book(appt.community.id, appt.home.id, first_slot(appt.home), "李秀英",
                      "13698761234", grid_id=appt.grid.id, address="3号楼2单元101")  # fmt: skip
-    b = desk.send_to_worker(appt.sup, b.id)
+    # The desk (1366 px) sends it to a worker of the grid it chooses: two work there.
+    other = make_user("grid_worker", grids=[appt.grid], username="appt_w2", display_name="李网格")
+    staff = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 900})
+    desk = staff.new_page()
+    desk.goto(f"{live_server.url}/login?next=/console/")
+    desk.fill("#username", appt.sup.username)
+    desk.fill("#password", PASSWORD)
+    desk.click("#login-submit")
+    desk.wait_for_url("**/console/**")
+    day = to_local(b.starts_at).date().isoformat()
+    desk.goto(f"{live_server.url}/console/appointments?day={day}")
+    row = f"tr[data-booking='{b.id}']"
+    choices = desk.locator(f"{row} select[name=worker_id] option").all_inner_texts()
+    assert choices == ["王网格 · 在办任务 0 件", "李网格 · 在办任务 0 件"]
+    assert other.id  # both offered, fewest open tasks first (a tie: by id)
+    desk.select_option(f"{row} select[name=worker_id]", str(appt.worker.id))
+    desk.screenshot(path=str(artifacts_dir / "appointments-send-1366.png"), full_page=True)
+    desk.click(f"{row} form[data-action='send'] button")
+    desk.wait_for_selector(f"{row} a[href*='/console/tasks/']")
+    assert "无需操作" not in desk.inner_text(row)
+    staff.close()
+    b = Booking.get_by_id(b.id)
     task = Task.get_by_id(b.task_id)
+    assert task.assignee_id == appt.worker.id
     page = open_app_as(profile, live_server.url, appt.worker.username)
     page.goto(f"{live_server.url}/app#/task/{task.id}")
     page.wait_for_selector("#task-accept")

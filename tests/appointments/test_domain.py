@@ -168,6 +168,41 @@ def test_at_home_service_becomes_the_workers_task_and_its_done_handles_it(appt):
     assert b.handled_by_id == appt.worker.id
 
 
+def test_at_home_service_goes_to_the_least_busy_worker_of_the_grid_or_the_one_chosen(
+    appt, make_user, org
+):
+    """A grid has several workers: the desk offers them all, fewest open tasks first, and
+    sends to that one unless it chose another; a worker of another grid is refused (422)."""
+    from gridapp.db import utcnow
+    from gridapp.tasks.models import Task
+    from gridapp.tasks.service import assign_task
+    from gridapp.times import to_local
+
+    idle = make_user("grid_worker", grids=[appt.grid], username="appt_w2", display_name="李网格")
+    elsewhere = make_user("grid_worker", grids=[org.grid2], username="appt_w3")
+    assign_task(
+        appt.sup,
+        title="巡查",
+        description="",
+        target="worker",
+        worker_id=appt.worker.id,
+        due_at=utcnow() + dt.timedelta(days=2),
+    )
+    b = _book(appt, svc=appt.home, grid_id=appt.grid.id, address="3栋2单元101")
+    day = to_local(b.starts_at).date()
+    rows = desk.day_view(appt.sup, appt.community.id, day)["bookings"]
+    offered = next(r for r in rows if r["id"] == b.id)
+    assert [(w["id"], w["open"]) for w in offered["workers"]] == [(idle.id, 0), (appt.worker.id, 1)]
+    with pytest.raises(ValidationFailed) as exc:
+        desk.send_to_worker(appt.sup, b.id, elsewhere.id)
+    assert exc.value.field == "worker_id"
+    sent = desk.send_to_worker(appt.sup, b.id)
+    assert Task.get_by_id(sent.task_id).assignee_id == idle.id
+    b2 = _book(appt, svc=appt.home, grid_id=appt.grid.id, address="3栋2单元102")
+    sent = desk.send_to_worker(appt.sup, b2.id, appt.worker.id)  # the desk chose
+    assert Task.get_by_id(sent.task_id).assignee_id == appt.worker.id
+
+
 def test_home_service_needs_grid_and_address(appt):
     with pytest.raises(ValidationFailed) as exc:
         _book(appt, svc=appt.home, grid_id=appt.grid.id)
