@@ -19,6 +19,9 @@ Decisions (docs/security.md, "Personal data"):
   for a 个事 or a 社事 (which they co-handle, ``states.CO_HANDLER_ROLES``), a supervisor whose
   scope holds the matter (who triages it) — by an explicit, audited reveal; nobody else (not an
   admin, not the reporting worker as such, not another department).
+- a booking's phone (一站式预约): the desk's staff (supervisors and admins of the booking's
+  community), by an explicit, audited reveal; a grid worker sent to an at-home service sees the
+  masked number in the task, like everyone else.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ from gridapp.scope import Scope, scope_for
 REGISTRY_ROLES = ("admin", "supervisor", "grid_worker")
 EXPORT_FULL_ROLES = ("admin", "supervisor")
 CONTACT_ROLES = ("supervisor", "grid_worker", "department")
-SUBJECTS = ("registry", "roster_export", "matter_contact")
+BOOKING_ROLES = ("admin", "supervisor")
+SUBJECTS = ("registry", "roster_export", "matter_contact", "booking_phone")
 REVEAL_LIMIT = "30 per hour"
 REASON_MAX = 200
 
@@ -51,6 +55,8 @@ def may_see_full(
         return role in REGISTRY_ROLES
     if subject == "roster_export":
         return role in EXPORT_FULL_ROLES
+    if subject == "booking_phone":
+        return role in BOOKING_ROLES
     if subject == "matter_contact":
         if matter is None or role not in CONTACT_ROLES:
             return False

@@ -11,7 +11,7 @@ import re
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from gridapp.appointments import catalogue, desk, rules, stats
+from gridapp.appointments import catalogue, contact, desk, rules, stats
 from gridapp.appointments.service import queue_number
 from gridapp.console import lists
 from gridapp.console.blueprint import bp
@@ -44,8 +44,16 @@ def _community(required: bool = True) -> int:
 @roles_required(*SUPERVISORS)
 def appointments():
     """The day's bookings of a community: the 取号 queue and each booking's actions."""
-    cid = _community()
-    day = _day_arg()
+    return _day_page(_community(), _day_arg())
+
+
+def _day_page(
+    cid: int,
+    day: dt.date,
+    revealed: dict | None = None,
+    error: Problem | None = None,
+    error_booking: int | None = None,
+):
     view = desk.day_view(actor(), cid, day)
     return render_template(
         "console/appointments/day.html",
@@ -55,7 +63,36 @@ def appointments():
         day=day,
         prev_day=day - dt.timedelta(days=1),
         next_day=day + dt.timedelta(days=1),
-    )
+        revealed=revealed or {},
+        may_reveal=contact.may_reveal_phone(actor()),
+        reveal_reasons=REVEAL_REASONS(),
+        error=error,
+        error_booking=error_booking,
+    ), (error.status if error else 200)
+
+
+def REVEAL_REASONS() -> list[str]:  # noqa: N802 — a translated constant
+    return [_("Call about a missed visit"), _("Move the booking"), _("Arrange a home visit")]
+
+
+@bp.route("/appointments/bookings/<int:booking_id>/phone", methods=["POST"])
+@roles_required(*SUPERVISORS)
+def appointments_phone(booking_id: int):
+    """Show one booking's full phone on the day's page (reason required; audited)."""
+    f = request.form
+    reason = f.get("reason_text", "").strip() or f.get("reason", "")
+    try:
+        day = dt.date.fromisoformat(f.get("day", "")[:10])
+    except ValueError:
+        day = local_today()
+    booking = desk.get_booking(actor(), booking_id)
+    try:
+        out = contact.reveal_phone(actor(), booking_id, reason, ip=request.remote_addr or "")
+    except Problem as exc:
+        if exc.status == 404:
+            raise
+        return _day_page(booking.community_id, day, error=exc, error_booking=booking_id)
+    return _day_page(booking.community_id, day, revealed={out["id"]: out["phone"]})
 
 
 def _back(cid: int, day: str):

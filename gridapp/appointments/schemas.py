@@ -85,6 +85,15 @@ class ActIn(BaseModel):
     result: str = Field(default="", max_length=1000)
 
 
+class PhoneRevealIn(BaseModel):
+    reason: str = Field(default="", max_length=200)
+
+
+class PhoneRevealOut(BaseModel):
+    id: int
+    phone: str
+
+
 class CallNextIn(BaseModel):
     community_id: int | None = None
 

@@ -1,5 +1,5 @@
-"""Public booking pages (``/b/…``, phone-first, no account, rate-limited like the echo wall)
-and the staff's JSON operations under ``/api/v1/appointments``."""
+"""Public booking pages (``/b/…``, phone-first, no account, rate-limited like the echo wall);
+the staff's JSON operations under ``/api/v1/appointments`` are in ``staff_api``."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
-from gridapp.api import API_PREFIX, endpoint
-from gridapp.appointments import catalogue, desk, rules, schemas, service, stats
+from gridapp.appointments import catalogue, desk, rules, service
 from gridapp.appointments.models import ApptService
 from gridapp.errors import Conflict, NotFound, Problem
 from gridapp.extensions import limiter
@@ -19,7 +17,6 @@ from gridapp.org.models import Community, Grid
 from gridapp.times import local_text
 
 bp = Blueprint("appointments", __name__)
-api = Blueprint("appointments_api", __name__, url_prefix=API_PREFIX + "/appointments")
 
 DEFAULT_LIMITS = {
     "APPT_PAGE_LIMIT": "60 per minute",
@@ -303,164 +300,9 @@ def rate(code: str):
     return redirect(url_for("appointments.booking_page", code=view["code"], msg="rated"), 303)
 
 
-# ---- staff API -------------------------------------------------------------------------------
-
-STAFF = ("supervisor", "admin")
-
-
-def _actor():
-    return current_user._get_current_object()
-
-
-def service_out(s: ApptService) -> schemas.ServiceOut:
-    return schemas.ServiceOut(
-        id=s.id,
-        version=s.version,
-        community_id=s.community_id,
-        name=s.name,
-        description=s.description,
-        materials=catalogue.materials_of(s),
-        place=s.place,
-        location=s.location,
-        duration_minutes=s.duration_minutes,
-        slot_minutes=s.slot_minutes,
-        hours={str(d): ws for d, ws in catalogue.hours_of(s).items()},
-        active=s.active,
-    )
-
-
-@endpoint(
-    api,
-    "/services",
-    query=schemas.ServiceQuery,
-    response=list[schemas.ServiceOut],
-    roles=STAFF,
-    tags=["appointments"],
-)
-def list_services(query: schemas.ServiceQuery):
-    """The catalogue of a community in scope (the first one when none is named)."""
-    cid = desk.default_community(_actor(), query.community_id)
-    return [service_out(s) for s in catalogue.list_services(cid, active_only=False)]
-
-
-@endpoint(
-    api,
-    "/services",
-    methods=["POST"],
-    body=schemas.ServiceIn,
-    response=schemas.ServiceOut,
-    status=201,
-    roles=STAFF,
-    tags=["appointments"],
-)
-def create_service(body: schemas.ServiceIn):
-    """Add a service to a community's catalogue."""
-    return service_out(catalogue.save_service(_actor(), body.model_dump()))
-
-
-@endpoint(
-    api,
-    "/services/<int:service_id>",
-    methods=["PUT"],
-    body=schemas.ServiceIn,
-    response=schemas.ServiceOut,
-    roles=STAFF,
-    tags=["appointments"],
-    responses={409: "Changed meanwhile (stale version)"},
-)
-def update_service(service_id: int, body: schemas.ServiceIn):
-    """Replace a catalogue entry (``version`` guards against a concurrent edit)."""
-    data = body.model_dump()
-    return service_out(
-        catalogue.save_service(_actor(), data, service_id=service_id, version=body.version)
-    )
-
-
-def booking_out(b, queue_no: int | None = None) -> schemas.BookingOut:
-    return schemas.BookingOut(**desk.row(b, b.service), queue_no=queue_no)
-
-
-@endpoint(
-    api,
-    "/day",
-    query=schemas.DayQuery,
-    response=schemas.DayOut,
-    roles=STAFF,
-    tags=["appointments"],
-)
-def day(query: schemas.DayQuery):
-    """A community's bookings of one day (Asia/Shanghai), the 取号 queue and counts."""
-    actor = _actor()
-    cid = desk.default_community(actor, query.community_id)
-    return desk.day_view(actor, cid, query.day)
-
-
-@endpoint(
-    api,
-    "/bookings/<int:booking_id>/actions",
-    methods=["POST"],
-    body=schemas.ActIn,
-    response=schemas.BookingOut,
-    roles=STAFF,
-    tags=["appointments"],
-    responses={409: "Not possible in the booking's state, or changed meanwhile"},
-)
-def act(booking_id: int, body: schemas.ActIn):
-    """Mark arrived, call to the counter, handled (with the result) or no-show."""
-    b = desk.act(_actor(), booking_id, body.action, version=body.version, result=body.result)
-    return booking_out(b)
-
-
-@endpoint(
-    api,
-    "/bookings/<int:booking_id>/send",
-    methods=["POST"],
-    response=schemas.BookingOut,
-    roles=STAFF,
-    tags=["appointments"],
-    responses={409: "Not a booked at-home service, or already sent"},
-)
-def send(booking_id: int):
-    """Make an at-home booking a task for the resident's grid worker."""
-    return booking_out(desk.send_to_worker(_actor(), booking_id))
-
-
-@endpoint(
-    api,
-    "/call-next",
-    methods=["POST"],
-    body=schemas.CallNextIn,
-    response=schemas.BookingOut,
-    roles=STAFF,
-    tags=["appointments"],
-    responses={409: "Nobody is waiting"},
-)
-def call_next(body: schemas.CallNextIn):
-    """Call the first resident waiting today (arrival order)."""
-    actor = _actor()
-    cid = desk.default_community(actor, body.community_id)
-    return booking_out(desk.call_next(actor, cid))
-
-
-@endpoint(
-    api,
-    "/stats",
-    query=schemas.StatsQuery,
-    response=schemas.StatsOut,
-    roles=STAFF,
-    tags=["appointments"],
-)
-def figures(query: schemas.StatsQuery):
-    """Bookings, no-show rate, waiting time and satisfaction per service (vs the seed's 95 %)."""
-    actor = _actor()
-    cid = None
-    if query.community_id is not None:
-        cid = desk.default_community(actor, query.community_id)
-    return stats.service_figures(actor, cid, days=query.days)
-
-
 def init_app(app) -> None:
     from gridapp.appointments import jobs  # noqa: F401  (the reminder job)
+    from gridapp.appointments.staff_api import api
     from gridapp.tasks.service import DONE_LISTENERS
 
     app.register_blueprint(bp)

@@ -103,6 +103,12 @@ def test_resident_books_changes_comes_and_rates(live_server, page, browser, appt
     desk.click(f"{row} form[data-action='handle'] button")
     desk.wait_for_selector(f"{row}[data-state='handled']")
     assert "138****5678" in desk.inner_text(row)
+    # The resident must be called back: one number shown for a reason, as a tel: link.
+    desk.click(f"{row} details.reveal summary")
+    desk.select_option(f"{row} details.reveal select[name=reason]", "联系未到场的居民")
+    desk.click(f"{row} details.reveal button[type=submit]")
+    desk.wait_for_selector(f"{row} a.phone[href='tel:13812345678']")
+    desk.screenshot(path=str(artifacts_dir / "appointments-phone-1366.png"), full_page=True)
 
     # The resident rates once.
     page.goto(f"{url}/b/m/{b.code}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from gridapp.appointments.models import Booking
@@ -192,3 +193,47 @@ def test_call_next_calls_the_queue_of_the_day_on_screen(app, appt, login_as):
                       data={"csrf_token": token, "community_id": appt.community.id, "day": day})  # fmt: skip
     assert resp.status_code == 302 and f"day={day}" in resp.headers["Location"]
     assert Booking.get_by_id(b.id).state == "serving"
+
+
+def test_desk_staff_reveal_a_bookings_phone_with_a_reason_audited(
+    app, appt, login_as, make_user, org
+):
+    """The phone is masked on the desk; its staff see one booking's full number for a reason
+    (console and API), each reveal audited; a grid worker may not, another community's staff
+    do not find the booking."""
+    from gridapp.audit import AuditLog
+    from tests.conftest import api_login
+
+    _book(app.test_client(), appt)
+    b = Booking.get()
+    staff = login_as(appt.sup)
+    day = _slot_value(appt.hall)[:10]
+    html = staff.get("/console/appointments", query_string={"day": day}).get_data(as_text=True)
+    assert "13812345678" not in html and f'data-booking="{b.id}"' in html
+    token = form_token(html)
+    url = f"/console/appointments/bookings/{b.id}/phone"
+    bare = staff.post(url, data={"csrf_token": token, "day": day})
+    assert bare.status_code == 422 and "13812345678" not in bare.get_data(as_text=True)
+    assert 'class="field-error"' in bare.get_data(as_text=True)
+    shown = staff.post(url, data={"csrf_token": token, "day": day, "reason": "联系未到场的居民"})
+    body = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and 'href="tel:13812345678"' in body
+    assert body.count("13812345678") == 2  # the link and its text: this booking only
+
+    api = api_login(app.test_client(), appt.sup.username)
+    reveal = f"/api/v1/appointments/bookings/{b.id}/phone/reveal"
+    assert api.post(reveal, json={}).status_code == 422
+    got = api.post(reveal, json={"reason": "协商改期"})
+    assert got.status_code == 200 and got.get_json() == {"id": b.id, "phone": "13812345678"}
+    worker = api_login(app.test_client(), appt.worker.username)
+    assert worker.post(reveal, json={"reason": "x"}).status_code == 403
+    stranger = make_user("supervisor", community=org.other_community, username="appt_other_sup")
+    assert (
+        api_login(app.test_client(), stranger.username)
+        .post(reveal, json={"reason": "x"})
+        .status_code
+        == 404
+    )
+    audits = AuditLog.select().where(AuditLog.action == "reveal.booking_phone")
+    assert [(a.actor_id, a.target_id) for a in audits] == [(appt.sup.id, str(b.id))] * 2
+    assert {"联系未到场的居民", "协商改期"} == {json.loads(a.detail)["reason"] for a in audits}
