@@ -73,7 +73,9 @@ def test_tracking_page_offers_the_button_and_its_worker(echo, reported):
     sw = phone.client.get("/t/sw.js")
     assert sw.status_code == 200 and sw.mimetype == "text/javascript"
     assert sw.headers["Cache-Control"] == "no-cache"
-    assert 'addEventListener("push"' in sw.get_data(as_text=True)
+    assert 'importScripts("/static/public/sw-follow.js")' in sw.get_data(as_text=True)
+    shared = phone.client.get("/static/public/sw-follow.js").get_data(as_text=True)
+    assert 'addEventListener("push"' in shared
     assert phone.client.get("/api/v1/track/" + matter.code).get_json()["can_subscribe"] is True
 
 
