@@ -217,6 +217,20 @@ def check(username: str, ip: str) -> Verdict:
     return Verdict(wait)
 
 
+def address_wait(ip: str) -> int:
+    """Seconds this address must wait before a sign-in without a username is heard (企业微信's
+    OAuth callback): the same per-address count as wrong passwords, so both slow it down."""
+    window = dt.timedelta(minutes=_cfg("LOGIN_WINDOW_MINUTES"))
+    state = backend().get(address_key(ip))
+    return _wait(state, _cfg("LOGIN_ADDRESS_FREE_FAILURES"), utcnow(), window)
+
+
+def record_address_failure(ip: str) -> None:
+    """Count a failed sign-in from this address that names no account."""
+    window = dt.timedelta(minutes=_cfg("LOGIN_WINDOW_MINUTES"))
+    backend().fail(address_key(ip), utcnow(), window)
+
+
 def record_failure(username: str, ip: str, user_id: int | None) -> bool:
     """Count a failed attempt; returns True when it has just locked the account."""
     now = utcnow()

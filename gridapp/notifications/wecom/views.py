@@ -25,7 +25,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from gridapp.accounts import throttle
-from gridapp.db import utcnow
 from gridapp.errors import Problem
 from gridapp.notifications import wecom
 from gridapp.notifications.wecom import binding, oauth
@@ -49,24 +48,6 @@ def _enabled() -> wecom.Settings:
 
 def _ip() -> str:
     return request.remote_addr or ""
-
-
-def _address_wait(ip: str) -> int:
-    """Seconds this address must wait (the login throttle's per-address count: failed WeCom
-    sign-ins and wrong passwords slow the same address down)."""
-    import datetime as dt
-
-    cfg = current_app.config
-    window = dt.timedelta(minutes=cfg["LOGIN_WINDOW_MINUTES"])
-    state = throttle.backend().get(throttle.address_key(ip))
-    return throttle._wait(state, cfg["LOGIN_ADDRESS_FREE_FAILURES"], utcnow(), window)
-
-
-def _fail(ip: str) -> None:
-    import datetime as dt
-
-    window = dt.timedelta(minutes=current_app.config["LOGIN_WINDOW_MINUTES"])
-    throttle.backend().fail(throttle.address_key(ip), utcnow(), window)
 
 
 def _page(message: str, status: int, *, retry_after: int | None = None):
@@ -106,21 +87,21 @@ def start():
 def callback():
     _enabled()
     ip = _ip()
-    wait = _address_wait(ip)
+    wait = throttle.address_wait(ip)
     if wait:
         return _page(_("Too many failed logins. Wait %(seconds)d seconds.", seconds=wait), 429,
                      retry_after=wait)  # fmt: skip
     started = session.pop("wecom_oauth", None) or {}
     state, code = request.args.get("state", ""), request.args.get("code", "")
     if not oauth.check_state(current_app.secret_key, state, started.get("nonce")) or not code:
-        _fail(ip)
+        throttle.record_address_failure(ip)
         return _page(_("This 企业微信 sign-in link has expired or was not started here. "
                        "Start again."), 400)  # fmt: skip
     try:
         userid = wecom.client(current_app).userid_for_code(code[:512])
     except ApiError as exc:
         if exc.errcode == 40029:  # a code used twice or too old
-            _fail(ip)
+            throttle.record_address_failure(ip)
             return _page(_("This 企业微信 sign-in link has expired or was not started here. "
                            "Start again."), 400)  # fmt: skip
         log.error("wecom sign-in: the API refused: %s", exc)
@@ -129,7 +110,7 @@ def callback():
         log.warning("wecom sign-in: %s", exc)
         return _page(_("企业微信 cannot be reached just now. Log in with your password."), 502)
     if userid is None:
-        _fail(ip)
+        throttle.record_address_failure(ip)
         return _page(_("You are not a member of this organisation's 企业微信."), 403)
     target = safe_target(started.get("next")) or url_for("core.home")
     kind = "device" if started.get("device") else "web"
