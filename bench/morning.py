@@ -389,10 +389,18 @@ def web_pids(master: int) -> list[int]:
     return [int(x) for x in out.split()]
 
 
-def start_profilers(pids: list[int], outdir: Path) -> list[subprocess.Popen]:
+def py_spy() -> Path:
     spy = Path(sys.executable).parent / "py-spy"
-    if not spy.exists():
-        spy = Path(shutil.which("py-spy") or "py-spy")
+    if spy.exists():
+        return spy
+    found = shutil.which("py-spy")
+    if found is None:
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install -e '.[bench]'")
+    return Path(found)
+
+
+def start_profilers(pids: list[int], outdir: Path) -> list[subprocess.Popen]:
+    spy = py_spy()
     outdir.mkdir(parents=True, exist_ok=True)
     return [
         subprocess.Popen(
@@ -475,6 +483,8 @@ def main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     if args.smoke:
         args.workers, args.households, args.concurrency, args.ceiling_seconds = 6, 12, 4, 0.5
+    if args.profile:
+        py_spy()  # before anything starts: say now if it is missing
     backend = "postgres" if args.db in ("postgres", "both") else "sqlite"
     why = reachable(
         pg=backend == "postgres", redis_url=REDIS_URL if backend == "postgres" else None
