@@ -19,7 +19,7 @@ from peewee import fn
 
 from gridapp.audit import write_audit
 from gridapp.changes import record_change, record_changes
-from gridapp.db import db, utcnow
+from gridapp.db import db, is_postgres, utcnow
 from gridapp.errors import Forbidden, NotFound, ValidationFailed
 from gridapp.org.models import User
 from gridapp.registry.models import CareTag, Household, Resident, ResidentTag
@@ -51,14 +51,22 @@ def refresh_schedules(household_ids: Iterable[int], *, changed: Iterable[int] = 
             .group_by(Resident.household)
             .tuples()
         )
-        rows = Household.select(
-            Household.id,
-            Household.grid,
-            Household.last_visit_at,
-            Household.created_at,
-            Household.visit_interval_days,
-            Household.next_visit_due,
-        ).where(Household.id.in_(chunk))
+        rows = (
+            Household.select(
+                Household.id,
+                Household.grid,
+                Household.last_visit_at,
+                Household.created_at,
+                Household.visit_interval_days,
+                Household.next_visit_due,
+            )
+            .where(Household.id.in_(chunk))
+            .order_by(Household.id)
+        )
+        if is_postgres():
+            # Locked before reading, in id order: a visit committing meanwhile (which locks its
+            # household first) is waited for and its last_visit_at read, not overwritten.
+            rows = rows.for_update()
         for h in rows:
             interval = household_interval([mins.get(h.id) or 0])
             due = next_visit_due(h.last_visit_at, h.created_at, interval)
