@@ -2,10 +2,10 @@
 
 Everything else shows them masked (``gridapp.masking``). ``may_see_full`` answers for every place
 a full number can leave the server — the registry (API, console), roster exports (API and console
-alike) and a matter's resident contact phone — and ``check_reveal`` is the toll paid for each
-explicit reveal: a reason, and at most ``REVEAL_LIMIT`` reveals per user (Flask-Limiter's
-storage, so Redis shares the count between processes when configured). Callers audit what they
-show (``write_audit``) in the transaction that reads it.
+alike), a matter's resident contact phone and a booking's phone — and ``reveal`` is the toll paid
+for each explicit reveal: a reason and at most ``REVEAL_LIMIT`` reveals per user
+(``check_reveal``; Flask-Limiter's storage, so Redis shares the count between processes when
+configured), then the audit row naming the fields shown and why.
 
 Decisions (docs/security.md, "Personal data"):
 - registry: grid workers (own grids), supervisors (their community or street) and admins may
@@ -101,5 +101,34 @@ def check_reveal(user: User, reason: str | None) -> str:
             title=_("Too many requests"),
             field="reason",
             code="reveal_throttled",
+        )
+    return reason
+
+
+def reveal(
+    user: User,
+    reason: str | None,
+    *,
+    action: str,
+    target_type: str,
+    target_id: Any,
+    fields: list[str],
+    ip: str = "",
+) -> str:
+    """One explicit reveal, paid and recorded: the reason checked and the limit counted
+    (``check_reveal``), then the audit row naming what was shown and why, in its own
+    transaction. Returns the cleaned reason. Callers decide who may (``may_see_full``) first."""
+    from gridapp.audit import write_audit
+    from gridapp.db import db
+
+    reason = check_reveal(user, reason)
+    with db.atomic():
+        write_audit(
+            user.id,
+            action,
+            target_type,
+            target_id,
+            ip=ip,
+            detail={"fields": fields, "reason": reason},
         )
     return reason

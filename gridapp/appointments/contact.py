@@ -10,8 +10,6 @@ from flask_babel import gettext as _
 
 from gridapp import privacy
 from gridapp.appointments.desk import get_booking
-from gridapp.audit import write_audit
-from gridapp.db import db
 from gridapp.errors import Forbidden
 from gridapp.org.models import User
 
@@ -26,14 +24,13 @@ def reveal_phone(actor: User, booking_id: int, reason: str, *, ip: str = "") -> 
     booking = get_booking(actor, booking_id)
     if not may_reveal_phone(actor):
         raise Forbidden(_("Only the service desk's staff may see the full number."))
-    reason = privacy.check_reveal(actor, reason)
-    with db.atomic():
-        write_audit(
-            actor.id,
-            "reveal.booking_phone",
-            "booking",
-            booking.id,
-            ip=ip,
-            detail={"fields": ["phone"], "reason": reason},
-        )
+    privacy.reveal(
+        actor,
+        reason,
+        action="reveal.booking_phone",
+        target_type="booking",
+        target_id=booking.id,
+        fields=["phone"],
+        ip=ip,
+    )
     return {"id": booking.id, "phone": booking.phone}

@@ -9,8 +9,6 @@ from typing import Any
 from flask_babel import gettext as _
 
 from gridapp import privacy
-from gridapp.audit import write_audit
-from gridapp.db import db
 from gridapp.errors import Forbidden
 from gridapp.masking import mask_phone
 from gridapp.matters.models import Matter
@@ -39,14 +37,13 @@ def reveal_contact(
     matter = get_matter(actor, matter_id, scope)
     if not may_reveal_contact(actor, matter, scope):
         raise Forbidden(_("Only the staff handling this matter may see the contact phone."))
-    reason = privacy.check_reveal(actor, reason)
-    with db.atomic():
-        write_audit(
-            actor.id,
-            "reveal.matter_contact",
-            "matter",
-            matter.id,
-            ip=ip,
-            detail={"fields": ["contact_phone"], "reason": reason},
-        )
+    privacy.reveal(
+        actor,
+        reason,
+        action="reveal.matter_contact",
+        target_type="matter",
+        target_id=matter.id,
+        fields=["contact_phone"],
+        ip=ip,
+    )
     return {"id": matter.id, "contact_phone": matter.contact_phone}

@@ -12,8 +12,6 @@ from typing import Any
 from flask_babel import gettext as _
 
 from gridapp import privacy
-from gridapp.audit import write_audit
-from gridapp.db import db
 from gridapp.errors import Forbidden, NotFound
 from gridapp.masking import mask_email, mask_name
 from gridapp.matters.models import Matter
@@ -77,14 +75,13 @@ def reveal_reporter(
         raise NotFound()
     if not may_reveal_reporter(actor, matter, scope):
         raise Forbidden(_("Only the staff handling this matter may see the reporter's details."))
-    reason = privacy.check_reveal(actor, reason)
-    with db.atomic():
-        write_audit(
-            actor.id,
-            "reveal.open311_reporter",
-            "matter",
-            matter.id,
-            ip=ip,
-            detail={"fields": ["contact_name", "contact_email"], "reason": reason},
-        )
+    privacy.reveal(
+        actor,
+        reason,
+        action="reveal.open311_reporter",
+        target_type="matter",
+        target_id=matter.id,
+        fields=["contact_name", "contact_email"],
+        ip=ip,
+    )
     return matter

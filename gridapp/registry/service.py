@@ -14,7 +14,6 @@ from typing import Any
 from flask_babel import gettext as _
 
 from gridapp import privacy
-from gridapp.audit import write_audit
 from gridapp.changes import record_change
 from gridapp.db import db, utcnow
 from gridapp.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -261,19 +260,18 @@ def reveal_personal_data(
     row = get_scoped(model, target_id, scope)
     if row.deleted:
         raise NotFound()
-    reason = privacy.check_reveal(actor, reason)
     out = {"id": row.id, "phone": row.phone}
     if model is Resident:
         out["id_number"] = row.id_number
-    with db.atomic():
-        write_audit(
-            actor.id,
-            f"reveal.{target_type}",
-            target_type,
-            row.id,
-            ip=ip,
-            detail={"fields": sorted(k for k in out if k != "id"), "reason": reason},
-        )
+    privacy.reveal(
+        actor,
+        reason,
+        action=f"reveal.{target_type}",
+        target_type=target_type,
+        target_id=row.id,
+        fields=sorted(k for k in out if k != "id"),
+        ip=ip,
+    )
     return out
 
 
