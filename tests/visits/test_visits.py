@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+
+import pytest
 
 
 def _visit(reg, **extra):
@@ -105,3 +108,60 @@ def test_service_catalogue_admin(reg, login_as):
     assert "义务理发" not in [s["name"] for s in w.get("/api/v1/service-items").get_json()]
     dup = admin.post("/api/v1/service-items", json={"code": "bp2", "name": "血压测量"})
     assert dup.status_code == 422 and dup.get_json()["field"] == "name"
+
+
+def test_a_tag_refresh_racing_a_visit_keeps_the_visits_due_date(app, reg):
+    """PostgreSQL, two connections: a visit holds its household locked and uncommitted while a
+    tag change refreshes that household's schedule. The refresh must wait and read the visit's
+    last_visit_at; reading before it (as it once did) wrote a due date from the older value."""
+    import threading
+
+    from gridapp.db import db, is_postgres
+    from gridapp.registry.care import refresh_schedules
+    from gridapp.registry.models import Household, ResidentTag
+    from gridapp.visits.service import log_visit
+
+    if not is_postgres():
+        pytest.skip("SQLite has one writer at a time: no interleaving to test")
+    hid = reg.household_b["id"]  # no care tags yet: the default interval
+    db.close()
+    visited, release, done = threading.Event(), threading.Event(), {}
+
+    def visit():
+        with app.app_context():
+            db.connect(reuse_if_open=True)
+            try:
+                with db.atomic():
+                    log_visit(reg.worker, str(uuid.uuid4()), {"household_id": hid, "mode": "home"})
+                    visited.set()
+                    assert release.wait(10)
+            finally:
+                db.close()
+
+    def refresh():
+        with app.app_context():
+            db.connect(reuse_if_open=True)
+            try:
+                with db.atomic():  # a tag change: 李四 now lives alone, a shorter interval
+                    ResidentTag.create(resident=reg.lisi["id"], tag=reg.tags["elderly_alone"].id)
+                    refresh_schedules([hid], changed=[hid])
+                done["refresh"] = True
+            finally:
+                db.close()
+
+    v = threading.Thread(target=visit)
+    v.start()
+    assert visited.wait(10)
+    r = threading.Thread(target=refresh)
+    r.start()
+    r.join(1.0)
+    assert "refresh" not in done  # it waits for the visit's lock
+    release.set()
+    v.join(10)
+    r.join(10)
+    assert done.get("refresh")
+    db.connect(reuse_if_open=True)
+    h = Household.get_by_id(hid)
+    assert h.last_visit_at is not None
+    assert h.visit_interval_days == reg.tags["elderly_alone"].interval_days
+    assert h.next_visit_due == h.last_visit_at + dt.timedelta(days=h.visit_interval_days)
