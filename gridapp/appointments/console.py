@@ -24,9 +24,11 @@ WEEKDAYS = range(7)
 WINDOW = re.compile(r"^\s*(\d{1,2}:\d{2})\s*[-–~]\s*(\d{1,2}:\d{2})\s*[/×x*]\s*(\d{1,3})\s*$")
 
 
-def _day_arg() -> dt.date:
+def _day_arg(raw: str | None = None) -> dt.date:
+    """The day asked for (``?day=`` unless given), today when absent or not a date."""
+    raw = request.args.get("day", "") if raw is None else raw
     try:
-        return dt.date.fromisoformat(request.args.get("day", "")[:10])
+        return dt.date.fromisoformat(raw[:10])
     except ValueError:
         return local_today()
 
@@ -81,10 +83,7 @@ def appointments_phone(booking_id: int):
     """Show one booking's full phone on the day's page (reason required; audited)."""
     f = request.form
     reason = f.get("reason_text", "").strip() or f.get("reason", "")
-    try:
-        day = dt.date.fromisoformat(f.get("day", "")[:10])
-    except ValueError:
-        day = local_today()
+    day = _day_arg(f.get("day", ""))
     booking = desk.get_booking(actor(), booking_id)
     try:
         out = contact.reveal_phone(actor(), booking_id, reason, ip=request.remote_addr or "")

@@ -155,7 +155,10 @@ def test_at_home_service_done_in_the_workers_app_offline(
     row = f"tr[data-booking='{b.id}']"
     choices = desk.locator(f"{row} select[name=worker_id] option").all_inner_texts()
     assert choices == ["王网格 · 在办任务 0 件", "李网格 · 在办任务 0 件"]
-    assert other.id  # both offered, fewest open tasks first (a tie: by id)
+    values = desk.locator(f"{row} select[name=worker_id] option").evaluate_all(
+        "os => os.map(o => o.value)"
+    )
+    assert values == [str(appt.worker.id), str(other.id)]  # fewest open tasks first, then by id
     desk.select_option(f"{row} select[name=worker_id]", str(appt.worker.id))
     desk.screenshot(path=str(artifacts_dir / "appointments-send-1366.png"), full_page=True)
     desk.click(f"{row} form[data-action='send'] button")
