@@ -96,10 +96,12 @@ def register_database(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from gridapp.accounts import authcache
     from gridapp.accounts.service import load_user
     from gridapp.extensions import babel, csrf, limiter, login_manager, select_locale
 
     login_manager.init_app(app)
+    authcache.init_app(app)
     login_manager.session_protection = "basic"  # "strong" logs out on 4G↔Wi-Fi (pitfall 6)
     login_manager.login_view = "accounts.login"
     login_manager.user_loader(load_user)

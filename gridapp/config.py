@@ -102,6 +102,11 @@ def build_config(instance: Path, overrides: dict[str, Any] | None = None) -> dic
         "PERMANENT_SESSION_LIFETIME": dt.timedelta(
             days=_int("GRIDAPP_DEVICE_SESSION_MAX_DAYS", 90)
         ),
+        # With Redis, each web process keeps the sessions it read for at most this long while
+        # nothing they depend on is written anywhere (gridapp/accounts/authcache.py); 0: read
+        # the session row on every request.
+        "AUTH_CACHE_SECONDS": float(os.environ.get("GRIDAPP_AUTH_CACHE_SECONDS") or 60),
+        "AUTH_CACHE_PREFIX": "gridapp:auth:",
         # Login throttling (gridapp/accounts/throttle.py): free failures before backoff, the
         # failure count that locks an account, for how long, and the per-address budget.
         "LOGIN_FREE_FAILURES": 5,

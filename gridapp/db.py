@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from urllib.parse import unquote, urlparse
 
 from peewee import (
@@ -63,6 +64,44 @@ class _CommitHooks:
         return super().rollback()
 
 
+_WATCHERS: list[tuple[Callable[[str], bool], Callable[[], None]]] = []
+
+
+def watch_writes(matches: Callable[[str], bool], committed: Callable[[], None]) -> None:
+    """Call ``committed()`` once after each transaction that sent a statement ``matches`` (at
+    once for a statement outside a transaction). Seen where statements are sent, so no code
+    path can write without it (the session cache, ``gridapp.accounts.authcache``). A
+    transaction rolled back calls nothing; one whose commit failed calls it anyway."""
+    if (matches, committed) not in _WATCHERS:
+        _WATCHERS.append((matches, committed))
+
+
+class _WatchedWrites:
+    def execute_sql(self, sql, params=None, *args, **kwargs):
+        cursor = super().execute_sql(sql, params, *args, **kwargs)
+        for matches, committed in _WATCHERS:
+            if matches(sql):
+                if self.in_transaction():
+                    pending = self._state.__dict__.setdefault("gridapp_watch", [])
+                    if committed not in pending:
+                        pending.append(committed)
+                else:
+                    committed()
+        return cursor
+
+    def commit(self):
+        pending = self._state.__dict__.pop("gridapp_watch", None)
+        try:
+            return super().commit()
+        finally:
+            for committed in pending or ():
+                committed()
+
+    def rollback(self):
+        self._state.__dict__.pop("gridapp_watch", None)
+        return super().rollback()
+
+
 class _CountedRoundTrips:
     """Counts the statements this thread sends (``BEGIN``, ``COMMIT``, ``ROLLBACK`` and
     savepoints included): on PostgreSQL each is a round trip, and under load a request's
@@ -91,11 +130,11 @@ class _CountedRoundTrips:
         return super().rollback()
 
 
-class GridSqliteDatabase(_CommitHooks, _CountedRoundTrips, SqliteDatabase):
+class GridSqliteDatabase(_WatchedWrites, _CommitHooks, _CountedRoundTrips, SqliteDatabase):
     pass
 
 
-class GridPooledPostgres(_CommitHooks, _CountedRoundTrips, PooledPostgres):
+class GridPooledPostgres(_WatchedWrites, _CommitHooks, _CountedRoundTrips, PooledPostgres):
     pass
 
 

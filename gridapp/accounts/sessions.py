@@ -10,8 +10,10 @@ How the kinds fit (docs/security.md "Sessions"):
   with its last-seen time for its user and for an admin, and can be ended on its own.
 
 Every session is ended on the server (``revoked_at``) by logout, a password change or reset,
-disabling the account, "log out my other devices" and an admin's revoke. Nothing lives in
-process memory: the row is read on each request.
+disabling the account, "log out my other devices" and an admin's revoke. With Redis, a web
+process keeps what it read of a session while a shared generation says nothing it read has
+changed (``gridapp.accounts.authcache``: every write to the tables it read makes a new one);
+without Redis the row is read on each request.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ import datetime as dt
 import hashlib
 import json
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
 from peewee import fn
 
+from gridapp.accounts import authcache
 from gridapp.accounts.models import UserSession
 from gridapp.db import db, is_postgres, utcnow
 from gridapp.errors import NotFound
@@ -132,21 +136,48 @@ def attach_grids(user: User, raw) -> None:
     )
 
 
+def _remember(cache: authcache.AuthCache, h: str, generation: str | None, row) -> None:
+    user = {k: v for k, v in row.user.__data__.items() if k != "password_hash"}
+    entry = authcache.Entry("", time.monotonic(), dict(row.__data__), user, row.grid_rows)
+    cache.put(h, generation, entry)
+
+
+def _recall(entry: authcache.Entry) -> UserSession:
+    """Fresh model objects from a cache entry: the request may change its own copies."""
+    user = User(__no_default__=1)
+    user.__data__ = dict(entry.user)
+    row = UserSession(__no_default__=1)
+    row.__data__ = dict(entry.session)
+    row.__rel__["user"] = user
+    row.grid_rows = entry.grid_rows
+    return row
+
+
 def load_session(token: str) -> Loaded | None:
     """The live session and its user for a cookie token, or None. One indexed lookup (the
-    session joined to its user, with the user's grids); a write at most once a minute to move
-    the idle deadline. Read on every request: a revoke anywhere ends the session at once."""
+    session joined to its user, with the user's grids), or this process's copy of it while the
+    shared generation says nothing it read has changed (``authcache``); a write at most once a
+    minute to move the idle deadline. A revoke anywhere ends the session at once."""
     if not token or len(token) > 100:
         return None
     h = token_hash(token)
     now = utcnow()
-    row = _find_session("token_hash", h)
+    cache = authcache.cache()
+    generation = cache.generation() if cache is not None else None
+    entry = cache.get(h, generation) if cache is not None else None
+    if entry is not None:
+        row = _recall(entry)
+    else:
+        row = _find_session("token_hash", h)
+        if row is not None and cache is not None:
+            _remember(cache, h, generation, row)
     if row is None:
         # A request sent with the token a rotation has just replaced (parallel fetches).
         row = _find_session("prev_hash", h)
         if row is None or now - row.rotated_at > ROTATE_GRACE:
             return None
     user = row.user
+    user._authcache_key = h if cache is not None else None
     attach_grids(user, row.grid_rows)
     if now >= row.expires_at or now >= row.idle_expires_at or not user.is_active:
         return None
@@ -177,6 +208,13 @@ def load_session(token: str) -> Loaded | None:
         )
         if query.execute() == 0:
             loaded.new_token = None
+            if cache is not None:
+                cache.forget(h)  # another process moved it: read it again next time
+        elif cache is not None and loaded.new_token is None and row.token_hash == h:
+            kept = cache.get(h, generation)
+            if kept is not None:
+                kept.session["last_seen_at"] = updates[UserSession.last_seen_at]
+                kept.session["idle_expires_at"] = updates[UserSession.idle_expires_at]
     return loaded
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from peewee import IntegrityError, OperationalError
 from pydantic import ValidationError
 
+from gridapp.accounts import authcache
 from gridapp.changes import Change, ChangeCounter, current_seq
 from gridapp.db import db, utcnow
 from gridapp.errors import Conflict, Problem, ValidationFailed, pydantic_problem
@@ -109,6 +110,7 @@ def _touch(user: User) -> None:
     # One statement, no transaction around it (BEGIN and COMMIT would be two more round trips).
     User.update(last_sync_at=now).where(User.id == user.id).execute()
     user.last_sync_at = now
+    authcache.note_stamp(user, last_sync_at=now)
 
 
 def pull(user: User, scope: Scope, cursor: str | None, limit: int, epoch: str | None) -> dict:
