@@ -98,7 +98,17 @@ def register_database(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from gridapp.accounts import authcache
     from gridapp.accounts.service import load_user
-    from gridapp.extensions import babel, csrf, limiter, login_manager, select_locale
+    from gridapp.extensions import (
+        SessionInterface,
+        babel,
+        csrf,
+        limiter,
+        login_manager,
+        select_locale,
+        skip_limiter_where_free,
+    )
+
+    app.session_interface = SessionInterface()
 
     login_manager.init_app(app)
     authcache.init_app(app)
@@ -120,6 +130,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
+    skip_limiter_where_free(app)
 
     @app.context_processor
     def _inject() -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import Flask, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -54,3 +55,34 @@ def _endpoint_without_limits() -> bool:
             free = free and not defaults and not decorated
         known[key] = free
     return known[key]
+
+
+def skip_limiter_where_free(app: Flask) -> None:
+    """Flask-Limiter's ``before_request`` still evaluated (empty) limits after the request
+    filter said there were none (5 % of a ``/api/v1/me``): for endpoints without limits, do
+    not call it at all."""
+    funcs = app.before_request_funcs.setdefault(None, [])
+    check = limiter._check_request_limit
+    for i, fn in enumerate(funcs):
+        if fn == check:
+
+            def _limits_where_they_apply() -> None:
+                if not _endpoint_without_limits():
+                    check()
+
+            funcs[i] = _limits_where_they_apply
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer built once per secret key
+    instead of on every request."""
+
+    def get_signing_serializer(self, app: Flask):
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        cached = app.extensions.get("gridapp.session_serializer")
+        if cached is None or cached[0] != key:
+            cached = app.extensions["gridapp.session_serializer"] = (
+                key,
+                super().get_signing_serializer(app),
+            )
+        return cached[1]
