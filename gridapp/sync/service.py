@@ -11,26 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
-import random
-import time
 from dataclasses import dataclass
 from typing import Any
-
-from peewee import IntegrityError, OperationalError
-from pydantic import ValidationError
 
 from gridapp.accounts import authcache
 from gridapp.changes import Change, ChangeCounter, current_seq
 from gridapp.db import db, utcnow
-from gridapp.errors import Conflict, Problem, ValidationFailed, pydantic_problem
+from gridapp.errors import ValidationFailed
 from gridapp.org.models import User
 from gridapp.scope import Scope
 from gridapp.sqlcache import statement
-from gridapp.sync.hooks import CREATES, ENTITIES, OPS, OpContext, Retryable, serialize_rows
-from gridapp.sync.models import SyncOp
-from gridapp.times import json_default
+from gridapp.sync.hooks import ENTITIES, serialize_rows
 
 log = logging.getLogger(__name__)
 
@@ -307,187 +299,3 @@ def _warm(scope: Scope, after: int, limit: int, epoch: str, at: int | None = Non
     tombs = [{"entity": e, "id": i} for (e, i) in latest if (e, i) not in seen]
     cursor = Cursor(next_cursor, at=at if full else now)
     return _answer(epoch, cursor.encode(), more=full, rows=rows, tombs=tombs)
-
-
-# ---- push ---------------------------------------------------------------------------------
-
-TRANSIENT_ATTEMPTS = 4
-
-
-def push(user: User, scope: Scope, ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Apply ``ops`` in order; one answer per op.
-
-    The batch is one transaction and each op a savepoint in it: an op that fails rolls back
-    alone, as before, while the batch pays one commit and one numbering of its change rows
-    (the change counter's lock, every writer's last) instead of one per op — the counter row
-    was where a morning's pushes queued. Nothing is answered before the commit; if the commit
-    fails the request fails and the app sends the batch again (ops are idempotent). If even
-    the transaction cannot begin (a locked SQLite), each op tries on its own as before."""
-    ctx = OpContext(user=user, scope=scope)
-    batch = db.atomic()
-    try:
-        batch.__enter__()
-    except OperationalError:
-        batch = None
-    try:
-        results = [apply_op(ctx, op) for op in ops]
-        _touch(user)
-    except BaseException as exc:
-        if batch is not None:
-            batch.__exit__(type(exc), exc, exc.__traceback__)
-        raise
-    if batch is not None:
-        batch.__exit__(None, None, None)
-    return results
-
-
-def current_row(scope: Scope, entity: str | None, row_id: str | None) -> dict[str, Any] | None:
-    """The row as a pull would send it now (None if out of scope or gone: the pull carries the
-    tombstone). A ``duplicate`` answer carries this, never the row as it was at first apply,
-    so a replay cannot roll the phone back (issue 15 item 3)."""
-    spec = ENTITIES.get(entity or "")
-    if spec is None or row_id is None:
-        return None
-    found = serialize_rows(entity, spec.load([str(row_id)], scope))
-    return found[0] if found else None
-
-
-def _stored(ctx: OpContext, op_id: str) -> dict[str, Any] | None:
-    row = SyncOp.get_or_none((SyncOp.user == ctx.user.id) & (SyncOp.op_id == op_id))
-    if row is None or row.status == "pending":
-        return None
-    first = json.loads(row.result)
-    answer = {**first, "status": "duplicate", "first_status": first["status"]}
-    if first["status"] == "applied":
-        answer["row"] = current_row(ctx.scope, first.get("entity"), first.get("id"))
-    return answer
-
-
-class _Claimed(Exception):
-    """The op's row exists but its answer could not be read yet: try again."""
-
-
-def _claim(ctx: OpContext, op: dict[str, Any]) -> bool:
-    """The op's first write: its (user, op_id) row; False if the row is there already (the op
-    was seen before: answer from it). A concurrent request with the same op waits on this
-    unique key until the first commits, then finds it (issue 15 item 5d). Doing this instead of
-    reading first saves a round trip per new op."""
-    inserted = (
-        SyncOp.insert(
-            user=ctx.user.id, op_id=op["op_id"], type=op["type"], status="pending", result="{}"
-        )
-        .on_conflict_ignore()
-        .as_rowcount()
-        .execute()
-    )
-    return bool(inserted)
-
-
-def _finish(ctx: OpContext, op_id: str, answer: dict[str, Any]) -> None:
-    entity, client_id, server_id = ctx.new_client_ref or ("", "", "")
-    SyncOp.update(
-        status=answer["status"],
-        entity=entity,
-        client_id=client_id,
-        server_id=server_id,
-        result=json.dumps(answer, ensure_ascii=False, default=json_default),
-    ).where((SyncOp.user == ctx.user.id) & (SyncOp.op_id == op_id)).execute()
-
-
-def _store_rejection(ctx: OpContext, op: dict[str, Any], answer: dict[str, Any]) -> dict:
-    """Only permanent causes get here. A rejected create keeps its client id, so ops naming it
-    are rejected too instead of waiting for it forever."""
-    payload = op.get("payload") or {}
-    entity = CREATES.get(op["type"], "")
-    client_id = payload.get("client_id") if entity else ""
-    client_id = client_id if isinstance(client_id, str) and len(client_id) <= 64 else ""
-    try:
-        with db.atomic():
-            SyncOp.create(
-                user=ctx.user.id,
-                op_id=op["op_id"],
-                type=op["type"],
-                status="rejected",
-                entity=entity if client_id else "",
-                client_id=client_id,
-                result=json.dumps(answer, ensure_ascii=False, default=json_default),
-            )
-    except IntegrityError:
-        return _stored(ctx, op["op_id"]) or answer
-    return answer
-
-
-def apply_op(ctx: OpContext, op: dict[str, Any]) -> dict[str, Any]:
-    """One op, exactly once. Transient failures (a concurrent request with the same op or
-    record, a deadlock, a serialization failure, a locked SQLite) are retried here and, if they
-    persist, answered ``retry``: never stored, so the app's next attempt can still apply it."""
-    op_id = op["op_id"]
-    handler = OPS.get(op["type"])
-    for attempt in range(TRANSIENT_ATTEMPTS):
-        if handler is None:
-            previous = _stored(ctx, op_id)
-            if previous is not None:
-                return previous
-            # Not stored: a server that learns the type later can still apply a retry.
-            return _rejected(op_id, Problem(f"unknown operation {op['type']}", code="unknown_op"))
-        ctx.new_client_ref = None
-        try:
-            with db.atomic():
-                if not _claim(ctx, op):  # seen before (nothing written here)
-                    previous = _stored(ctx, op_id)
-                    if previous is None:
-                        raise _Claimed(op_id)
-                    return previous
-                entity, row = handler(ctx, op.get("payload") or {}, op.get("base_version"))
-                data = serialize_rows(entity, [row])[0] if row is not None else None
-                answer = {
-                    "op_id": op_id,
-                    "status": "applied",
-                    "entity": entity,
-                    "id": str(data["id"]) if data else None,
-                    "row": data,
-                }
-                _finish(ctx, op_id, answer)
-            return answer
-        except (IntegrityError, OperationalError, _Claimed) as exc:
-            _forget(ctx)
-            log.info("sync op %s: transient %s, attempt %d", op_id, type(exc).__name__, attempt)
-            time.sleep(0.02 * (attempt + 1) * (1 + random.random()))
-            continue
-        except Retryable as exc:
-            _forget(ctx)
-            return {"op_id": op_id, "status": "retry", "problem": exc.to_dict()}
-        except Conflict as exc:
-            _forget(ctx)
-            previous = _stored(ctx, op_id)  # the same op committed meanwhile
-            if previous is not None:
-                return previous
-            body = exc.to_dict()
-            current = body.pop("current", None)
-            return {"op_id": op_id, "status": "conflict", "current": current, "problem": body}
-        except (Problem, ValidationError) as exc:
-            _forget(ctx)
-            problem = pydantic_problem(exc) if isinstance(exc, ValidationError) else exc
-            return _store_rejection(ctx, op, _rejected(op_id, problem))
-        except Exception:
-            # A bug must not sink the batch or be remembered: later ops still run, and a retry
-            # after the fix applies this one.
-            log.exception("sync op %s (%s) failed", op_id, op["type"])
-            _forget(ctx)
-            return _rejected(op_id, Problem("server error", status=500, code="server_error"))
-    previous = _stored(ctx, op_id)
-    if previous is not None:
-        return previous
-    problem = Problem("busy, try again", status=503, code="retry")
-    return {"op_id": op_id, "status": "retry", "problem": problem.to_dict()}
-
-
-def _forget(ctx: OpContext) -> None:
-    """A rolled-back op created nothing: drop the client id it registered."""
-    if ctx.new_client_ref:
-        ctx.created.pop(ctx.new_client_ref[:2], None)
-        ctx.new_client_ref = None
-
-
-def _rejected(op_id: str, problem: Problem) -> dict[str, Any]:
-    return {"op_id": op_id, "status": "rejected", "problem": problem.to_dict()}

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, request
 from flask_login import current_user
 
 from gridapp.api import current_scope, endpoint
-from gridapp.sync import schemas, service
+from gridapp.sync import push, schemas, service
 from gridapp.sync.entities import register_builtin_entities, register_builtin_ops
 from gridapp.sync.features import register_feature_plugins
 from gridapp.times import json_default
@@ -60,7 +60,7 @@ def sync_pull(query: schemas.PullQuery):
 def sync_push(body: schemas.PushIn):
     user = current_user._get_current_object()
     ops = [op.model_dump() for op in body.ops]
-    return {"results": service.push(user, current_scope(), ops)}
+    return {"results": push.push(user, current_scope(), ops)}
 
 
 def init_app(app) -> None:

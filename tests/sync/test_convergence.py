@@ -185,7 +185,7 @@ def test_no_deadlock_between_tag_change_and_visit(org, reg, make_user, login_as,
     from gridapp.registry.models import CareTag
 
     codes = [CareTag.get(CareTag.name == t).code for t in tags]
-    caplog.set_level(logging.INFO, logger="gridapp.sync.service")
+    caplog.set_level(logging.INFO, logger="gridapp.sync.push")
     for i in range(40):
         version = Resident.get_by_id(r.id).version
         edit = op("resident.update", {"id": r.id, "changes": {"tags": [codes[i % 2]]}}, version)

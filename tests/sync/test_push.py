@@ -102,3 +102,37 @@ def test_old_op_answers_are_pruned(org, reg, make_user, login_as):
     assert prune_sync_ops() == 0
     later = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=181)
     assert prune_sync_ops(now=later) == 1 and SyncOp.select().count() == 0
+
+
+def test_an_op_failing_after_applied_ones_leaves_each_applied_exactly_once(
+    org, reg, make_user, login_as
+):
+    """A batch is first tried whole, without savepoints (gridapp/sync/push.py). A conflict after
+    two applied ops rolls that attempt back; the op-by-op run then applies them once: one
+    resident, one visit, one change row each, one claim per op, the conflict answered."""
+    from gridapp.changes import Change
+    from gridapp.visits.models import Visit
+
+    h = reg.household(reg.building(org.grid))
+    client = login_as(make_user("grid_worker", grids=[org.grid]))
+    [bump] = push(client, op("household.update", {"id": h.id, "changes": {"notes": "A"}}, 1))
+    assert bump["status"] == "applied"
+    changes_before = Change.select().count()
+    visit_id = str(uuid.uuid4())
+    results = push(
+        client,
+        op("resident.create", {"client_id": "r-9", "household": h.id, "name": "孙丽"}),
+        op("visit.create", {"id": visit_id, "household_id": h.id, "mode": "home"}),
+        op("household.update", {"id": h.id, "changes": {"notes": "stale"}}, 1),  # a conflict
+        op("resident.update", {"id": "c:r-9", "changes": {"notes": "n"}}, 1),
+    )
+    assert [r["status"] for r in results] == ["applied", "applied", "conflict", "applied"]
+    assert Resident.select().where(Resident.name == "孙丽").count() == 1
+    assert Visit.select().where(Visit.id == visit_id).count() == 1
+    assert SyncOp.select().count() == 1 + 3  # a conflict is not stored: a retry may apply
+    resident = Resident.get(Resident.name == "孙丽")
+    assert resident.version == 2
+    # Nothing of the rolled-back attempt is in the change log: one row for the visit.
+    new = list(Change.select().order_by(Change.id))[changes_before:]
+    assert [str(c.entity_id) for c in new if c.entity == "visit"] == [visit_id]
+    assert Household.get_by_id(h.id).notes == "A"
