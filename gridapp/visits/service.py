@@ -131,24 +131,30 @@ def log_visit(
         visit_id = str(uuid.UUID(str(visit_id)))
     except ValueError:
         raise ValidationFailed("id", _("The id must be a UUID.")) from None
-    existing = _replay(visit_id, data, scope)
-    if existing is not None:
-        return existing, False
-    household = _household_for_visit(data.get("household_id"), scope)
-    fields = _validate(household, data)
+    try:
+        household = _household_for_visit(data.get("household_id"), scope)
+        fields = _validate(household, data)
+    except (NotFound, ValidationFailed):
+        # A replay of a stored visit is answered with it even if it would not validate now.
+        existing = _replay(visit_id, data, scope)
+        if existing is not None:
+            return existing, False
+        raise
+    visit = Visit(id=visit_id, worker=actor.id, household=household.id, grid=household.grid_id)
+    for name, value in fields.items():
+        setattr(visit, name, value)
     # Inside a caller's transaction (a sync op) no savepoint of our own: two round trips per
-    # visit saved, and a duplicate's IntegrityError rolls back the caller's op, whose retry
-    # finds the stored visit through ``_replay``.
+    # visit saved. The insert is the replay check (one round trip, not a read before it): a
+    # visit already stored under this id inserts nothing and is answered as it is.
     nested = db.in_transaction()
     try:
         with contextlib.nullcontext() if nested else db.atomic():
-            visit = Visit.create(
-                id=visit_id,
-                worker=actor.id,
-                household=household.id,
-                grid=household.grid_id,
-                **fields,
-            )
+            inserted = Visit.insert(visit.__data__).on_conflict_ignore().as_rowcount().execute()
+            if not inserted:
+                existing = _replay(visit_id, data, scope)
+                if existing is None:  # SQLite's OR IGNORE also skips other constraints
+                    raise IntegrityError(f"visit {visit_id} not stored")
+                return existing, False
             attach_photos(actor, data.get("photo_ids") or [], "visit", visit_id, household.grid_id)
             changes = [{"entity": "visit", "entity_id": visit_id, "grid_id": household.grid_id}]
             if _reschedule(household, fields["visited_at"]):
