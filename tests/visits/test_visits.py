@@ -56,6 +56,26 @@ def test_log_visit_verb_returns_created_flag(reg):
     assert again.id == visit.id == vid and again.mode == "phone"
 
 
+def test_a_replay_is_answered_with_the_stored_visit_even_if_it_would_not_validate_now(reg):
+    """The insert is the replay check (after the household's lock); a visit stored before its
+    household was removed, or before the rules changed, is still answered as it is."""
+    from gridapp.errors import Conflict, NotFound
+    from gridapp.registry.models import Household
+    from gridapp.visits.service import log_visit
+
+    vid = str(uuid.uuid4())
+    data = {"household_id": reg.household["id"], "mode": "home"}
+    visit, created = log_visit(reg.worker, vid, data)
+    Household.update(deleted=True).where(Household.id == reg.household["id"]).execute()
+    again, created_again = log_visit(reg.worker, vid, data)
+    assert (created, created_again) == (True, False) and again.id == visit.id
+    with pytest.raises(NotFound):  # a new visit to it is refused
+        log_visit(reg.worker, str(uuid.uuid4()), data)
+    Household.update(deleted=False).where(Household.id == reg.household["id"]).execute()
+    with pytest.raises(Conflict):  # the same id for another household
+        log_visit(reg.worker, vid, {**data, "household_id": reg.household_b["id"]})
+
+
 def test_older_visit_arriving_late_keeps_latest(reg, login_as):
     from gridapp.registry.models import Household
 
