@@ -6,7 +6,6 @@ gunicorn processes do; tests/test_deployment.py runs the same across real proces
 from __future__ import annotations
 
 import re
-import time
 import uuid
 
 import pytest
@@ -200,13 +199,24 @@ def test_a_warm_pull_from_cache_stamps_the_sync_once(app, org, make_user):
 
 def test_a_fill_that_raced_a_write_is_never_used(app):
     cache = authcache.cache()
-    generation = cache.generation()
-    entry = authcache.Entry("", time.monotonic(), {}, {"id": 1}, [])
+    generation, _ = cache.lookup("h")
+    entry = authcache.Entry("", {}, {"id": 1}, [])
     cache.changed()  # a write committed after our read of the generation, before our fill
     cache.put("h", generation, entry)
-    assert cache.get("h", cache.generation()) is None
-    cache.put("h", cache.generation(), entry)
-    assert cache.get("h", cache.generation()) is entry
+    assert cache.lookup("h")[1] is None
+    current, _ = cache.lookup("h")
+    cache.put("h", current, entry)
+    assert cache.lookup("h")[1] == entry
+
+
+def test_the_password_hash_is_never_kept(app, org, make_user):
+    worker = make_user("grid_worker", grids=[org.grid])
+    client = api_login(app.test_client(), worker.username, PASSWORD)
+    assert client.get("/api/v1/me").status_code == 200
+    cache = authcache.cache()
+    kept = [cache.r.get(k) for k in cache.r.scan_iter(cache.entry_prefix + "*")]
+    assert kept and all(b"password_hash" not in raw for raw in kept)
+    assert all(worker.username.encode() in raw for raw in kept)
 
 
 def test_redis_unreachable_reads_the_session_every_time(
@@ -232,5 +242,4 @@ def test_redis_unreachable_reads_the_session_every_time(
         cache = authcache.cache()
         cache.changed()
         assert cache.owed, "a generation that could not be written is owed"
-        cache.put("h", "g", authcache.Entry("", 0.0, {}, {}, []))
-        assert "h" not in cache.entries
+        assert cache.lookup("h") == (None, None)

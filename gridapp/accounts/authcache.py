@@ -1,45 +1,44 @@
-"""Live sessions cached in each web process, exact across processes through one generation in
-Redis.
+"""Live sessions cached in Redis for every web process, exact through one generation.
 
 Why: under a morning's load the session lookup was most of an authenticated read's cost
-(docs/scale.md): a round trip to PostgreSQL on two cores that PostgreSQL itself shares, and
-peewee reading the row back. A request now asks Redis for one short value instead (the
-generation) and, when it matches the one its entry was read under, uses the session, user and
-grids it read earlier in this process.
+(docs/scale.md): a round trip to PostgreSQL on cores that PostgreSQL itself shares, and peewee
+reading the row back. A request now asks Redis once (``MGET`` of the generation and its
+session's entry) and, when the entry was read under the current generation, uses the session,
+user and grids it holds; otherwise it reads the row and leaves an entry for the next request,
+whichever process that lands on.
 
 Why it stays exact (a revoke, logout, password change, disabling, a new role or grid ends or
-changes the session on every process before the request that made it answers):
+changes the session everywhere before the request that made it answers):
 
-- **The generation** is a random token under ``AUTH_CACHE_PREFIX + "gen"``. An entry is used only
-  while the generation is the one read *before* the database read that filled it; anything
-  written after that read makes a new generation, so a fill that raced a write is never used.
-  A random token, not a counter: a Redis restarted empty gets a new one, never an old one back.
-- **Every write is seen where it is sent** (``gridapp.db`` hands each INSERT, UPDATE and DELETE to
+- **The generation** is a random token under ``AUTH_CACHE_PREFIX + "gen"``. An entry carries the
+  generation read *before* the database read that filled it and is used only while that is
+  still the generation: anything written after that read makes a new one, so a fill that raced a
+  write is never used. A random token, not a counter: a Redis restarted empty gets a new one,
+  never an old one back.
+- **Every write is seen where it is sent** (``gridapp.db`` hands each statement to
   ``statement_invalidates``), not where someone remembered to call us: whatever code path, job
   or command writes ``user``, ``user_session``, ``user_grid`` or ``grid`` makes a new generation
   when its transaction commits. The tables are the ones the session query reads (checked by
-  ``tests/test_authcache.py``). Only writes that cannot change what a cached entry decides
-  are let through: a new user or session row, the once-a-minute ``last_seen_at`` touch (the
-  process that touched updates its entry; another's entry is at most ``AUTH_CACHE_SECONDS``
-  old), and ``last_login_at`` / ``last_sync_at``.
-- **Redis unreachable**: every read goes to the database and the process drops its entries.
-  A generation that could not be written is owed: the process uses no entry until it has
-  written it. Another process that still reaches Redis may use an entry read before that write
-  for at most ``AUTH_CACHE_SECONDS`` (60 s): the one window, documented in docs/scale.md.
-- A row changed behind the application's back (``psql``) is seen after ``AUTH_CACHE_SECONDS``, or
-  at once after ``gridapp auth-cache flush``.
+  ``tests/test_authcache.py``). Only writes that cannot change what an entry decides pass: a
+  new user or session row, the once-a-minute touch of ``last_seen_at`` and ``last_login_at`` /
+  ``last_sync_at`` (the request that writes one of those updates its entry).
+- **Redis unreachable**: every request reads its session from the database. A generation that
+  could not be written is owed: the process keeps no entry until it has written it. Another
+  process that still reaches Redis may use an entry read before that write for at most
+  ``AUTH_CACHE_SECONDS`` (60 s): the one window, documented in docs/scale.md.
+- A row changed behind the application's back (``psql``) is seen within ``AUTH_CACHE_SECONDS``.
 
-Without ``REDIS_URL`` (the embedded default) or with ``AUTH_CACHE_SECONDS = 0`` there is no cache:
-each request reads its session row, as before. The password hash is never kept.
+Without ``REDIS_URL`` (the embedded default) there is no cache: each request reads its session
+row, as before; ``AUTH_CACHE_SECONDS = 0`` turns it off with Redis too. The password hash is
+never kept.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,91 +91,109 @@ def statement_invalidates(sql: str) -> bool:
 
 @dataclass
 class Entry:
+    """What the session query returned, as JSON-able dicts (``sessions`` converts)."""
+
     generation: str
-    read_at: float  # time.monotonic() when read from the database
     session: dict[str, Any]
     user: dict[str, Any]
     grid_rows: Any
 
+    def encode(self) -> str:
+        return json.dumps(
+            {"g": self.generation, "s": self.session, "u": self.user, "grids": self.grid_rows},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Entry | None:
+        try:
+            d = json.loads(raw)
+            return cls(d["g"], d["s"], d["u"], d["grids"])
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+_UNREACHABLE: tuple[type[BaseException], ...] = ()
+
+
+def _unreachable() -> tuple[type[BaseException], ...]:
+    global _UNREACHABLE
+    if not _UNREACHABLE:
+        import redis
+
+        _UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+    return _UNREACHABLE
+
 
 class AuthCache:
-    """One per app (``app.extensions["gridapp.authcache"]``): its entries, its Redis client."""
-
-    MAX_ENTRIES = 20_000
+    """One per app (``app.extensions["gridapp.authcache"]``). The entries live in Redis, shared
+    by every process (a phone's requests land on any of them), each for ``seconds`` at most."""
 
     def __init__(self, redis_url: str, seconds: float, prefix: str) -> None:
         import redis
 
         self.r = redis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=1)
         self.seconds = seconds
-        self.key = prefix + "gen"
-        self.entries: dict[str, Entry] = {}
+        self.gen_key = prefix + "gen"
+        self.entry_prefix = prefix + "s:"
         self.owed = False  # a generation this process could not write yet
-        self._lock = threading.Lock()
 
     # -- reading ----------------------------------------------------------------------------
 
-    def generation(self) -> str | None:
-        """The current generation, or None when Redis cannot be asked (then: no entry is used,
-        none is kept). Pays an owed generation first."""
-        import redis
-
+    def lookup(self, token_hash: str) -> tuple[str | None, Entry | None]:
+        """The current generation and the session's entry if it was read under it: one round
+        trip. ``(None, None)`` when Redis cannot be asked (then nothing is kept either). Pays an
+        owed generation first."""
         if self.seconds <= 0:
-            return None
+            return None, None
         try:
             if self.owed:
                 self._new_generation()
                 self.owed = False
-            value = self.r.get(self.key)
-            if value is None:
+            generation, raw = self.r.mget(self.gen_key, self.entry_prefix + token_hash)
+            if generation is None:
                 # First use, or Redis restarted empty: a fresh token, never an old one.
-                self.r.set(self.key, secrets.token_hex(12), nx=True)
-                value = self.r.get(self.key)
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            if self.entries:
-                log.warning("session cache: Redis unreachable (%s); reading sessions", exc)
-                self.entries.clear()
-            return None
-        return value.decode() if value is not None else None
-
-    def get(self, token_hash: str, generation: str | None) -> Entry | None:
+                self.r.set(self.gen_key, secrets.token_hex(12), nx=True)
+                generation, raw = self.r.get(self.gen_key), None
+        except _unreachable() as exc:
+            log.warning("session cache: Redis unreachable (%s); reading the session", exc)
+            return None, None
         if generation is None:
-            return None
-        entry = self.entries.get(token_hash)
-        if entry is None:
-            return None
-        if entry.generation != generation or time.monotonic() - entry.read_at > self.seconds:
-            self.entries.pop(token_hash, None)
-            return None
-        return entry
+            return None, None
+        generation = generation.decode()
+        entry = Entry.decode(raw) if raw is not None else None
+        if entry is None or entry.generation != generation:
+            return generation, None
+        return generation, entry
 
     def put(self, token_hash: str, generation: str | None, entry: Entry) -> None:
-        """Keep what was read from the database under ``generation``, the one read before."""
-        if generation is None or self.owed:
+        """Keep what was read from the database under ``generation``, the one read before it:
+        if anything was written since, the entry is never used."""
+        if generation is None or self.owed or self.seconds <= 0:
             return
         entry.generation = generation
-        if len(self.entries) >= self.MAX_ENTRIES:
-            with self._lock:
-                while len(self.entries) >= self.MAX_ENTRIES:
-                    self.entries.pop(next(iter(self.entries)), None)
-        self.entries[token_hash] = entry
+        try:
+            self.r.set(self.entry_prefix + token_hash, entry.encode(), ex=int(self.seconds))
+        except _unreachable():
+            pass
 
     def forget(self, token_hash: str) -> None:
-        self.entries.pop(token_hash, None)
+        try:
+            self.r.delete(self.entry_prefix + token_hash)
+        except _unreachable():
+            pass
 
     # -- writing ----------------------------------------------------------------------------
 
     def _new_generation(self) -> None:
-        self.r.set(self.key, secrets.token_hex(12))
+        self.r.set(self.gen_key, secrets.token_hex(12))
 
     def changed(self) -> None:
-        """A committed write may have changed a session: every process's entries end."""
-        import redis
-
-        self.entries.clear()
+        """A committed write may have changed a session: every entry ends."""
         try:
             self._new_generation()
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        except _unreachable() as exc:
             self.owed = True
             log.error(
                 "session cache: could not end cached sessions, Redis unreachable (%s); this "
@@ -187,7 +204,7 @@ class AuthCache:
 
 
 def cache() -> AuthCache | None:
-    """The app's session cache, or None (no Redis, or turned off)."""
+    """The app's session cache, or None (no Redis)."""
     if not has_app_context():
         return None
     return current_app.extensions.get("gridapp.authcache")
@@ -195,12 +212,16 @@ def cache() -> AuthCache | None:
 
 def note_stamp(user: Any, **fields: Any) -> None:
     """A stamp let through above (``last_sync_at``) was written for the request's user: keep the
-    entry it came from in step, or every request would write it again until the entry expires."""
-    found = cache()
-    key = getattr(user, "_authcache_key", None)
-    entry = found.entries.get(key) if found is not None and key else None
-    if entry is not None and entry.user.get("id") == user.id:
-        entry.user.update(fields)
+    entry it came from in step, or each request would write it again until the entry expires.
+    ``sessions.load_session`` leaves ``(cache, token hash, generation, entry)`` on the user."""
+    kept = getattr(user, "_authcache", None)
+    if kept is None:
+        return
+    found, token_hash, generation, entry = kept
+    entry.user.update(
+        {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in fields.items()}
+    )
+    found.put(token_hash, generation, entry)
 
 
 def init_app(app: Flask) -> None:

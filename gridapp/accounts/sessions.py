@@ -10,10 +10,10 @@ How the kinds fit (docs/security.md "Sessions"):
   with its last-seen time for its user and for an admin, and can be ended on its own.
 
 Every session is ended on the server (``revoked_at``) by logout, a password change or reset,
-disabling the account, "log out my other devices" and an admin's revoke. With Redis, a web
-process keeps what it read of a session while a shared generation says nothing it read has
-changed (``gridapp.accounts.authcache``: every write to the tables it read makes a new one);
-without Redis the row is read on each request.
+disabling the account, "log out my other devices" and an admin's revoke. With Redis, what was
+read of a session is kept there for every process while a shared generation says nothing it
+read has changed (``gridapp.accounts.authcache``: every write to the tables it read makes a new
+one); without Redis the row is read on each request.
 """
 
 from __future__ import annotations
@@ -22,12 +22,11 @@ import datetime as dt
 import hashlib
 import json
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from peewee import fn
+from peewee import DateTimeField, fn
 
 from gridapp.accounts import authcache
 from gridapp.accounts.models import UserSession
@@ -136,18 +135,40 @@ def attach_grids(user: User, raw) -> None:
     )
 
 
-def _remember(cache: authcache.AuthCache, h: str, generation: str | None, row) -> None:
+_DATETIMES = {
+    model: tuple(f.name for f in model._meta.sorted_fields if isinstance(f, DateTimeField))
+    for model in (UserSession, User)
+}
+
+
+def _plain(model: type, data: dict[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    for name in _DATETIMES[model]:
+        if out.get(name) is not None:
+            out[name] = out[name].isoformat()
+    return out
+
+
+def _typed(model: type, data: dict[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    for name in _DATETIMES[model]:
+        if out.get(name) is not None:
+            out[name] = dt.datetime.fromisoformat(out[name])
+    return out
+
+
+def _entry(row: UserSession) -> authcache.Entry:
+    """The row as the cache keeps it: never the password hash."""
     user = {k: v for k, v in row.user.__data__.items() if k != "password_hash"}
-    entry = authcache.Entry("", time.monotonic(), dict(row.__data__), user, row.grid_rows)
-    cache.put(h, generation, entry)
+    return authcache.Entry("", _plain(UserSession, row.__data__), _plain(User, user), row.grid_rows)
 
 
 def _recall(entry: authcache.Entry) -> UserSession:
-    """Fresh model objects from a cache entry: the request may change its own copies."""
+    """Model objects from a cache entry, as the session query would have built them."""
     user = User(__no_default__=1)
-    user.__data__ = dict(entry.user)
+    user.__data__ = _typed(User, entry.user)
     row = UserSession(__no_default__=1)
-    row.__data__ = dict(entry.session)
+    row.__data__ = _typed(UserSession, entry.session)
     row.__rel__["user"] = user
     row.grid_rows = entry.grid_rows
     return row
@@ -155,29 +176,30 @@ def _recall(entry: authcache.Entry) -> UserSession:
 
 def load_session(token: str) -> Loaded | None:
     """The live session and its user for a cookie token, or None. One indexed lookup (the
-    session joined to its user, with the user's grids), or this process's copy of it while the
-    shared generation says nothing it read has changed (``authcache``); a write at most once a
-    minute to move the idle deadline. A revoke anywhere ends the session at once."""
+    session joined to its user, with the user's grids), or its copy in Redis while the shared
+    generation says nothing it read has changed (``authcache``); a write at most once a minute
+    to move the idle deadline. A revoke anywhere ends the session at once."""
     if not token or len(token) > 100:
         return None
     h = token_hash(token)
     now = utcnow()
     cache = authcache.cache()
-    generation = cache.generation() if cache is not None else None
-    entry = cache.get(h, generation) if cache is not None else None
+    generation, entry = cache.lookup(h) if cache is not None else (None, None)
     if entry is not None:
         row = _recall(entry)
     else:
         row = _find_session("token_hash", h)
         if row is not None and cache is not None:
-            _remember(cache, h, generation, row)
+            entry = _entry(row)
+            cache.put(h, generation, entry)
     if row is None:
         # A request sent with the token a rotation has just replaced (parallel fetches).
         row = _find_session("prev_hash", h)
         if row is None or now - row.rotated_at > ROTATE_GRACE:
             return None
     user = row.user
-    user._authcache_key = h if cache is not None else None
+    if cache is not None and entry is not None:
+        user._authcache = (cache, h, generation, entry)
     attach_grids(user, row.grid_rows)
     if now >= row.expires_at or now >= row.idle_expires_at or not user.is_active:
         return None
@@ -209,12 +231,12 @@ def load_session(token: str) -> Loaded | None:
         if query.execute() == 0:
             loaded.new_token = None
             if cache is not None:
-                cache.forget(h)  # another process moved it: read it again next time
-        elif cache is not None and loaded.new_token is None and row.token_hash == h:
-            kept = cache.get(h, generation)
-            if kept is not None:
-                kept.session["last_seen_at"] = updates[UserSession.last_seen_at]
-                kept.session["idle_expires_at"] = updates[UserSession.idle_expires_at]
+                cache.forget(h)  # another request moved it: read it again next time
+        elif cache is not None and entry is not None and loaded.new_token is None:
+            # The touch is let through (no new generation): the entry follows it here.
+            entry.session["last_seen_at"] = now.isoformat()
+            entry.session["idle_expires_at"] = updates[UserSession.idle_expires_at].isoformat()
+            cache.put(h, generation, entry)
     return loaded
 
 
