@@ -79,6 +79,11 @@ def watch_writes(matches: Callable[[str], bool], committed: Callable[[], None]) 
 class _WatchedWrites:
     def execute_sql(self, sql, params=None, *args, **kwargs):
         cursor = super().execute_sql(sql, params, *args, **kwargs)
+        self.watch(sql)
+        return cursor
+
+    def watch(self, sql: str) -> None:
+        """``sql`` was sent (or its equivalent, for ``COPY``): tell the watchers."""
         for matches, committed in _WATCHERS:
             if matches(sql):
                 if self.in_transaction():
@@ -87,7 +92,6 @@ class _WatchedWrites:
                         pending.append(committed)
                 else:
                     committed()
-        return cursor
 
     def commit(self):
         pending = self._state.__dict__.pop("gridapp_watch", None)
@@ -246,15 +250,17 @@ def insert_rows(model: type[Model], columns: list[str], rows: list[tuple]) -> No
         return
     table = model._meta.table_name
     cols = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    insert = f'INSERT INTO "{table}" ({cols}) VALUES ({marks})'
     if is_postgres():
         with db.cursor() as cur, cur.copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy:
             for row in rows:
                 copy.write_row(row)
-        return
-    marks = ", ".join("?" for _ in columns)
-    # Datetimes bind as text through sqlite3's adapter (peewee registers its own, same format,
-    # where Python 3.12 deprecates the default one).
-    db.cursor().executemany(f'INSERT INTO "{table}" ({cols}) VALUES ({marks})', rows)
+    else:
+        # Datetimes bind as text through sqlite3's adapter (peewee registers its own, same
+        # format, where Python 3.12 deprecates the default one).
+        db.cursor().executemany(insert, rows)
+    db.obj.watch(insert)  # not sent through execute_sql: the watchers hear of it here
 
 
 def reserve_ids(model: type[Model], n: int) -> list[int]:

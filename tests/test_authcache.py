@@ -243,3 +243,28 @@ def test_redis_unreachable_reads_the_session_every_time(
         cache.changed()
         assert cache.owed, "a generation that could not be written is owed"
         assert cache.lookup("h") == (None, None)
+
+
+def test_every_write_path_reaches_the_watchers(app, org, make_user):
+    """Statements go through ``execute_sql`` (watched); the bulk path (``insert_rows``: COPY or
+    executemany) tells the watchers itself. A new direct cursor elsewhere must be looked at."""
+    from pathlib import Path
+
+    from gridapp.db import insert_rows
+    from gridapp.org.models import UserGrid
+
+    root = Path(__file__).resolve().parent.parent / "gridapp"
+    direct = sorted(
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if "db.cursor()" in path.read_text(encoding="utf-8")
+    )
+    # db.py itself; the demo seeders' executemany on notifications and households (unwatched).
+    assert direct == ["db.py", "demo_history.py", "demo_visits.py"], direct
+
+    worker = make_user("grid_worker", grids=[org.grid])
+    cache = authcache.cache()
+    before, _ = cache.lookup("h")
+    insert_rows(UserGrid, ["user_id", "grid_id"], [(worker.id, org.grid2.id)])
+    after, _ = cache.lookup("h")
+    assert after != before, "a bulk insert of user grids makes a new generation"

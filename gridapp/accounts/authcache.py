@@ -60,15 +60,14 @@ _WRITE = re.compile(
     r'\b(INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO)\s+"?(\w+)"?', re.I
 )
 _SET_COLUMN = re.compile(r'"(\w+)"\s*=\s')
-_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "insert", "update", "delete", "replace")
 
 
 def statement_invalidates(sql: str) -> bool:
     """Whether ``sql`` (any statement the application sends) may change a cached session.
     Conservative: a write to a watched table anywhere in it (a CTE too) counts, unless the
     whole statement is one of the shapes let through above."""
-    if not any(v in sql for v in _VERBS):
-        return False
+    if sql.lstrip()[:6].upper() == "SELECT":
+        return False  # a SELECT writes nothing here (a write inside one starts with WITH)
     targets = [(m, m.group(2).lower()) for m in _WRITE.finditer(sql)]
     watched = [(m, t) for m, t in targets if t in WATCHED]
     if not watched:
