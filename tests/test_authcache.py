@@ -99,6 +99,13 @@ def test_the_statements_that_end_cached_sessions(app, org):
         'INSERT OR REPLACE INTO "user_grid" ("user_id", "grid_id") VALUES (?, ?)',
         "update user_session set revoked_at = now()",
         'DELETE FROM "grid"',
+        'UPDATE "user" SET role = %s, "last_sync_at" = %s WHERE id = 1',  # an unquoted column
+        'UPDATE "user" SET "last_sync_at" = now(), "role" = %s',
+        'UPDATE "user_session" SET "last_seen_at" = (SELECT 1) WHERE "id" = 1',
+        'UPDATE ONLY "user_session" SET "revoked_at" = now()',
+        'UPDATE public."user" SET "is_active" = false',
+        'TRUNCATE "user_session"',
+        'MERGE INTO "user_grid" USING x ON true WHEN MATCHED THEN DELETE',
     ):
         assert authcache.statement_invalidates(sql), sql
     assert not authcache.statement_invalidates('UPDATE "household" SET "phone" = ?')
@@ -268,3 +275,22 @@ def test_every_write_path_reaches_the_watchers(app, org, make_user):
     insert_rows(UserGrid, ["user_id", "grid_id"], [(worker.id, org.grid2.id)])
     after, _ = cache.lookup("h")
     assert after != before, "a bulk insert of user grids makes a new generation"
+
+
+def test_redis_refusing_is_like_redis_unreachable(app, org, make_user):
+    """Redis answering with an error (here WRONGTYPE: the generation's key holds a list; out of
+    memory or a read-only replica answer the same way) must not fail the request."""
+    worker = make_user("grid_worker", grids=[org.grid])
+    client = api_login(app.test_client(), worker.username, PASSWORD)
+    cache = authcache.cache()
+    cache.r.delete(cache.gen_key)
+    cache.r.rpush(cache.gen_key, "not a generation")
+    try:
+        for _ in range(2):
+            resp = client.get("/api/v1/me")
+            assert resp.status_code == 200 and queries(resp) == 1
+        cache.changed()  # SET replaces the list: the cache works again
+        client.get("/api/v1/me")
+        assert queries(client.get("/api/v1/me")) == 0
+    finally:
+        cache.r.delete(cache.gen_key)

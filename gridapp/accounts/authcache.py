@@ -57,9 +57,24 @@ WATCHED: dict[str, frozenset[str]] = {
 INSERTS_PASS = frozenset({"user_session", "user"})  # a new row: nothing cached refers to it
 
 _WRITE = re.compile(
-    r'\b(INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO)\s+"?(\w+)"?', re.I
+    r"\b(INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO|MERGE\s+INTO"
+    r"|TRUNCATE(?:\s+TABLE)?)\s+(?:ONLY\s+)?(?:\"?\w+\"?\.)?\"?(\w+)\"?",
+    re.I,
 )
-_SET_COLUMN = re.compile(r'"(\w+)"\s*=\s')
+# One assignment of a bound value, as peewee writes them; a SET clause made only of these, for
+# columns that pass, passes. Anything else (an expression, an unquoted column) does not.
+_ASSIGN = re.compile(r'\s*"(\w+)"\s*=\s*(?:%s|\?)\s*(?:,|$)')
+
+
+def _set_passes(clause: str, allowed: frozenset[str]) -> bool:
+    columns, pos = set(), 0
+    while pos < len(clause):
+        m = _ASSIGN.match(clause, pos)
+        if m is None:
+            return False
+        columns.add(m.group(1))
+        pos = m.end()
+    return bool(columns) and columns <= allowed
 
 
 def statement_invalidates(sql: str) -> bool:
@@ -81,11 +96,11 @@ def statement_invalidates(sql: str) -> bool:
         return table not in INSERTS_PASS or "ON CONFLICT" in upper
     if verb != "UPDATE":
         return True
-    start, end = upper.find(" SET "), upper.rfind(" WHERE ")
+    start = upper.find(" SET ")
     if start < 0:
         return True
-    columns = set(_SET_COLUMN.findall(sql[start + 5 : end if end > start else len(sql)]))
-    return not columns or not columns <= WATCHED[table]
+    end = upper.find(" WHERE ", start)
+    return not _set_passes(sql[start + 5 : end if end > 0 else len(sql)], WATCHED[table])
 
 
 @dataclass
@@ -121,7 +136,8 @@ def _unreachable() -> tuple[type[BaseException], ...]:
     if not _UNREACHABLE:
         import redis
 
-        _UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+        # Unreachable, or refusing (out of memory, read-only replica): the same to us.
+        _UNREACHABLE = (redis.exceptions.RedisError,)
     return _UNREACHABLE
 
 
@@ -173,7 +189,7 @@ class AuthCache:
             return
         entry.generation = generation
         try:
-            self.r.set(self.entry_prefix + token_hash, entry.encode(), ex=int(self.seconds))
+            self.r.set(self.entry_prefix + token_hash, entry.encode(), ex=max(1, int(self.seconds)))
         except _unreachable():
             pass
 
