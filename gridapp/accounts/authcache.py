@@ -242,18 +242,24 @@ def note_stamp(user: Any, **fields: Any) -> None:
 def init_app(app: Flask) -> None:
     """With Redis, every process (web, worker, command) writes new generations, even one that
     keeps no entries itself (``AUTH_CACHE_SECONDS = 0``): the others may."""
+    global _LAST
     url = app.config.get("REDIS_URL")
+    _LAST = None
     if url:
-        app.extensions["gridapp.authcache"] = AuthCache(
+        _LAST = app.extensions["gridapp.authcache"] = AuthCache(
             url,
             float(app.config.get("AUTH_CACHE_SECONDS") or 0),
             app.config.get("AUTH_CACHE_PREFIX") or "gridapp:auth:",
         )
 
 
+_LAST: AuthCache | None = None  # the process's app's (one app per process in production)
+
+
 def writes_committed() -> None:
-    """``gridapp.db``: a transaction that sent an invalidating statement has committed."""
-    found = cache()
+    """``gridapp.db``: a transaction that sent an invalidating statement has committed. Outside
+    an app context (a thread of its own) the process's app's cache still hears of it."""
+    found = cache() if has_app_context() else _LAST
     if found is not None:
         found.changed()
 
