@@ -35,6 +35,7 @@ never kept.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -42,12 +43,14 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from flask import Flask, current_app, has_app_context
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
-# The tables the session query reads, and for each the columns a write may set without making a
-# new generation (None: no UPDATE passes). INSERT passes where ``inserts_pass``.
+# The tables the session query reads, and for each the columns an UPDATE may set without making
+# a new generation (empty: none passes). A plain INSERT passes into the tables in INSERTS_PASS.
 WATCHED: dict[str, frozenset[str]] = {
     "user_session": frozenset({"last_seen_at", "idle_expires_at"}),
     "user": frozenset({"last_login_at", "last_sync_at"}),
@@ -128,26 +131,11 @@ class Entry:
             return None
 
 
-_UNREACHABLE: tuple[type[BaseException], ...] = ()
-
-
-def _unreachable() -> tuple[type[BaseException], ...]:
-    global _UNREACHABLE
-    if not _UNREACHABLE:
-        import redis
-
-        # Unreachable, or refusing (out of memory, read-only replica): the same to us.
-        _UNREACHABLE = (redis.exceptions.RedisError,)
-    return _UNREACHABLE
-
-
 class AuthCache:
     """One per app (``app.extensions["gridapp.authcache"]``). The entries live in Redis, shared
     by every process (a phone's requests land on any of them), each for ``seconds`` at most."""
 
     def __init__(self, redis_url: str, seconds: float, prefix: str) -> None:
-        import redis
-
         self.r = redis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=1)
         self.seconds = seconds
         self.gen_key = prefix + "gen"
@@ -171,7 +159,7 @@ class AuthCache:
                 # First use, or Redis restarted empty: a fresh token, never an old one.
                 self.r.set(self.gen_key, secrets.token_hex(12), nx=True)
                 generation, raw = self.r.get(self.gen_key), None
-        except _unreachable() as exc:
+        except RedisError as exc:  # unreachable or refusing (out of memory): the same to us
             log.warning("session cache: Redis unreachable (%s); reading the session", exc)
             return None, None
         if generation is None:
@@ -188,16 +176,12 @@ class AuthCache:
         if generation is None or self.owed or self.seconds <= 0:
             return
         entry.generation = generation
-        try:
+        with contextlib.suppress(RedisError):
             self.r.set(self.entry_prefix + token_hash, entry.encode(), ex=max(1, int(self.seconds)))
-        except _unreachable():
-            pass
 
     def forget(self, token_hash: str) -> None:
-        try:
+        with contextlib.suppress(RedisError):
             self.r.delete(self.entry_prefix + token_hash)
-        except _unreachable():
-            pass
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -208,7 +192,7 @@ class AuthCache:
         """A committed write may have changed a session: every entry ends."""
         try:
             self._new_generation()
-        except _unreachable() as exc:
+        except RedisError as exc:  # unreachable or refusing (out of memory): the same to us
             self.owed = True
             log.error(
                 "session cache: could not end cached sessions, Redis unreachable (%s); this "
