@@ -102,6 +102,7 @@ def register_extensions(app: Flask) -> None:
         SessionInterface,
         babel,
         csrf,
+        csrf_token,
         limiter,
         login_manager,
         select_locale,
@@ -128,6 +129,9 @@ def register_extensions(app: Flask) -> None:
         return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
 
     csrf.init_app(app)
+    # Templates sign the CSRF token through the same per-process memo as the API.
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.context_processor(lambda: {"csrf_token": csrf_token})
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
     skip_limiter_where_free(app)

@@ -226,8 +226,10 @@ class VersionedModel(BaseModel):
 def register_request_hooks(app) -> None:
     @app.before_request
     def _connect() -> None:
+        # No connection yet: the first statement takes one (peewee's autoconnect, through the
+        # pool's checks), so a request that needs no SQL (a cached session's /api/v1/me) never
+        # checks one out of the pool and back.
         reset_query_count()
-        db.connect(reuse_if_open=True)
 
     if app.config.get("QUERY_COUNT_HEADER"):
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
-from flask.sessions import SecureCookieSessionInterface
+import time
+from typing import Any
+
+from flask import Flask, g, request, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFProtect, generate_csrf
+from itsdangerous import BadSignature
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -40,11 +44,15 @@ def _endpoint_without_limits() -> bool:
     request, kept per app. Limited endpoints (the echo wall, logins) go through as before."""
     from flask import current_app
 
-    endpoint = request.endpoint
+    req = request._get_current_object()  # asked up to three times a request: once is enough
+    free = req.__dict__.get("_gridapp_limit_free")
+    if free is not None:
+        return free
+    endpoint = req.endpoint
     if not endpoint:
         return False
     known = current_app.extensions.setdefault("gridapp_limit_free", {})
-    key = (endpoint, request.blueprint)
+    key = (endpoint, req.blueprint)
     if key not in known:
         manager = limiter.limit_manager
         free = not manager.application_limits
@@ -54,28 +62,66 @@ def _endpoint_without_limits() -> bool:
             )
             free = free and not defaults and not decorated
         known[key] = free
+    req.__dict__["_gridapp_limit_free"] = known[key]
     return known[key]
 
 
 def skip_limiter_where_free(app: Flask) -> None:
-    """Flask-Limiter's ``before_request`` still evaluated (empty) limits after the request
-    filter said there were none (5 % of a ``/api/v1/me``): for endpoints without limits, do
-    not call it at all."""
-    funcs = app.before_request_funcs.setdefault(None, [])
+    """Flask-Limiter's hooks still ran for endpoints the request filter had exempted: its
+    ``before_request`` evaluated (empty) limits (5 % of a ``/api/v1/me``), its ``after_request``
+    and teardown built and reset a per-request context to add no header (3 %). For endpoints
+    without limits, do not call them at all. (Limits hit from inside a view, ``throttle.py``,
+    go to the storage directly and set no header: nothing is lost.)"""
+    before = app.before_request_funcs.setdefault(None, [])
     check = limiter._check_request_limit
-    for i, fn in enumerate(funcs):
+    for i, fn in enumerate(before):
         if fn == check:
 
             def _limits_where_they_apply() -> None:
                 if not _endpoint_without_limits():
                     check()
 
-            funcs[i] = _limits_where_they_apply
+            before[i] = _limits_where_they_apply
+
+    def limited() -> bool:
+        return not _endpoint_without_limits()
+
+    def after_where_limited(fn):
+        def hook(response):
+            return fn(response) if limited() else response
+
+        return hook
+
+    def teardown_where_limited(fn):
+        def hook(exc: BaseException | None = None) -> None:
+            if limited():
+                fn(exc)
+
+        return hook
+
+    for funcs, wrap in (
+        (app.after_request_funcs.setdefault(None, []), after_where_limited),
+        (app.teardown_request_funcs.setdefault(None, []), teardown_where_limited),
+    ):
+        for i, fn in enumerate(funcs):
+            if getattr(fn, "args", None) == (limiter,) or getattr(fn, "__self__", None) is limiter:
+                funcs[i] = wrap(fn)
+
+
+MEMO_CAP = 10_000  # entries per process; past it the memo starts again (a few MB at most)
+_SCALARS = (str, int, float, bool, type(None))
 
 
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, with the signing serializer built once per secret key
-    instead of on every request."""
+    instead of on every request, and each cookie's verified contents kept per process.
+
+    Verifying a cookie (a key derivation, an HMAC, base64, JSON) was a tenth of an
+    ``/api/v1/me``, on every request of a phone that sends the same cookie all day. A cookie
+    is kept only after its signature verified under the current key; a hit still checks its
+    age against ``PERMANENT_SESSION_LIFETIME`` as ``loads`` would. The memo belongs to the
+    serializer, so a new secret key starts an empty one. Only flat sessions (strings, numbers)
+    are kept: the request gets its own dict, so nothing it changes reaches the memo."""
 
     def get_signing_serializer(self, app: Flask):
         key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
@@ -84,5 +130,57 @@ class SessionInterface(SecureCookieSessionInterface):
             cached = app.extensions["gridapp.session_serializer"] = (
                 key,
                 super().get_signing_serializer(app),
+                {},
             )
         return cached[1]
+
+    def open_session(self, app: Flask, request) -> SecureCookieSession | None:
+        s = self.get_signing_serializer(app)
+        val = request.cookies.get(self.get_cookie_name(app))
+        if s is None or not val:
+            return super().open_session(app, request)
+        memo: dict[str, tuple[int, dict[str, Any]]] = app.extensions["gridapp.session_serializer"][
+            2
+        ]
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        hit = memo.get(val)
+        if hit is not None and 0 <= int(time.time()) - hit[0] <= max_age:  # as ``loads``
+            return self.session_class(hit[1])
+        try:
+            data, signed_at = s.loads(val, max_age=max_age, return_timestamp=True)
+        except BadSignature:
+            return self.session_class()
+        if isinstance(data, dict) and all(isinstance(v, _SCALARS) for v in data.values()):
+            if len(memo) >= MEMO_CAP:
+                memo.clear()
+            memo[val] = (int(signed_at.timestamp()), dict(data))
+        return self.session_class(data)
+
+
+def csrf_token() -> str:
+    """Flask-WTF's ``generate_csrf``, with the signed form of each session's raw token kept per
+    process. Signing it again on every ``/api/v1/me`` (a key derivation and an HMAC) was a tenth
+    of that request. With ``WTF_CSRF_TIME_LIMIT`` unset (config.py) a token carries no expiry,
+    so the earlier signature of the same raw token is exactly as good; with a time limit set,
+    every call signs afresh as Flask-WTF does."""
+    from flask import current_app
+
+    cfg = current_app.config
+    field = cfg.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    if field in g or cfg.get("WTF_CSRF_TIME_LIMIT") is not None:
+        return generate_csrf()
+    raw = session.get(field)
+    if not isinstance(raw, str):
+        return generate_csrf()
+    secret = cfg.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
+    memo = current_app.extensions.setdefault("gridapp.csrf_signed", {})
+    key = (secret, raw)
+    signed = memo.get(key)
+    if signed is None:
+        signed = generate_csrf()
+        if len(memo) >= MEMO_CAP:
+            memo.clear()
+        memo[key] = signed
+    else:
+        setattr(g, field, signed)
+    return signed

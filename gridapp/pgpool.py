@@ -35,6 +35,8 @@ class PooledPostgres(PooledPsycopg3Database):
         return bool(conn.closed) or self._adapter.txn_status(conn) == self._adapter.txn_unknown
 
     def _first_use(self, run):
+        if self.is_closed():  # checked out here (a request connects at its first statement)
+            self.connect()
         state = self._state
         unproven = getattr(state, "unproven", False)
         state.unproven = False

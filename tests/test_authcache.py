@@ -294,3 +294,22 @@ def test_redis_refusing_is_like_redis_unreachable(app, org, make_user):
         assert queries(client.get("/api/v1/me")) == 0
     finally:
         cache.r.delete(cache.gen_key)
+
+
+def test_a_dropped_redis_connection_costs_one_database_read(app, org, make_user):
+    """Each thread keeps its own Redis connection for the lookup. Closed under it by the server
+    (Redis restarted, a proxy's idle timeout), one request reads its session from the database
+    and the next is served from the cache again, on a new connection."""
+    worker = make_user("grid_worker", grids=[org.grid])
+    client = api_login(app.test_client(), worker.username, PASSWORD)
+    client.get("/api/v1/me")
+    assert queries(client.get("/api/v1/me")) == 0
+    cache = authcache.cache()
+    conn = cache._local.conn
+    conn.send_command("CLIENT", "ID")
+    assert cache.r.client_kill_filter(_id=conn.read_response()) == 1
+    resp = client.get("/api/v1/me")
+    assert resp.status_code == 200 and queries(resp) == 1
+    resp = client.get("/api/v1/me")
+    assert resp.status_code == 200 and queries(resp) == 0
+    assert cache._local.conn is conn  # the same object, connected afresh

@@ -40,6 +40,7 @@ import json
 import logging
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,6 +138,7 @@ class AuthCache:
 
     def __init__(self, redis_url: str, seconds: float, prefix: str) -> None:
         self.r = redis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=1)
+        self._local = threading.local()  # each thread's own connection for ``_mget``
         self.seconds = seconds
         self.gen_key = prefix + "gen"
         self.entry_prefix = prefix + "s:"
@@ -154,7 +156,7 @@ class AuthCache:
             if self.owed:
                 self._new_generation()
                 self.owed = False
-            generation, raw = self.r.mget(self.gen_key, self.entry_prefix + token_hash)
+            generation, raw = self._mget(self.gen_key, self.entry_prefix + token_hash)
             if generation is None:
                 # First use, or Redis restarted empty: a fresh token, never an old one.
                 self.r.set(self.gen_key, secrets.token_hex(12), nx=True)
@@ -169,6 +171,22 @@ class AuthCache:
         if entry is None or entry.generation != generation:
             return generation, None
         return generation, entry
+
+    def _mget(self, *keys: str) -> list[bytes | None]:
+        """``MGET`` on this thread's own connection (same settings as the client's pool).
+        Checking a connection out of redis-py's pool and back (locks, health and
+        observability hooks) cost as much CPU as the round trip itself, on every request. A
+        connection that failed is closed; the next call opens a new one."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            pool = self.r.connection_pool
+            conn = self._local.conn = pool.connection_class(**pool.connection_kwargs)
+        try:
+            conn.send_command("MGET", *keys)
+            return conn.read_response()
+        except BaseException:
+            conn.disconnect()
+            raise
 
     def put(self, token_hash: str, generation: str | None, entry: Entry) -> None:
         """Keep what was read from the database under ``generation``, the one read before it:

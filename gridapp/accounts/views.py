@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user, user_logged_in
-from flask_wtf.csrf import generate_csrf
 
 from gridapp.accounts import schemas
 from gridapp.accounts.service import attempt_login
 from gridapp.accounts.sessions import revoke_user_session_row, start_session
 from gridapp.api import endpoint
 from gridapp.errors import Problem
+from gridapp.extensions import csrf_token
 from gridapp.org.models import Grid, User, UserGrid
 from gridapp.security import safe_redirect_target, safe_target, same_site_referrer
 
@@ -127,7 +127,7 @@ def me_payload(user: User) -> schemas.MeOut:
         street_id=user.street_id,
         department_id=user.department_id,
         grids=grids,
-        csrf_token=generate_csrf(),
+        csrf_token=csrf_token(),
     )
 
 
@@ -172,7 +172,7 @@ def api_logout():
     summary="A CSRF token for this session (send it as X-CSRFToken)",
 )
 def api_csrf():
-    return schemas.CsrfOut(csrf_token=generate_csrf())
+    return schemas.CsrfOut(csrf_token=csrf_token())
 
 
 @endpoint(
