@@ -2,8 +2,11 @@
 
 SQLite runs with WAL, foreign keys and ``BEGIN IMMEDIATE`` transactions: with the default deferred
 begin, read-then-write transactions from several threads failed with "database is locked"
-(DEPENDENCIES.md pitfall 1). A connection is opened per request and closed on teardown (on
-PostgreSQL: taken from a per-process pool and given back).
+(DEPENDENCIES.md pitfall 1). A request takes a connection from a per-process pool at its first
+statement and gives it back at teardown, on both engines. On SQLite a new connection parses the
+whole schema at its first statement (3 ms of CPU here, most of a request), and the last one to
+close checkpoints and deletes the WAL for the next to recreate: a pooled connection does that
+once. One given back inside a transaction is rolled back (peewee's pool).
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from peewee import (
     DatabaseProxy,
     DateTimeField,
     Model,
-    SqliteDatabase,
 )
+from playhouse.pool import PooledSqliteDatabase
 from playhouse.postgres_ext import Psycopg3Database
 
 from gridapp.pgpool import PooledPostgres
@@ -32,6 +35,9 @@ SQLITE_PRAGMAS = {
     "foreign_keys": 1,
     "synchronous": "normal",
     "cache_size": -16000,
+    # The wait for a writer's lock (ms). Not ``timeout=``: the pool takes that name for its own
+    # wait for a free connection.
+    "busy_timeout": 10000,
 }
 
 
@@ -134,7 +140,7 @@ class _CountedRoundTrips:
         return super().rollback()
 
 
-class GridSqliteDatabase(_WatchedWrites, _CommitHooks, _CountedRoundTrips, SqliteDatabase):
+class GridSqliteDatabase(_WatchedWrites, _CommitHooks, _CountedRoundTrips, PooledSqliteDatabase):
     pass
 
 
@@ -159,12 +165,20 @@ def make_database(url: str) -> Database:
         path = unquote(parsed.path)
         if url.startswith("sqlite:////"):
             path = "/" + path.lstrip("/")
-        return GridSqliteDatabase(
-            path or ":memory:",
+        if not path or path == ":memory:":
+            # Each pooled connection would be a database of its own.
+            raise ValueError("DATABASE_URL: SQLite needs a file (sqlite:///path/to/gridapp.db)")
+        pooled_sqlite = GridSqliteDatabase(
+            path,
             pragmas=SQLITE_PRAGMAS,
-            timeout=10,
             lock_type="IMMEDIATE",
+            max_connections=int(os.environ.get("GRIDAPP_DB_POOL", "32")),
+            stale_timeout=300,
+            timeout=30,  # the pool's wait for a free connection, as on PostgreSQL
+            check_same_thread=False,  # a pooled connection serves one thread at a time
         )
+        _POOLS.append(pooled_sqlite)
+        return pooled_sqlite
     if parsed.scheme in {"postgres", "postgresql", "postgresql+psycopg"}:
         # Pooled: a request takes an open connection and gives it back at teardown, instead
         # of starting a server process per request (milliseconds each on PostgreSQL). A pool

@@ -20,6 +20,7 @@ def test_every_named_benchmark_exists():
         "news_fanout",
         "booking",
         "fanout_channels",
+        "request_cpu",
     } <= set(available())
 
 
