@@ -63,8 +63,7 @@ def _warm_path(client) -> str:
 
 
 def run(backend: str, requests: int, rounds: int, households: int) -> None:
-    from flask import Flask, jsonify
-
+    from bench._bare import app as bare_app
     from gridapp.demo import DEMO_PASSWORD, seed_demo
 
     redis_url = _redis()
@@ -83,9 +82,7 @@ def run(backend: str, requests: int, rounds: int, households: int) -> None:
         assert login.status_code == 200, login.get_json()
         warm = _warm_path(client)
 
-        bare_app = Flask("bare")
-        bare_app.get("/bare")(lambda: jsonify(ok=True))
-        bare = bare_app.test_client()
+        bare = bare_app.test_client()  # the morning's ceiling, in process
 
         paths = {"GET /api/v1/me": "/api/v1/me", "GET /api/v1/sync (warm, nothing new)": warm}
         for path in paths.values():  # warm up: imports, statement caches, the session entry

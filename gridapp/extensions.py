@@ -123,7 +123,8 @@ class SessionInterface(SecureCookieSessionInterface):
     serializer, so a new secret key starts an empty one. Only flat sessions (strings, numbers)
     are kept: the request gets its own dict, so nothing it changes reaches the memo."""
 
-    def get_signing_serializer(self, app: Flask):
+    def _signing(self, app: Flask) -> tuple[Any, dict[str, tuple[int, dict[str, Any]]]]:
+        """The serializer for the current key and its memo of verified cookies."""
         key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
         cached = app.extensions.get("gridapp.session_serializer")
         if cached is None or cached[0] != key:
@@ -132,16 +133,16 @@ class SessionInterface(SecureCookieSessionInterface):
                 super().get_signing_serializer(app),
                 {},
             )
-        return cached[1]
+        return cached[1], cached[2]
+
+    def get_signing_serializer(self, app: Flask):
+        return self._signing(app)[0]
 
     def open_session(self, app: Flask, request) -> SecureCookieSession | None:
-        s = self.get_signing_serializer(app)
+        s, memo = self._signing(app)
         val = request.cookies.get(self.get_cookie_name(app))
         if s is None or not val:
             return super().open_session(app, request)
-        memo: dict[str, tuple[int, dict[str, Any]]] = app.extensions["gridapp.session_serializer"][
-            2
-        ]
         max_age = int(app.permanent_session_lifetime.total_seconds())
         hit = memo.get(val)
         if hit is not None and 0 <= int(time.time()) - hit[0] <= max_age:  # as ``loads``
