@@ -71,7 +71,7 @@ def bench_app(backend: str, **overrides: Any) -> Iterator[Any]:
         finally:
             if not db.is_closed():
                 db.close()
-            close_pools()  # the pooled connections: the database is dropped next
+            close_pools()  # PostgreSQL's: the database is dropped next
             if name:
                 with psycopg.connect(PG_URL, autocommit=True) as conn:
                     conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

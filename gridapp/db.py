@@ -2,11 +2,8 @@
 
 SQLite runs with WAL, foreign keys and ``BEGIN IMMEDIATE`` transactions: with the default deferred
 begin, read-then-write transactions from several threads failed with "database is locked"
-(DEPENDENCIES.md pitfall 1). A request takes a connection from a per-process pool at its first
-statement and gives it back at teardown, on both engines. On SQLite a new connection parses the
-whole schema at its first statement (3 ms of CPU here, most of a request), and the last one to
-close checkpoints and deletes the WAL for the next to recreate: a pooled connection does that
-once. One given back inside a transaction is rolled back (peewee's pool).
+(DEPENDENCIES.md pitfall 1). A connection is opened at a request's first statement and closed on
+teardown (on PostgreSQL: taken from a per-process pool and given back).
 """
 
 from __future__ import annotations
@@ -22,8 +19,8 @@ from peewee import (
     DatabaseProxy,
     DateTimeField,
     Model,
+    SqliteDatabase,
 )
-from playhouse.pool import PooledSqliteDatabase
 from playhouse.postgres_ext import Psycopg3Database
 
 from gridapp.pgpool import PooledPostgres
@@ -35,9 +32,6 @@ SQLITE_PRAGMAS = {
     "foreign_keys": 1,
     "synchronous": "normal",
     "cache_size": -16000,
-    # The wait for a writer's lock (ms). Not ``timeout=``: the pool takes that name for its own
-    # wait for a free connection.
-    "busy_timeout": 10000,
 }
 
 
@@ -140,7 +134,7 @@ class _CountedRoundTrips:
         return super().rollback()
 
 
-class GridSqliteDatabase(_WatchedWrites, _CommitHooks, _CountedRoundTrips, PooledSqliteDatabase):
+class GridSqliteDatabase(_WatchedWrites, _CommitHooks, _CountedRoundTrips, SqliteDatabase):
     pass
 
 
@@ -165,20 +159,12 @@ def make_database(url: str) -> Database:
         path = unquote(parsed.path)
         if url.startswith("sqlite:////"):
             path = "/" + path.lstrip("/")
-        if not path or path == ":memory:":
-            # Each pooled connection would be a database of its own.
-            raise ValueError("DATABASE_URL: SQLite needs a file (sqlite:///path/to/gridapp.db)")
-        pooled_sqlite = GridSqliteDatabase(
-            path,
+        return GridSqliteDatabase(
+            path or ":memory:",
             pragmas=SQLITE_PRAGMAS,
+            timeout=10,
             lock_type="IMMEDIATE",
-            max_connections=int(os.environ.get("GRIDAPP_DB_POOL", "32")),
-            stale_timeout=300,
-            timeout=30,  # the pool's wait for a free connection, as on PostgreSQL
-            check_same_thread=False,  # a pooled connection serves one thread at a time
         )
-        _POOLS.append(pooled_sqlite)
-        return pooled_sqlite
     if parsed.scheme in {"postgres", "postgresql", "postgresql+psycopg"}:
         # Pooled: a request takes an open connection and gives it back at teardown, instead
         # of starting a server process per request (milliseconds each on PostgreSQL). A pool
