@@ -59,6 +59,19 @@ class Change(BaseModel):
         )
 
 
+# The changes every device sees (no grid, community, department or user): their own index, so a
+# warm pull reads them by range instead of walking every change in the city since its cursor
+# (which ``user_id IS NULL`` on the (user_id, seq) index did: issue 15, migration 0403).
+EVERYONE = (
+    Change.grid_id.is_null()
+    & Change.community_id.is_null()
+    & Change.department_id.is_null()
+    & Change.user_id.is_null()
+)
+EVERYONE_INDEX = "change_everyone_seq"
+Change.add_index(Change.seq, where=EVERYONE, name=EVERYONE_INDEX)
+
+
 def _pending(database) -> list[int]:
     """[low id, high id] of this transaction's unnumbered change rows (per thread)."""
     state = database._state.__dict__

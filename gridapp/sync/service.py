@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from gridapp.accounts import authcache
-from gridapp.changes import Change, ChangeCounter, current_seq
-from gridapp.db import db, utcnow
+from gridapp.changes import EVERYONE, EVERYONE_INDEX, Change, ChangeCounter, current_seq
+from gridapp.db import db, is_postgres, utcnow
 from gridapp.errors import ValidationFailed
 from gridapp.org.models import User
 from gridapp.scope import Scope
@@ -155,22 +155,26 @@ def _cold(scope: Scope, cur: Cursor | None, limit: int, epoch: str) -> dict:
     return _answer(epoch, Cursor(snap, at=at).encode(), more=current_seq() > snap, rows=rows)
 
 
-def visible_changes(scope: Scope):
-    """The change-log condition for this scope: my grids, my department, me, or global."""
+GRID_BRANCHES = 16  # up to this many grids, one range each
+
+
+def visible_changes(scope: Scope) -> list:
+    """The change-log conditions for this scope, one per index: my grids, my department, me, and
+    the changes everyone sees. The warm pull reads each by its own (column, seq) range: one
+    ``OR`` of them let the planner walk every change in the city since the cursor (issue 15)."""
     if scope.grid_ids is None:
-        return True
-    cond = Change.user_id == scope.user_id
-    if scope.grid_ids:
-        cond |= Change.grid_id.in_(sorted(scope.grid_ids))
+        return [True]
+    conds = [Change.user_id == scope.user_id]
+    if len(scope.grid_ids) <= GRID_BRANCHES:
+        # One range per grid: an ``IN`` of two grids cannot come out of the (grid_id, seq)
+        # index in seq order, so for its LIMIT the planner walked every change by seq instead.
+        conds.extend(Change.grid_id == gid for gid in sorted(scope.grid_ids))
+    else:  # a street's supervisor: their grids are much of the log anyway
+        conds.append(Change.grid_id.in_(sorted(scope.grid_ids)))
     if scope.department_id:
-        cond |= Change.department_id == scope.department_id
-    cond |= (
-        Change.grid_id.is_null()
-        & Change.community_id.is_null()
-        & Change.department_id.is_null()
-        & Change.user_id.is_null()
-    )
-    return cond
+        conds.append(Change.department_id == scope.department_id)
+    conds.append(EVERYONE)
+    return conds
 
 
 def _aged_queries(scope: Scope, lo: dt.datetime, hi: dt.datetime) -> list[tuple[str, Any]]:
@@ -197,21 +201,29 @@ def _warm_statement(role: str, aging: bool):
             department_id=v["department_id"],
         )
         counter = ChangeCounter.select(ChangeCounter.value).where(ChangeCounter.id == 1)
-        changes = (
-            Change.select(Change.seq, Change.entity, Change.entity_id, Change.deleted)
-            .where((Change.seq > v["after"]) & (Change.seq <= counter) & visible_changes(scope))
-            .order_by(Change.seq)
-            .limit(v["limit"])
-        )
         parts, params = [], []
 
-        def add(template: str, query) -> None:
+        def add(template: str, query, index: str | None = None) -> None:
             sql, args = query.sql()
+            if index:  # SQLite only: with no statistics it picks (user_id, seq) for IS NULL
+                table = 'FROM "change" AS "t1"'
+                assert sql.count(table) == 1
+                sql = sql.replace(table, f'{table} INDEXED BY "{index}"')
             parts.append(template.format(sql))
             params.extend(args)
 
         add("SELECT 0, value, NULL, NULL, NULL FROM ({}) AS q0", counter)
-        add("SELECT 1, seq, entity, entity_id, deleted FROM ({}) AS q1", changes)
+        # Each visible range in order, at most ``limit`` rows each: the first ``limit`` of their
+        # union (a change seen through two ranges comes twice) are the page.
+        for i, cond in enumerate(visible_changes(scope)):
+            changes = (
+                Change.select(Change.seq, Change.entity, Change.entity_id, Change.deleted)
+                .where((Change.seq > v["after"]) & (Change.seq <= counter) & cond)
+                .order_by(Change.seq)
+                .limit(v["limit"])
+            )
+            index = EVERYONE_INDEX if cond is EVERYONE and not is_postgres() else None
+            add(f"SELECT 1, seq, entity, entity_id, deleted FROM ({{}}) AS q{i}", changes, index)
         if aging:
             for i, (name, query) in enumerate(_aged_queries(scope, v["lo"], v["hi"])):
                 assert name.isidentifier()  # an entity name from code, written into the SQL
@@ -253,17 +265,16 @@ def _warm_read(
     )
     sql, params = statement(key, _warm_statement(scope.role, aging), values)
     snap = 0
-    rows: list[tuple[int, str, str, bool]] = []
+    found: dict[int, tuple[int, str, str, bool]] = {}
     aged: list[dict[str, str]] = []
     for kind, seq, entity, entity_id, deleted in db.execute_sql(sql, params).fetchall():
         if kind == 0:
             snap = seq
         elif kind == 1:
-            rows.append((seq, entity, entity_id, bool(deleted)))
+            found[seq] = (seq, entity, entity_id, bool(deleted))
         else:
             aged.append({"entity": entity, "id": entity_id})
-    rows.sort()
-    return snap, rows, aged
+    return snap, sorted(found.values())[:limit], aged
 
 
 def _warm(scope: Scope, after: int, limit: int, epoch: str, at: int | None = None) -> dict:
