@@ -18,10 +18,14 @@ still hands out a real cursor and no two first writers race to insert it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from peewee import BigIntegerField, BooleanField, CharField, DateTimeField, IntegerField
 
 from gridapp.db import (
     BaseModel,
+    after_commit,
     before_commit,
     db,
     insert_rows,
@@ -72,13 +76,35 @@ EVERYONE_INDEX = "change_everyone_seq"
 Change.add_index(Change.seq, where=EVERYONE, name=EVERYONE_INDEX)
 
 
+def change_keys(grid_id: Any, community_id: Any, department_id: Any, user_id: Any) -> set[str]:
+    """Who may see a change, as keys: ``g``/``d``/``u`` and an id, ``e`` for the changes everyone
+    sees, ``a`` for every change (what an admin sees): ``sync.service.visible_changes``'s
+    ranges, for ``gridapp.sync.quiet``."""
+    keys = {"a"}
+    if grid_id is not None:
+        keys.add(f"g{grid_id}")
+    if department_id is not None:
+        keys.add(f"d{department_id}")
+    if user_id is not None:
+        keys.add(f"u{user_id}")
+    if grid_id is None and community_id is None and department_id is None and user_id is None:
+        keys.add("e")
+    return keys
+
+
+# Called as ``fn(keys, last change number)`` after each transaction with change rows commits.
+COMMITTED: list[Callable[[set[str], int], None]] = []
+
+
 def _pending(database) -> list[int]:
     """[low id, high id] of this transaction's unnumbered change rows (per thread)."""
     state = database._state.__dict__
     return state.setdefault("gridapp_pending", [])
 
 
-def _note(lo: int, hi: int) -> None:
+def _note(lo: int, hi: int, keys: set[str]) -> None:
+    state = db.obj._state.__dict__
+    state.setdefault("gridapp_change_keys", set()).update(keys)
     span = _pending(db.obj)
     if span:
         span[0], span[1] = min(span[0], lo), max(span[1], hi)
@@ -110,7 +136,9 @@ def number_changes(database) -> None:
     Ids ``lo..hi`` hold our rows and maybe other transactions' rows: those are either committed
     (numbered already) or uncommitted (invisible to us), so ``seq IS NULL`` picks exactly ours.
     Reserving the whole span keeps the numbers unique (gaps are harmless to cursors)."""
-    span = database._state.__dict__.pop("gridapp_pending", None)
+    state = database._state.__dict__
+    span = state.pop("gridapp_pending", None)
+    keys = state.pop("gridapp_change_keys", set())
     if not span:
         return
     lo, hi = span
@@ -119,6 +147,9 @@ def number_changes(database) -> None:
     Change.update(seq=Change.id + offset).where(
         Change.id.between(lo, hi) & Change.seq.is_null()
     ).execute()
+    # Once committed, the sync's "nothing new" keys rise to ``last`` (gridapp/sync/quiet.py).
+    for listener in COMMITTED:
+        after_commit(lambda fn=listener: fn(keys, last))
 
 
 def record_change(
@@ -145,7 +176,7 @@ def record_change(
         user_id=user_id,
         deleted=deleted,
     ).execute()
-    _note(cid, cid)
+    _note(cid, cid, change_keys(grid_id, community_id, department_id, user_id))
 
 
 def current_seq() -> int:
@@ -172,6 +203,11 @@ def record_changes(entries: list[dict]) -> None:
         return
     if not db.in_transaction():
         raise RuntimeError("record_changes() must be called inside db.atomic()")
+    keys: set[str] = set()
+    for e in entries:
+        keys |= change_keys(
+            e.get("grid_id"), e.get("community_id"), e.get("department_id"), e.get("user_id")
+        )
     if len(entries) <= FEW:  # one INSERT of them all, not a reservation and then an insert
         rows = [
             {
@@ -185,10 +221,10 @@ def record_changes(entries: list[dict]) -> None:
         query = Change.insert_many(rows)
         if is_postgres():
             ids = [r[0] for r in db.execute(query.returning(Change.id)).fetchall()]
-            _note(min(ids), max(ids))
+            _note(min(ids), max(ids), keys)
         else:  # one writer at a time: the statement's rows have the rowids up to the last
             last = query.execute()
-            _note(last - len(rows) + 1, last)
+            _note(last - len(rows) + 1, last, keys)
         return
     ids = reserve_ids(Change, len(entries))
     now = utcnow()
@@ -210,4 +246,4 @@ def record_changes(entries: list[dict]) -> None:
         for i, e in enumerate(entries)
     ]
     insert_rows(Change, columns, rows)
-    _note(min(ids), max(ids))
+    _note(min(ids), max(ids), keys)

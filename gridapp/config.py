@@ -107,6 +107,9 @@ def build_config(instance: Path, overrides: dict[str, Any] | None = None) -> dic
         # the session row on every request.
         "AUTH_CACHE_SECONDS": float(os.environ.get("GRIDAPP_AUTH_CACHE_SECONDS") or 60),
         "AUTH_CACHE_PREFIX": "gridapp:auth:",
+        # With Redis: how long a sync "nothing new" key lives unraised (gridapp/sync/quiet.py);
+        # 0 turns the fast answer off.
+        "SYNC_QUIET_SECONDS": float(os.environ.get("GRIDAPP_SYNC_QUIET_SECONDS") or 60),
         # Login throttling (gridapp/accounts/throttle.py): free failures before backoff, the
         # failure count that locks an account, for how long, and the per-address budget.
         "LOGIN_FREE_FAILURES": 5,

@@ -50,6 +50,16 @@ def before_commit(fn):
     return fn
 
 
+def after_commit(fn: Callable[[], None]) -> None:
+    """Run ``fn()`` once the current transaction has committed (at once outside one); a
+    rollback drops it. For telling others of what is now durable (``gridapp.sync.quiet``)."""
+    database = db.obj
+    if not database.in_transaction():
+        fn()
+        return
+    database._state.__dict__.setdefault("gridapp_after_commit", []).append(fn)
+
+
 class _CommitHooks:
     """Runs the ``before_commit`` callbacks; a failing one rolls the transaction back (peewee's
     ``_transaction.__exit__`` rolls back when ``commit()`` raises)."""
@@ -57,10 +67,14 @@ class _CommitHooks:
     def commit(self):
         for fn in _BEFORE_COMMIT:
             fn(self)
-        return super().commit()
+        done = super().commit()
+        for fn in self._state.__dict__.pop("gridapp_after_commit", None) or ():
+            fn()
+        return done
 
     def rollback(self):
-        self._state.__dict__.pop("gridapp_pending", None)
+        for key in ("gridapp_pending", "gridapp_change_keys", "gridapp_after_commit"):
+            self._state.__dict__.pop(key, None)
         return super().rollback()
 
 

@@ -31,11 +31,7 @@ def pull_state(user: User, rows: dict | None = None, cursor: str | None = None):
     epoch = service.scope_epoch(scope)
     rows = {} if rows is None else rows
     for _ in range(10_000):
-        cur = service.parse_cursor(cursor)
-        if cur is None or cur.cold:
-            body = service._cold(scope, cur, 500, epoch)
-        else:
-            body = service._warm(scope, cur.seq, 500, epoch, cur.at)
+        body = service.pull_page(scope, cursor, 500, None)  # as the API pulls, Redis included
         for r in body["rows"]:
             rows[(r["entity"], r["id"])] = r["data"]
         for t in body["tombstones"]:

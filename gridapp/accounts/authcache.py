@@ -136,13 +136,18 @@ class AuthCache:
     """One per app (``app.extensions["gridapp.authcache"]``). The entries live in Redis, shared
     by every process (a phone's requests land on any of them), each for ``seconds`` at most."""
 
-    def __init__(self, redis_url: str, seconds: float, prefix: str) -> None:
+    def __init__(
+        self, redis_url: str, seconds: float, prefix: str, quiet_seconds: float = 0
+    ) -> None:
         self.r = redis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=1)
-        self._local = threading.local()  # each thread's own connection for ``_mget``
+        self._local = threading.local()  # each thread's own connection for ``mget``
         self.seconds = seconds
         self.gen_key = prefix + "gen"
         self.entry_prefix = prefix + "s:"
         self.owed = False  # a generation this process could not write yet
+        # The sync's "nothing new" keys (gridapp.sync.quiet) share the client and connection.
+        self.quiet_seconds = quiet_seconds
+        self.quiet_prefix = prefix + "q:"
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -156,7 +161,7 @@ class AuthCache:
             if self.owed:
                 self._new_generation()
                 self.owed = False
-            generation, raw = self._mget(self.gen_key, self.entry_prefix + token_hash)
+            generation, raw = self.mget(self.gen_key, self.entry_prefix + token_hash)
             if generation is None:
                 # First use, or Redis restarted empty: a fresh token, never an old one.
                 self.r.set(self.gen_key, secrets.token_hex(12), nx=True)
@@ -172,7 +177,7 @@ class AuthCache:
             return generation, None
         return generation, entry
 
-    def _mget(self, *keys: str) -> list[bytes | None]:
+    def mget(self, *keys: str) -> list[bytes | None]:
         """``MGET`` on this thread's own connection (same settings as the client's pool).
         Checking a connection out of redis-py's pool and back (locks, health and
         observability hooks) cost as much CPU as the round trip itself, on every request. A
@@ -252,6 +257,7 @@ def init_app(app: Flask) -> None:
             url,
             float(app.config.get("AUTH_CACHE_SECONDS") or 0),
             app.config.get("AUTH_CACHE_PREFIX") or "gridapp:auth:",
+            float(app.config.get("SYNC_QUIET_SECONDS") or 0),
         )
 
 

@@ -22,6 +22,7 @@ from gridapp.errors import ValidationFailed
 from gridapp.org.models import User
 from gridapp.scope import Scope
 from gridapp.sqlcache import statement
+from gridapp.sync import quiet
 from gridapp.sync.hooks import ENTITIES, serialize_rows
 
 log = logging.getLogger(__name__)
@@ -41,11 +42,14 @@ class Cursor:
     entity_index: int = 0
     after: str | None = None
     at: int | None = None  # server time (unix s) of the pull: windows are aged from here
+    # Warm only: before this time (unix s) nothing in the scope's windows ages out, so "nothing
+    # new" may be answered from Redis (gridapp/sync/quiet.py).
+    quiet: int | None = None
 
     def encode(self) -> str:
         head = f"{self.seq}.{self.at}" if self.at is not None else str(self.seq)
         if not self.cold:
-            return head
+            return f"{head}.{self.quiet}" if self.at is not None and self.quiet else head
         return f"s{head}:{self.entity_index}:{self.after or ''}"
 
 
@@ -58,9 +62,17 @@ def _seq_at(raw: str) -> tuple[int, int | None]:
     return int(seq), (int(at) if at else None)
 
 
+def _warm_cursor(raw: str) -> Cursor:
+    head, _, quiet = raw.rpartition(".") if raw.count(".") == 2 else (raw, "", "")
+    seq, at = _seq_at(head)
+    return Cursor(seq, at=at, quiet=int(quiet) if quiet else None)
+
+
 def parse_cursor(raw: str | None) -> Cursor | None:
-    """None for a cold start (absent or "0"). A warm cursor is ``<seq>.<unix time>`` (a bare
-    ``<seq>`` from an older server is still read; it just ages nothing out)."""
+    """None for a cold start (absent or "0"). A warm cursor is ``<seq>.<unix time>``, with
+    ``.<unix time>`` more when nothing in the windows ages out before it (``Cursor.quiet``; a
+    device that forges one only delays its own aging until its scope next changes). A bare
+    ``<seq>`` from an older server is still read; it just ages nothing out."""
     if raw in (None, "", "0"):
         return None
     try:
@@ -69,13 +81,14 @@ def parse_cursor(raw: str | None) -> Cursor | None:
             seq, at = _seq_at(head)
             cur = Cursor(seq, True, int(index), after or None, at)
         else:
-            seq, at = _seq_at(raw)
-            cur = Cursor(seq, at=at)
+            cur = _warm_cursor(raw)
     except ValueError:
         raise ValidationFailed("query.cursor", "malformed cursor") from None
     # Numbers a database column holds (a cursor is read straight into the warm pull's one
     # statement: a 20-digit "seq" must be a 422, not an integer overflow in the driver).
-    if not 0 <= cur.seq <= MAX_INT64 or (cur.at is not None and not 0 <= cur.at <= MAX_UNIX_S):
+    if not 0 <= cur.seq <= MAX_INT64 or any(
+        t is not None and not 0 <= t <= MAX_UNIX_S for t in (cur.at, cur.quiet)
+    ):
         raise ValidationFailed("query.cursor", "malformed cursor")
     if cur.cold and not 0 <= cur.entity_index <= MAX_INT64:
         raise ValidationFailed("query.cursor", "malformed cursor")
@@ -106,18 +119,27 @@ def _touch(user: User) -> None:
 
 
 def pull(user: User, scope: Scope, cursor: str | None, limit: int, epoch: str | None) -> dict:
+    out = pull_page(scope, cursor, limit, epoch)
+    if not out["more"]:
+        _touch(user)
+    return out
+
+
+def pull_page(scope: Scope, cursor: str | None, limit: int, epoch: str | None) -> dict:
+    """One page of a pull from ``cursor``: cold, warm, or "nothing new" from Redis."""
     current_epoch = scope_epoch(scope)
     cur = parse_cursor(cursor)
     if cursor and epoch and epoch != current_epoch:
         # The user's grids changed: the device drops its rows and pulls afresh (outbox kept).
         return _answer(current_epoch, "0", more=True, resync=True)
     if cur is None or cur.cold:
-        out = _cold(scope, cur, limit, current_epoch)
-    else:
-        out = _warm(scope, cur.seq, limit, current_epoch, cur.at)
-    if not out["more"]:
-        _touch(user)
-    return out
+        return _cold(scope, cur, limit, current_epoch)
+    missing: list[str] = []
+    if cur.at is not None and cur.quiet and _now_s() < cur.quiet:
+        unchanged, missing = quiet.nothing_new(scope, cur.seq)
+        if unchanged:  # the answer the log would give: the same cursor, nothing in it
+            return _answer(current_epoch, cur.encode(), more=False)
+    return _warm(scope, cur.seq, limit, current_epoch, cur.at, missing)
 
 
 def _answer(epoch: str, cursor: str, *, more: bool, resync: bool = False, rows=(), tombs=()):
@@ -186,10 +208,11 @@ def _aged_queries(scope: Scope, lo: dt.datetime, hi: dt.datetime) -> list[tuple[
     ]
 
 
-def _warm_statement(role: str, aging: bool):
+def _warm_statement(role: str, aging: bool, horizon: bool):
     """Builds the warm pull's one statement from plain values (so ``gridapp.sqlcache`` can build
     it once per shape): the change counter, the scope's changes after ``after`` up to the
-    counter (at most ``limit``, in order), and, with ``aging``, the ids that aged out."""
+    counter (at most ``limit``, in order), with ``aging`` the ids that aged out, and with
+    ``horizon`` one row per entity where something ages out before ``quiet``."""
 
     def build(v: dict[str, Any]) -> tuple[str, list]:
         scope = Scope(
@@ -231,20 +254,24 @@ def _warm_statement(role: str, aging: bool):
                     f"SELECT 2, NULL, '{name}', CAST(a{i}.id AS TEXT), NULL FROM ({{}}) AS a{i}",
                     query,
                 )
+        if horizon:
+            for i, (name, query) in enumerate(_aged_queries(scope, v["hi"], v["quiet"])):
+                add(f"SELECT 3, NULL, '{name}', NULL, NULL FROM ({{}}) AS h{i}", query.limit(1))
         return " UNION ALL ".join(parts), params
 
     return build
 
 
 def _warm_read(
-    scope: Scope, after: int, limit: int, since: int | None, until: int
-) -> tuple[int, list[tuple[int, str, str, bool]], list[dict[str, str]]]:
+    scope: Scope, after: int, limit: int, since: int | None, until: int, horizon: int | None
+) -> tuple[int, list[tuple[int, str, str, bool]], list[dict[str, str]], bool]:
     """The change counter, the scope's changes after ``after`` (up to the counter, at most
     ``limit``, in order) and the aged ids, in ONE statement (a round trip each was most of a
     warm pull's time under load). One statement reads one snapshot, so every change up to the
     counter it returns has committed: the guarantee that reading the counter first gave."""
     aging = since is not None and since < until
     values = {
+        "quiet": _from_s(horizon) if horizon else None,
         "after": after,
         "limit": limit,
         "user_id": scope.user_id,
@@ -253,37 +280,51 @@ def _warm_read(
         "street_id": scope.street_id,
         "department_id": scope.department_id,
         "lo": _from_s(since) if aging else None,
-        "hi": _from_s(until) if aging else None,
+        "hi": _from_s(until) if aging or horizon else None,
     }
     key = (
         "warm",
         scope.role,
         aging,
+        bool(horizon),
         *(None if v is None else len(v) for v in (scope.grid_ids, scope.community_ids)),
         scope.street_id is None,
         scope.department_id is None,
     )
-    sql, params = statement(key, _warm_statement(scope.role, aging), values)
+    sql, params = statement(key, _warm_statement(scope.role, aging, bool(horizon)), values)
     snap = 0
     found: dict[int, tuple[int, str, str, bool]] = {}
     aged: list[dict[str, str]] = []
+    soon = False
     for kind, seq, entity, entity_id, deleted in db.execute_sql(sql, params).fetchall():
         if kind == 0:
             snap = seq
         elif kind == 1:
             found[seq] = (seq, entity, entity_id, bool(deleted))
-        else:
+        elif kind == 2:
             aged.append({"entity": entity, "id": entity_id})
-    return snap, sorted(found.values())[:limit], aged
+        else:
+            soon = True
+    return snap, sorted(found.values())[:limit], aged, soon
 
 
-def _warm(scope: Scope, after: int, limit: int, epoch: str, at: int | None = None) -> dict:
+def _warm(
+    scope: Scope,
+    after: int,
+    limit: int,
+    epoch: str,
+    at: int | None = None,
+    missing: list[str] | None = None,
+) -> dict:
     now = _now_s()
-    snap, changes, aged = _warm_read(scope, after, limit, at, now)
+    horizon = now + quiet.HORIZON if quiet.active() else None
+    snap, changes, aged, soon = _warm_read(scope, after, limit, at, now, horizon)
+    quiet.fill(missing or [], snap)
+    until = None if soon else horizon  # what the next pull may answer from Redis, and until when
     if after >= snap:
         return _answer(
             epoch,
-            Cursor(after, at=now if aged or at is None else at).encode(),
+            Cursor(after, at=now if aged or at is None else at, quiet=until).encode(),
             more=False,
             tombs=aged,
         )
@@ -308,5 +349,5 @@ def _warm(scope: Scope, after: int, limit: int, epoch: str, at: int | None = Non
             seen.add((entity, str(data["id"])))
             rows.append({"entity": entity, "id": str(data["id"]), "data": data})
     tombs = [{"entity": e, "id": i} for (e, i) in latest if (e, i) not in seen]
-    cursor = Cursor(next_cursor, at=at if full else now)
+    cursor = Cursor(next_cursor, at=at if full else now, quiet=None if full else until)
     return _answer(epoch, cursor.encode(), more=full, rows=rows, tombs=tombs)

@@ -1,0 +1,131 @@
+""" "Nothing new" answered from Redis: a warm pull that would find nothing sends no statement.
+
+Why: most of a day's pulls find nothing (a phone checks every few minutes, its grid changes a
+few times a day), and each cost a PostgreSQL statement on cores PostgreSQL shares with the web
+processes. With Redis, each *visibility key* a change can carry (a grid, a user, a department,
+the changes everyone sees, and ``a`` for every change, what an admin sees) holds an upper bound
+of the change numbers committed under it. A pull whose cursor is at or past every key of its
+scope, and whose cursor says nothing in its windows ages out yet, answers at once with the same
+cursor.
+
+Why it cannot lose a change (the sync invariant, docs/sync.md "Nothing new, from Redis"):
+
+- **The fast answer never moves the cursor.** It is exactly the slow path's "nothing new"
+  answer. A change it did not see is found by the next pull that reads the log, from the same
+  cursor; an aging it skipped is found then too (the windows are checked from the cursor's time).
+- **Keys only rise** (``SET`` only if greater, one Lua call), so a late or repeated write never
+  lowers a bound. Each committing transaction raises its keys to its last change number *after*
+  it commits, before its request answers: whoever was told "saved" then sees it in the next pull.
+- **A key absent means "ask the database"**; the pull that asked fills it with the counter it
+  read (an upper bound of everything committed by then; later commits raise it themselves).
+- **Bounded if a raise is lost** (the process died between commit and ``SET``, or Redis was
+  unreachable): every key expires ``SYNC_QUIET_SECONDS`` (60) after it was last raised or filled,
+  and the fill that follows reads the counter, which covers the lost change. Redis restarted
+  empty: every key is absent.
+- **Aging**: the pull that reads the log also checks whether anything in the scope's windows
+  ages out within ``HORIZON`` and, if not, writes that time into the cursor: the fast answer is
+  given only before it. A new or changed row that could age sooner is a change (it raises a key).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from flask import has_app_context
+from redis.exceptions import RedisError
+
+from gridapp.accounts import authcache
+from gridapp.changes import COMMITTED
+from gridapp.scope import Scope
+
+log = logging.getLogger(__name__)
+
+HORIZON = 600  # seconds: how far ahead a pull that read the log vouches nothing ages out
+
+# SET key value EX ttl, only where the key is absent or holds a smaller number.
+_RAISE = """
+for i, key in ipairs(KEYS) do
+  local cur = redis.call('GET', key)
+  if not cur or tonumber(cur) < tonumber(ARGV[1]) then
+    redis.call('SET', key, ARGV[1], 'EX', ARGV[2])
+  end
+end
+return 0
+"""
+
+
+def _on_commit(fn):
+    COMMITTED.append(fn)
+    return fn
+
+
+def _cache() -> authcache.AuthCache | None:
+    found = authcache.cache() if has_app_context() else authcache._LAST
+    return found if found is not None and found.quiet_seconds > 0 else None
+
+
+def scope_keys(scope: Scope) -> list[str]:
+    if scope.grid_ids is None:
+        return ["a"]
+    keys = [f"u{scope.user_id}", "e", *(f"g{g}" for g in sorted(scope.grid_ids))]
+    if scope.department_id:
+        keys.append(f"d{scope.department_id}")
+    return keys
+
+
+def _raise(found: authcache.AuthCache, keys: list[str], seq: int) -> None:
+    found.r.eval(
+        _RAISE,
+        len(keys),
+        *(found.quiet_prefix + k for k in keys),
+        int(seq),
+        max(1, int(found.quiet_seconds)),
+    )
+
+
+@_on_commit
+def committed(keys: set[str], last_seq: int) -> None:
+    """A transaction whose change rows carry ``keys`` committed, numbered up to ``last_seq``."""
+    found = _cache()
+    if found is None or not keys:
+        return
+    try:
+        _raise(found, sorted(keys), last_seq)
+    except RedisError as exc:
+        log.warning(
+            "sync: could not publish change %s to Redis (%s); pulls see it within %s s",
+            last_seq,
+            exc,
+            found.quiet_seconds,
+        )
+
+
+def nothing_new(scope: Scope, after: int) -> tuple[bool, list[str]]:
+    """(True, []) when no key of ``scope`` is above ``after``; else (False, the keys absent)."""
+    found = _cache()
+    if found is None:
+        return False, []
+    keys = scope_keys(scope)
+    try:
+        values = found.mget(*(found.quiet_prefix + k for k in keys))
+    except RedisError:
+        return False, []
+    missing = [k for k, v in zip(keys, values, strict=True) if v is None]
+    if missing:
+        return False, missing
+    return all(int(v) <= after for v in values), []
+
+
+def fill(keys: list[str], snap: int) -> None:
+    """Keys found absent, after a pull read ``snap`` (≥ every change committed before it)."""
+    found = _cache()
+    if found is None or not keys:
+        return
+    with contextlib.suppress(RedisError):
+        _raise(found, keys, snap)
+
+
+def active() -> bool:
+    """Whether pulls may be answered from Redis here (Redis configured, keys kept)."""
+    return _cache() is not None

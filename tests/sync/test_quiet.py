@@ -1,0 +1,149 @@
+""" "Nothing new" answered from Redis (gridapp/sync/quiet.py): no statement when nothing changed,
+every change in the scope seen by the next pull, a lost publish bounded by the keys' lifetime,
+no fast answer while something in the windows is about to age out, Redis gone: the log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+import redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from gridapp.db import db, utcnow
+from gridapp.sync import quiet
+from tests.conftest import REDIS_URL
+from tests.sync.test_pull import pull_all
+
+
+@pytest.fixture
+def app_overrides():
+    # A prefix per test: each test's database starts its change numbers afresh, and keys only rise.
+    prefix = f"gridapp-test:{uuid.uuid4().hex}:"
+    return {"REDIS_URL": REDIS_URL, "AUTH_CACHE_PREFIX": prefix, "QUERY_COUNT_HEADER": True}
+
+
+def pull(client, cursor: str):
+    resp = client.get("/api/v1/sync", query_string={"cursor": cursor})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return resp.get_json(), int(resp.headers["X-Query-Count"])
+
+
+def settled(client) -> str:
+    """A device past its cold pull, with a cursor that vouches for the windows (two pulls: the
+    first after the cold pull fills the keys, the second stamps ``last_sync_at``)."""
+    _rows, _tombs, cursor, _epoch, _pages = pull_all(client)
+    for _ in range(2):
+        body, _ = pull(client, cursor)
+        cursor = body["cursor"]
+    assert cursor.count(".") == 2, cursor  # seq.at.quiet
+    return cursor
+
+
+def test_nothing_new_sends_no_statement_and_keeps_the_cursor(org, reg, make_user, login_as):
+    reg.resident(reg.household(reg.building(org.grid)))
+    client = login_as(make_user("grid_worker", grids=[org.grid]))
+    cursor = settled(client)
+    body, queries = pull(client, cursor)
+    assert (body["rows"], body["tombstones"], body["more"]) == ([], [], False)
+    assert body["cursor"] == cursor
+    assert queries == 0
+
+
+def test_a_change_in_the_scope_is_seen_by_the_next_pull(org, reg, make_user, login_as):
+    b = reg.building(org.grid)
+    worker = make_user("grid_worker", grids=[org.grid])
+    client = login_as(worker)
+    cursor = settled(client)
+
+    reg.household(reg.building(org.other_grid))  # elsewhere: still nothing new, no statement
+    body, queries = pull(client, cursor)
+    assert body["rows"] == [] and queries == 0
+
+    h = reg.household(b)  # in the worker's grid
+    body, queries = pull(client, cursor)
+    assert ("household", str(h.id)) in {(r["entity"], r["id"]) for r in body["rows"]}
+    assert queries >= 1
+
+    # A change for the user alone (a notification) and one everyone sees count too.
+    from gridapp.changes import record_change
+
+    cursor = settled(client)
+    with db.atomic():
+        record_change("notification", 999_999, user_id=worker.id, deleted=True)
+    body, queries = pull(client, cursor)
+    assert {"entity": "notification", "id": "999999"} in body["tombstones"]
+    cursor = body["cursor"]
+    body, _ = pull(client, cursor)
+    with db.atomic():
+        record_change("service", 999_998, deleted=True)
+    body, _ = pull(client, body["cursor"])
+    assert {"entity": "service", "id": "999998"} in body["tombstones"]
+
+
+def test_a_lost_publish_is_seen_once_the_keys_expire(
+    app, org, reg, make_user, login_as, monkeypatch
+):
+    b = reg.building(org.grid)
+    client = login_as(make_user("grid_worker", grids=[org.grid]))
+    cursor = settled(client)
+    r = redis.Redis.from_url(REDIS_URL)
+    pattern = app.config["AUTH_CACHE_PREFIX"] + "q:*"
+    keys = list(r.scan_iter(pattern))
+    assert keys and all(0 < r.ttl(k) <= 60 for k in keys)  # every key expires
+
+    def unreachable(*_args, **_kw):
+        raise RedisConnectionError("down")
+
+    monkeypatch.setattr(quiet, "_raise", unreachable)  # the web process loses Redis at commit
+    h = reg.household(b)
+    monkeypatch.undo()
+    body, queries = pull(client, cursor)
+    assert body["rows"] == [] and queries == 0  # the documented window: not yet seen
+
+    for k in r.scan_iter(pattern):  # what SYNC_QUIET_SECONDS later brings
+        r.delete(k)
+    body, _ = pull(client, cursor)
+    assert ("household", str(h.id)) in {(r_["entity"], r_["id"]) for r_ in body["rows"]}
+
+
+def test_no_fast_answer_while_something_ages_out_soon(org, reg, make_user, login_as):
+    from gridapp.sync.features import VISIT_HISTORY_DAYS
+    from gridapp.visits.models import Visit
+
+    h = reg.household(reg.building(org.grid))
+    worker = make_user("grid_worker", grids=[org.grid])
+    # A visit that leaves the year's window in two minutes: within the horizon.
+    at = utcnow() - dt.timedelta(days=VISIT_HISTORY_DAYS) + dt.timedelta(minutes=2)
+    from gridapp.changes import record_change
+
+    with db.atomic():
+        v = Visit.create(
+            id=str(uuid.uuid4()), household=h, grid=org.grid, worker=worker, visited_at=at
+        )
+        record_change("visit", v.id, grid_id=org.grid.id)
+    client = login_as(worker)
+    _rows, _tombs, cursor, _epoch, _pages = pull_all(client)
+    for _ in range(3):
+        body, queries = pull(client, cursor)
+        cursor = body["cursor"]
+        assert cursor.count(".") == 1, cursor  # no quiet time vouched for
+        assert queries >= 1
+
+
+def test_redis_unreachable_pulls_read_the_log(org, reg, make_user, login_as, monkeypatch):
+    b = reg.building(org.grid)
+    client = login_as(make_user("grid_worker", grids=[org.grid]))
+    cursor = settled(client)
+    found = quiet._cache()
+    assert found is not None
+
+    def unreachable(*_keys):
+        raise RedisConnectionError("down")
+
+    monkeypatch.setattr(found, "mget", unreachable)
+    h = reg.household(b)
+    body, queries = pull(client, cursor)
+    assert ("household", str(h.id)) in {(r["entity"], r["id"]) for r in body["rows"]}
+    assert queries >= 1
