@@ -17,7 +17,8 @@ Why it cannot lose a change (the sync invariant, docs/sync.md "Nothing new, from
   lowers a bound. Each committing transaction raises its keys to its last change number *after*
   it commits, before its request answers: whoever was told "saved" then sees it in the next pull.
 - **A key absent means "ask the database"**; the pull that asked fills it with the counter it
-  read (an upper bound of everything committed by then; later commits raise it themselves).
+  read (an upper bound of everything committed by then; later commits raise it themselves), or
+  with its cursor when it found none of the scope's changes after it up to that counter.
 - **Bounded if a raise is lost** (the process died between commit and ``SET``, or Redis was
   unreachable): every key expires ``SYNC_QUIET_SECONDS`` (60) after it was last raised or filled,
   and the fill that follows reads the counter, which covers the lost change. Redis restarted
@@ -117,13 +118,14 @@ def nothing_new(scope: Scope, after: int) -> tuple[bool, list[str]]:
     return all(int(v) <= after for v in values), []
 
 
-def fill(keys: list[str], snap: int) -> None:
-    """Keys found absent, after a pull read ``snap`` (≥ every change committed before it)."""
+def fill(keys: list[str], bound: int) -> None:
+    """Keys found absent, after a pull that read the log: ``bound`` is at or above every change
+    under them committed before it."""
     found = _cache()
     if found is None or not keys:
         return
     with contextlib.suppress(RedisError):
-        _raise(found, keys, snap)
+        _raise(found, keys, bound)
 
 
 def active() -> bool:

@@ -319,7 +319,9 @@ def _warm(
     now = _now_s()
     horizon = now + quiet.HORIZON if quiet.active() else None
     snap, changes, aged, soon = _warm_read(scope, after, limit, at, now, horizon)
-    quiet.fill(missing or [], snap)
+    # Keys found absent: none of their changes lies in (after, snap] if none was found, so
+    # ``after`` bounds them; otherwise the counter does.
+    quiet.fill(missing or [], snap if changes else min(after, snap))
     until = None if soon else horizon  # what the next pull may answer from Redis, and until when
     if after >= snap:
         return _answer(

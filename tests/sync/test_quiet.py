@@ -147,3 +147,24 @@ def test_redis_unreachable_pulls_read_the_log(org, reg, make_user, login_as, mon
     body, queries = pull(client, cursor)
     assert ("household", str(h.id)) in {(r["entity"], r["id"]) for r in body["rows"]}
     assert queries >= 1
+
+
+def test_keys_filled_by_a_pull_that_found_nothing_hold_its_cursor(
+    app, org, reg, make_user, login_as
+):
+    """A key absent (expired, Redis restarted) is filled by the next pull that reads the log: with
+    its cursor when it found nothing after it, so the city's other changes since do not keep
+    this phone off the fast answer."""
+    client = login_as(make_user("grid_worker", grids=[org.grid]))
+    cursor = settled(client)
+    r = redis.Redis.from_url(REDIS_URL)
+    for k in r.scan_iter(app.config["AUTH_CACHE_PREFIX"] + "q:*"):
+        r.delete(k)
+    reg.household(reg.building(org.other_grid))  # the counter moves on, elsewhere
+    body, queries = pull(client, cursor)
+    assert body["rows"] == [] and queries >= 1
+    moved = body["cursor"]  # up to the counter
+    body, queries = pull(client, moved)
+    assert body["cursor"] == moved and queries == 0
+    body, queries = pull(client, cursor)  # the user's other phone, still at the old cursor
+    assert body["rows"] == [] and queries == 0
