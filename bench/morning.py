@@ -351,16 +351,18 @@ def hammer(
     port: int, path: str, seconds: float, threads: int, phones: list[Phone]
 ) -> tuple[float, float | None]:
     """Requests/s of ``GET path`` with ``threads`` in flight for ``seconds``, and the mean
-    number of statements per request (None for an app that does not count them)."""
+    number of statements per request (None for an app that does not count them). A pull's
+    answer moves its phone's cursor, as on a phone (nothing new: the same cursor back)."""
     client = Client(port)
     stop = time.monotonic() + seconds
     counts = [0] * threads
 
     def run(i: int) -> None:
         phone = phones[i % len(phones)] if phones else None
-        p = path(phone) if callable(path) else path
         while time.monotonic() < stop:
-            client.request("x", phone, "GET", p)
+            _, body, *_ = client.request("x", phone, "GET", path(phone) if callable(path) else path)
+            if phone is not None and isinstance(body, dict) and "cursor" in body:
+                phone.cursor = body["cursor"]
             counts[i] += 1
 
     t0 = time.monotonic()
