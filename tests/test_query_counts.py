@@ -131,16 +131,30 @@ def test_a_push_of_visits_is_eight_statements_a_visit(worker_client):
 
 
 def test_hot_statements_are_built_once_per_shape(worker_client):
-    """The session lookup and the warm pull's statement are cached (gridapp/sqlcache.py), so
-    they are not rebuilt by peewee on every request; a shape that read the clock would not be."""
+    """The session lookup, the warm pull's statement and a visit's household read are cached
+    (gridapp/sqlcache.py), so they are not rebuilt by peewee on every request; a shape that
+    read the clock would not be."""
     from gridapp import sqlcache
 
     _, cursor = pull_all(worker_client)
     pull_all(worker_client, minutes_ago(cursor, 5))
     worker_client.get("/api/v1/me")
+    op = {
+        "op_id": str(uuid.uuid4()),
+        "type": "visit.create",
+        "payload": {
+            "id": str(uuid.uuid4()),
+            "household_id": worker_client.households[0],
+            "mode": "home",
+            "visited_at": iso_utc(utcnow()),
+        },
+    }
+    resp = worker_client.post("/api/v1/sync", json={"ops": [op]})
+    assert resp.get_json()["results"][0]["status"] == "applied"
     shapes = {key[1]: compiled for key, compiled in sqlcache._CACHE.items()}
     assert shapes["session"] is not None
     assert shapes["warm"] is not None
+    assert shapes["visit-household"] is not None
 
 
 def test_a_statement_reading_the_clock_is_not_cached(app):
