@@ -150,3 +150,18 @@ def rows(key: tuple, shape: Any, cursor: Any) -> list:
     if state is None and wrapper.initialized:
         _READERS[full_key] = {k: v for k, v in vars(wrapper).items() if k not in _PER_RESULT}
     return out
+
+
+_SHAPES: dict[tuple, Any] = {}  # per statement and engine: a query whose rows its SQL returns
+
+
+def fetch(key: tuple, query: Callable[[dict[str, Any]], Any], values: dict[str, Any]) -> list:
+    """Every row of the peewee query ``query(values)`` builds, as that query reads it: its SQL
+    through :func:`statement`, its rows through :func:`rows` (the first query built for ``key``
+    and engine stands for every later one: one SQL text, one set of result columns)."""
+    sql, params = statement(key, lambda v: query(v).sql(), values)
+    full_key = (type(db.obj), *key)
+    shape = _SHAPES.get(full_key)
+    if shape is None:
+        shape = _SHAPES[full_key] = query(values)
+    return rows(key, shape, db.execute_sql(sql, params))

@@ -264,10 +264,15 @@ def init_app(app: Flask) -> None:
 _LAST: AuthCache | None = None  # the process's app's (one app per process in production)
 
 
+def current() -> AuthCache | None:
+    """The app's cache, or outside an app context (a thread of its own) the process's app's."""
+    return cache() if has_app_context() else _LAST
+
+
 def writes_committed() -> None:
     """``gridapp.db``: a transaction that sent an invalidating statement has committed. Outside
-    an app context (a thread of its own) the process's app's cache still hears of it."""
-    found = cache() if has_app_context() else _LAST
+    an app context the process's app's cache still hears of it."""
+    found = current()
     if found is not None:
         found.changed()
 

@@ -33,7 +33,7 @@ from gridapp.accounts.models import UserSession
 from gridapp.db import db, is_postgres, utcnow
 from gridapp.errors import NotFound
 from gridapp.org.models import Grid, User, UserGrid
-from gridapp.sqlcache import rows, statement
+from gridapp.sqlcache import fetch
 
 TOUCH_EVERY = dt.timedelta(minutes=1)  # last_seen is written at most this often
 ROTATE_GRACE = dt.timedelta(minutes=2)  # the previous token of a rotated session stays valid
@@ -108,20 +108,11 @@ def _session_query(column: str, token_hash_value: Any):
     )
 
 
-_SHAPES: dict[tuple, Any] = {}  # per engine and column: the query that reads its rows back
-
-
 def _find_session(column: str, h: str) -> UserSession | None:
     """The live session row whose ``column`` (token_hash or prev_hash) is ``h``, with its user
     and the user's grids. Built once per engine (``gridapp.sqlcache``: building it took five
     times its round trip), run with the hash each time; never cached itself."""
-    sql, params = statement(
-        ("session", column), lambda v: _session_query(column, v["hash"]).sql(), {"hash": h}
-    )
-    shape = _SHAPES.get((type(db.obj), column))
-    if shape is None:
-        shape = _SHAPES[(type(db.obj), column)] = _session_query(column, "")
-    found = rows(("session", column), shape, db.execute_sql(sql, params))
+    found = fetch(("session", column), lambda v: _session_query(column, v["hash"]), {"hash": h})
     return found[0] if found else None
 
 

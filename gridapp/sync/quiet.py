@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from flask import has_app_context
 from redis.exceptions import RedisError
 
 from gridapp.accounts import authcache
@@ -62,7 +61,7 @@ def _on_commit(fn):
 
 
 def _cache() -> authcache.AuthCache | None:
-    found = authcache.cache() if has_app_context() else authcache._LAST
+    found = authcache.current()
     return found if found is not None and found.quiet_seconds > 0 else None
 
 

@@ -22,7 +22,7 @@ from gridapp.registry.care import _check_unique
 from gridapp.registry.models import CareTag, Household, Resident, ResidentTag
 from gridapp.registry.rules import household_interval, next_visit_due
 from gridapp.scope import Scope, get_scoped, in_scope, scope_for
-from gridapp.sqlcache import rows, statement
+from gridapp.sqlcache import fetch
 from gridapp.visits.models import MODES, ServiceItem, Visit
 
 VISIT_ROLES = ("grid_worker", "supervisor", "admin")
@@ -196,9 +196,6 @@ def _household_query(household_id: Any, grid_ids: frozenset[int] | None):
     return query.for_update(of=Household) if is_postgres() else query
 
 
-_SHAPES: dict[tuple, Any] = {}
-
-
 def _household_for_visit(household_id: Any, scope: Scope) -> Household:
     """The visited household, in scope, with the shortest interval among its residents' care
     tags (``tag_interval``), in one statement. On PostgreSQL the row is locked until the visit
@@ -209,19 +206,13 @@ def _household_for_visit(household_id: Any, scope: Scope) -> Household:
     in the morning benchmark, five visits a push."""
     if isinstance(household_id, int) and not isinstance(household_id, bool):
         grids = scope.grid_ids
-        key = ("visit-household", grids is None, len(grids or ()))
-        sql, params = statement(
-            key,
+        found = fetch(
+            ("visit-household", grids is None, len(grids or ())),
             lambda v: _household_query(
                 v["household_id"], None if v["grids"] is None else frozenset(v["grids"])
-            ).sql(),
+            ),
             {"household_id": household_id, "grids": None if grids is None else sorted(grids)},
         )
-        full_key = (type(db.obj), *key)
-        shape = _SHAPES.get(full_key)
-        if shape is None:
-            shape = _SHAPES[full_key] = _household_query(0, grids)
-        found = rows(key, shape, db.execute_sql(sql, params))
         household = found[0] if found else None
     else:  # not an id a household can have: the query as written (no statement to cache)
         household = _household_query(household_id, scope.grid_ids).first()

@@ -168,3 +168,46 @@ def test_keys_filled_by_a_pull_that_found_nothing_hold_its_cursor(
     assert body["cursor"] == moved and queries == 0
     body, queries = pull(client, cursor)  # the user's other phone, still at the old cursor
     assert body["rows"] == [] and queries == 0
+
+
+def test_the_keys_follow_the_visibility_rule(app):
+    """A change row's keys (``changes.change_keys``) and a scope's (``quiet.scope_keys``) meet
+    exactly when the warm pull's conditions (``service.visible_changes``) let that scope see the
+    row, for every combination of grid, community, department and user a row can carry."""
+    import functools
+    import itertools
+    import operator
+
+    from gridapp.changes import Change, change_keys
+    from gridapp.scope import Scope
+    from gridapp.sync.service import GRID_BRANCHES, visible_changes
+
+    combos = list(itertools.product((None, 1, 2), (None, 7), (None, 5), (None, 9, 10)))
+    with db.atomic():
+        for i, (grid, community, department, user) in enumerate(combos, start=1):
+            Change.insert(
+                seq=i,
+                entity="household",
+                entity_id=str(i),
+                grid_id=grid,
+                community_id=community,
+                department_id=department,
+                user_id=user,
+            ).execute()
+    many = frozenset(range(1, GRID_BRANCHES + 3))  # past the per-grid ranges: one IN
+    scopes = [
+        Scope(9, "grid_worker", frozenset({1}), frozenset({7})),
+        Scope(10, "grid_worker", frozenset({1, 2}), frozenset({7})),
+        Scope(11, "department", frozenset(), frozenset(), department_id=5),
+        Scope(12, "supervisor", many, frozenset({7})),
+        Scope(13, "admin", None, None),
+    ]
+    for scope in scopes:
+        cond = functools.reduce(operator.or_, visible_changes(scope))
+        seen = {int(c.entity_id) for c in Change.select(Change.entity_id).where(cond)}
+        keyed = {
+            i
+            for i, row in enumerate(combos, start=1)
+            if change_keys(*row) & set(quiet.scope_keys(scope))
+        }
+        assert seen == keyed, scope
