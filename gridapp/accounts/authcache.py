@@ -41,11 +41,12 @@ import logging
 import re
 import secrets
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,13 @@ WATCHED: dict[str, frozenset[str]] = {
     "grid": frozenset(),
 }
 INSERTS_PASS = frozenset({"user_session", "user"})  # a new row: nothing cached refers to it
+
+# Keys an endpoint wants read in the session's round trip, named from what the request carries
+# (the sync pull: its scope's "nothing new" keys, from the cursor). A rider is only a guess
+# made before the session is known: whoever uses a value (``ridden``) checks that the keys it
+# needs are exactly the ones read, and asks Redis itself otherwise.
+RIDERS: dict[str, Callable[[], Sequence[str]]] = {}
+MAX_RIDERS = 32
 
 _WRITE = re.compile(
     r"\b(INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO|MERGE\s+INTO"
@@ -151,17 +159,24 @@ class AuthCache:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def lookup(self, token_hash: str) -> tuple[str | None, Entry | None]:
+    def lookup(
+        self, token_hash: str, riders: Sequence[str] = ()
+    ) -> tuple[str | None, Entry | None]:
         """The current generation and the session's entry if it was read under it: one round
-        trip. ``(None, None)`` when Redis cannot be asked (then nothing is kept either). Pays an
-        owed generation first."""
+        trip, which also reads ``riders`` (keys the request's endpoint wants, see ``RIDERS``;
+        their values are kept for ``ridden``). ``(None, None)`` when Redis cannot be asked (then
+        nothing is kept either). Pays an owed generation first."""
         if self.seconds <= 0:
             return None, None
         try:
             if self.owed:
                 self._new_generation()
                 self.owed = False
-            generation, raw = self.mget(self.gen_key, self.entry_prefix + token_hash)
+            generation, raw, *values = self.mget(
+                self.gen_key, self.entry_prefix + token_hash, *riders
+            )
+            if riders and has_request_context():
+                g._authcache_riders = dict(zip(riders, values, strict=True))
             if generation is None:
                 # First use, or Redis restarted empty: a fresh token, never an old one.
                 self.r.set(self.gen_key, secrets.token_hex(12), nx=True)
@@ -267,6 +282,25 @@ _LAST: AuthCache | None = None  # the process's app's (one app per process in pr
 def current() -> AuthCache | None:
     """The app's cache, or outside an app context (a thread of its own) the process's app's."""
     return cache() if has_app_context() else _LAST
+
+
+def riders() -> Sequence[str]:
+    """The keys the current request's endpoint asked to read with its session (``RIDERS``)."""
+    if not has_request_context():
+        return ()
+    name = request.endpoint
+    found = RIDERS.get(name) if name else None
+    keys = found() if found is not None else ()
+    return keys if len(keys) <= MAX_RIDERS else ()
+
+
+def ridden(keys: Sequence[str]) -> list[bytes | None] | None:
+    """The values of ``keys`` as read with this request's session, or None unless every one of
+    them was read then."""
+    kept = g.get("_authcache_riders") if has_request_context() else None
+    if not kept or any(k not in kept for k in keys):
+        return None
+    return [kept[k] for k in keys]
 
 
 def writes_committed() -> None:

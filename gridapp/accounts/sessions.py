@@ -175,7 +175,7 @@ def load_session(token: str) -> Loaded | None:
     h = token_hash(token)
     now = utcnow()
     cache = authcache.cache()
-    generation, entry = cache.lookup(h) if cache is not None else (None, None)
+    generation, entry = cache.lookup(h, authcache.riders()) if cache is not None else (None, None)
     if entry is not None:
         row = _recall(entry)
     else:

@@ -32,7 +32,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
+import time
 
+from flask import request
 from redis.exceptions import RedisError
 
 from gridapp.accounts import authcache
@@ -63,6 +66,40 @@ def _on_commit(fn):
 def _cache() -> authcache.AuthCache | None:
     found = authcache.current()
     return found if found is not None and found.quiet_seconds > 0 else None
+
+
+MAX_HINT = 120  # characters of keys a cursor carries (a street's supervisor's do not fit)
+_HINT = re.compile(r"[aeudg]\d{0,19}(?:-[aeudg]\d{0,19})*")
+
+
+def hint(scope: Scope) -> str | None:
+    """The scope's keys as a cursor carries them (``u5-e-g12-d3``), or None (too many)."""
+    text = "-".join(scope_keys(scope))
+    return text if len(text) <= MAX_HINT else None
+
+
+def hint_keys(text: str) -> list[str] | None:
+    """The keys a cursor's hint names, or None when it is not a hint this server writes."""
+    if len(text) > MAX_HINT or not _HINT.fullmatch(text):
+        return None
+    return text.split("-")
+
+
+def cursor_riders() -> list[str]:
+    """``authcache.RIDERS`` for the pull: the keys its cursor's hint names, read in the
+    session's round trip, while the cursor still vouches for its windows. A forged or stale
+    hint costs only the second round trip it was meant to save (``nothing_new`` checks it)."""
+    found = _cache()
+    parts = (request.args.get("cursor") or "").split(".")
+    if found is None or len(parts) != 4:
+        return []
+    try:
+        if int(parts[2]) <= time.time():
+            return []
+    except ValueError:
+        return []
+    keys = hint_keys(parts[3])
+    return [found.quiet_prefix + k for k in keys] if keys else []
 
 
 def scope_keys(scope: Scope) -> list[str]:
@@ -107,10 +144,13 @@ def nothing_new(scope: Scope, after: int) -> tuple[bool, list[str]]:
     if found is None:
         return False, []
     keys = scope_keys(scope)
-    try:
-        values = found.mget(*(found.quiet_prefix + k for k in keys))
-    except RedisError:
-        return False, []
+    names = [found.quiet_prefix + k for k in keys]
+    values = authcache.ridden(names)  # read with the session, when the cursor named them all
+    if values is None:
+        try:
+            values = found.mget(*names)
+        except RedisError:
+            return False, []
     missing = [k for k, v in zip(keys, values, strict=True) if v is None]
     if missing:
         return False, missing

@@ -9,6 +9,7 @@ change meanwhile come again in the warm pull from ``snap``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -45,11 +46,16 @@ class Cursor:
     # Warm only: before this time (unix s) nothing in the scope's windows ages out, so "nothing
     # new" may be answered from Redis (gridapp/sync/quiet.py).
     quiet: int | None = None
+    # With ``quiet``: the scope's "nothing new" keys, so that the next pull reads them in its
+    # session's round trip (``quiet.cursor_riders``); only a guess, checked against the scope.
+    hint: str | None = None
 
     def encode(self) -> str:
         head = f"{self.seq}.{self.at}" if self.at is not None else str(self.seq)
         if not self.cold:
-            return f"{head}.{self.quiet}" if self.at is not None and self.quiet else head
+            if self.at is None or not self.quiet:
+                return head
+            return f"{head}.{self.quiet}.{self.hint}" if self.hint else f"{head}.{self.quiet}"
         return f"s{head}:{self.entity_index}:{self.after or ''}"
 
 
@@ -63,16 +69,20 @@ def _seq_at(raw: str) -> tuple[int, int | None]:
 
 
 def _warm_cursor(raw: str) -> Cursor:
-    head, _, quiet = raw.rpartition(".") if raw.count(".") == 2 else (raw, "", "")
-    seq, at = _seq_at(head)
-    return Cursor(seq, at=at, quiet=int(quiet) if quiet else None)
+    parts = raw.split(".")
+    if len(parts) > 4 or (len(parts) == 4 and quiet.hint_keys(parts[3]) is None):
+        raise ValueError(raw)
+    seq, at = int(parts[0]), (int(parts[1]) if len(parts) > 1 else None)
+    until = int(parts[2]) if len(parts) > 2 else None
+    return Cursor(seq, at=at, quiet=until, hint=parts[3] if len(parts) == 4 else None)
 
 
 def parse_cursor(raw: str | None) -> Cursor | None:
     """None for a cold start (absent or "0"). A warm cursor is ``<seq>.<unix time>``, with
     ``.<unix time>`` more when nothing in the windows ages out before it (``Cursor.quiet``; a
-    device that forges one only delays its own aging until its scope next changes). A bare
-    ``<seq>`` from an older server is still read; it just ages nothing out."""
+    device that forges one only delays its own aging until its scope next changes), and then
+    ``.<keys>`` (``Cursor.hint``). A bare ``<seq>`` from an older server is still read; it just
+    ages nothing out."""
     if raw in (None, "", "0"):
         return None
     try:
@@ -138,6 +148,7 @@ def pull_page(scope: Scope, cursor: str | None, limit: int, epoch: str | None) -
     if cur.at is not None and cur.quiet and _now_s() < cur.quiet:
         unchanged, missing = quiet.nothing_new(scope, cur.seq)
         if unchanged:  # the answer the log would give: the same cursor, nothing in it
+            cur = dataclasses.replace(cur, hint=quiet.hint(scope))
             return _answer(current_epoch, cur.encode(), more=False)
     return _warm(scope, cur.seq, limit, current_epoch, cur.at, missing)
 
@@ -326,7 +337,9 @@ def _warm(
     if after >= snap:
         return _answer(
             epoch,
-            Cursor(after, at=now if aged or at is None else at, quiet=until).encode(),
+            Cursor(
+                after, at=now if aged or at is None else at, quiet=until, hint=quiet.hint(scope)
+            ).encode(),
             more=False,
             tombs=aged,
         )
@@ -351,5 +364,10 @@ def _warm(
             seen.add((entity, str(data["id"])))
             rows.append({"entity": entity, "id": str(data["id"]), "data": data})
     tombs = [{"entity": e, "id": i} for (e, i) in latest if (e, i) not in seen]
-    cursor = Cursor(next_cursor, at=at if full else now, quiet=None if full else until)
+    cursor = Cursor(
+        next_cursor,
+        at=at if full else now,
+        quiet=None if full else until,
+        hint=quiet.hint(scope),
+    )
     return _answer(epoch, cursor.encode(), more=full, rows=rows, tombs=tombs)

@@ -8,8 +8,9 @@ import json
 from flask import Blueprint, Response, request
 from flask_login import current_user
 
+from gridapp.accounts import authcache
 from gridapp.api import current_scope, endpoint
-from gridapp.sync import push, schemas, service
+from gridapp.sync import push, quiet, schemas, service
 from gridapp.sync.entities import register_builtin_entities, register_builtin_ops
 from gridapp.sync.features import register_feature_plugins
 from gridapp.times import json_default
@@ -46,6 +47,10 @@ def sync_pull(query: schemas.PullQuery):
     user = current_user._get_current_object()
     out = service.pull(user, current_scope(), query.cursor, query.limit, query.epoch)
     return compressed_json(out)
+
+
+# The pull's "nothing new" keys, named by its cursor, are read in its session's round trip.
+authcache.RIDERS[f"{api.name}.{sync_pull.__name__}"] = quiet.cursor_riders
 
 
 @endpoint(

@@ -12,6 +12,7 @@ import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from gridapp.db import db, utcnow
+from gridapp.scope import scope_for
 from gridapp.sync import quiet
 from tests.conftest import REDIS_URL
 from tests.sync.test_pull import pull_all
@@ -37,7 +38,7 @@ def settled(client) -> str:
     for _ in range(2):
         body, _ = pull(client, cursor)
         cursor = body["cursor"]
-    assert cursor.count(".") == 2, cursor  # seq.at.quiet
+    assert cursor.count(".") == 3, cursor  # seq.at.quiet.keys
     return cursor
 
 
@@ -211,3 +212,69 @@ def test_the_keys_follow_the_visibility_rule(app):
             if change_keys(*row) & set(quiet.scope_keys(scope))
         }
         assert seen == keyed, scope
+
+
+def _count_round_trips(monkeypatch) -> list[tuple[str, ...]]:
+    """Every ``MGET`` the session cache sends (the session and the quiet keys both go through
+    ``AuthCache.mget``)."""
+    from gridapp.accounts.authcache import AuthCache
+
+    sent: list[tuple[str, ...]] = []
+    real = AuthCache.mget
+
+    def counting(self, *keys):
+        sent.append(keys)
+        return real(self, *keys)
+
+    monkeypatch.setattr(AuthCache, "mget", counting)
+    return sent
+
+
+def test_the_cursor_names_its_keys_and_they_ride_with_the_session(
+    app, org, reg, make_user, login_as, monkeypatch
+):
+    """One Redis round trip for a quiet pull: the keys the cursor names are read in the same
+    ``MGET`` as the session, and used because they are exactly the scope's."""
+    worker = make_user("grid_worker", grids=[org.grid])
+    client = login_as(worker)
+    cursor = settled(client)
+    assert cursor.rsplit(".", 1)[1].split("-") == quiet.scope_keys(scope_for(worker))
+    sent = _count_round_trips(monkeypatch)
+    body, queries = pull(client, cursor)
+    assert body["cursor"] == cursor and queries == 0
+    assert len(sent) == 1, sent
+
+    h = reg.household(reg.building(org.grid))  # a change in the scope is still seen at once
+    body, _ = pull(client, cursor)
+    assert ("household", str(h.id)) in {(r["entity"], r["id"]) for r in body["rows"]}
+
+
+def test_a_forged_or_stale_hint_costs_a_round_trip_not_a_change(
+    org, reg, make_user, login_as, monkeypatch
+):
+    """The hint is only a guess made before the session is known: keys that are not exactly the
+    scope's (another grid's, some missing, none) are read again as the scope's own."""
+    b = reg.building(org.grid)
+    client = login_as(make_user("grid_worker", grids=[org.grid]))
+    cursor = settled(client)
+    head = cursor.rsplit(".", 1)[0]
+    other = f"g{org.other_grid.id}"
+    for hint in (other, "e", f"e-{other}"):
+        forged = f"{head}.{hint}"
+        sent = _count_round_trips(monkeypatch)
+        body, queries = pull(client, forged)
+        assert body["rows"] == [] and queries == 0
+        assert len(sent) == 2, sent  # the session (and the forged keys), then the scope's own
+        assert body["cursor"] == cursor  # the answer names the scope's keys again
+        monkeypatch.undo()
+    h = reg.household(b)
+    body, _ = pull(client, f"{head}.{other}")
+    assert ("household", str(h.id)) in {(r["entity"], r["id"]) for r in body["rows"]}
+
+
+@pytest.mark.parametrize("hint", ["x1", "g1-", "g1--e", "g" + "1" * 20, "-".join(["g1"] * 50)])
+def test_a_malformed_hint_is_a_malformed_cursor(make_user, login_as, hint):
+    client = login_as(make_user("grid_worker"))
+    resp = client.get("/api/v1/sync", query_string={"cursor": f"5.1700000000.1700000600.{hint}"})
+    assert resp.status_code == 422
+    assert resp.get_json()["field"] == "query.cursor"
