@@ -23,6 +23,7 @@ from typing import Any
 
 from peewee import BigIntegerField, BooleanField, CharField, DateTimeField, IntegerField
 
+from gridapp import sqlcache
 from gridapp.db import (
     BaseModel,
     after_commit,
@@ -194,6 +195,19 @@ _OPTIONAL = {
 }
 
 
+CACHED_ROWS = 2  # up to this many, the INSERT is built once per shape (the usual write's)
+
+
+def _few_query(v: dict[str, Any], n: int):
+    rows = [
+        {"seq": None, "at": v["at"]}
+        | {k: v[f"{k}_{i}"] for k in ("entity", "entity_id", *_OPTIONAL)}
+        for i in range(n)
+    ]
+    query = Change.insert_many(rows)
+    return query.returning(Change.id) if is_postgres() else query
+
+
 def record_changes(entries: list[dict]) -> None:
     """``record_change`` for several records in one statement (a visit and its household, a
     batch's matters); an import's thousands get their ids reserved in one call and go in with
@@ -218,12 +232,22 @@ def record_changes(entries: list[dict]) -> None:
             }
             for e in entries
         ]
-        query = Change.insert_many(rows)
+        if len(rows) <= CACHED_ROWS:
+            # Built once per shape (gridapp/sqlcache.py): a visit and its household, five a push.
+            flat = {f"{k}_{i}": v for i, row in enumerate(rows) for k, v in row.items()}
+            flat["at"] = utcnow()
+            for i in range(len(rows)):
+                flat[f"deleted_{i}"] = bool(flat[f"deleted_{i}"])
+            key = ("changes-few", len(rows), *sqlcache.types_of(flat))
+            cursor = sqlcache.execute(key, lambda v: _few_query(v, len(rows)), flat)
+        else:
+            query = Change.insert_many(rows)
+            cursor = db.execute(query.returning(Change.id) if is_postgres() else query)
         if is_postgres():
-            ids = [r[0] for r in db.execute(query.returning(Change.id)).fetchall()]
+            ids = [r[0] for r in cursor.fetchall()]
             _note(min(ids), max(ids), keys)
         else:  # one writer at a time: the statement's rows have the rowids up to the last
-            last = query.execute()
+            last = cursor.lastrowid
             _note(last - len(rows) + 1, last, keys)
         return
     ids = reserve_ids(Change, len(entries))

@@ -39,17 +39,21 @@ def _standins(values: dict[str, Any], which: int) -> tuple[dict[str, Any], dict,
     exact: dict[Any, tuple] = {}
     anchors: list[tuple[dt.datetime, str]] = []
     for i, (name, value) in enumerate(sorted(values.items())):
+        j = len(anchors)  # datetimes a century apart, counted on their own (years end at 9999)
         base = _INT_BASE[which] - 1000 * 1000 * i
         if value is None or isinstance(value, bool):
             out[name] = value  # part of the shape: the caller's key must say which
         elif isinstance(value, int):
             out[name] = base
             exact[base] = (name,)
+        elif isinstance(value, float):  # a visit's coordinates: a float no reading gives
+            out[name] = base + 0.25
+            exact[out[name]] = (name,)
         elif isinstance(value, str):
             out[name] = f"\x00{which}:{name}\x00"
             exact[out[name]] = (name,)
         elif isinstance(value, dt.datetime):
-            out[name] = dt.datetime(_YEAR_BASE[which] + 100 * i, 6, 1)
+            out[name] = dt.datetime(_YEAR_BASE[which] + 100 * j, 6, 1)
             anchors.append((out[name], name))
         elif isinstance(value, (list, tuple, set, frozenset)):
             # Collections of ints (grid ids), read in sorted order: the k-th smallest stand-in
@@ -64,7 +68,7 @@ def _standins(values: dict[str, Any], which: int) -> tuple[dict[str, Any], dict,
 
 
 def _slot(param: Any, exact: dict, anchors: list) -> tuple | None:
-    if isinstance(param, (int, str)) and not isinstance(param, bool):
+    if isinstance(param, (int, float, str)) and not isinstance(param, bool):
         try:
             return exact.get(param)
         except TypeError:
@@ -97,6 +101,14 @@ def _compile(build: Build, values: dict[str, Any]) -> tuple[str, list[tuple]] | 
             slots.append(("value", slot_a))
         else:
             return None
+    # A number that reached the statement only as a boolean (a boolean column maps both
+    # stand-ins to True) would look like a constant, and a later 0 would be sent as True.
+    used = {slot[1][0] for slot in slots if slot[0] == "value"}
+    if any(kind == "const" and isinstance(what, bool) for kind, what in slots) and any(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and k not in used
+        for k, v in values.items()
+    ):
+        return None
     return sql_a, slots
 
 
@@ -110,6 +122,14 @@ def _fill(slot: tuple, values: dict[str, Any]) -> Any:
     if what[1] == "shift":
         return values[name] + what[2]
     return sorted(values[name])[what[1]]
+
+
+def types_of(values: dict[str, Any]) -> tuple:
+    """The part of a statement's shape its values decide: each name with its value's type
+    (None included), and a bool's value itself (it is built in as it is)."""
+    return tuple(
+        (name, v if isinstance(v, bool) else type(v).__name__) for name, v in sorted(values.items())
+    )
 
 
 def statement(key: tuple, build: Build, values: dict[str, Any]) -> tuple[str, list]:
@@ -165,3 +185,10 @@ def fetch(key: tuple, query: Callable[[dict[str, Any]], Any], values: dict[str, 
     if shape is None:
         shape = _SHAPES[full_key] = query(values)
     return rows(key, shape, db.execute_sql(sql, params))
+
+
+def execute(key: tuple, query: Callable[[dict[str, Any]], Any], values: dict[str, Any]) -> Any:
+    """Run the statement the peewee query ``query(values)`` builds (a write, or a read whose
+    rows the caller takes as plain tuples), its SQL through :func:`statement`: the cursor."""
+    sql, params = statement(key, lambda v: query(v).sql(), values)
+    return db.execute_sql(sql, params)

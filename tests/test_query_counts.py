@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from gridapp.db import utcnow
+from gridapp.db import db, utcnow
 from gridapp.times import iso_utc
 
 
@@ -131,7 +131,7 @@ def test_a_push_of_visits_is_eight_statements_a_visit(worker_client):
 
 
 def test_hot_statements_are_built_once_per_shape(worker_client):
-    """The session lookup, the warm pull's statement and a visit's household read are cached
+    """The session lookup, the warm pull's statement and a visit op's statements are cached
     (gridapp/sqlcache.py), so they are not rebuilt by peewee on every request; a shape that
     read the clock would not be."""
     from gridapp import sqlcache
@@ -149,12 +149,49 @@ def test_hot_statements_are_built_once_per_shape(worker_client):
             "visited_at": iso_utc(utcnow()),
         },
     }
-    resp = worker_client.post("/api/v1/sync", json={"ops": [op]})
-    assert resp.get_json()["results"][0]["status"] == "applied"
-    shapes = {key[1]: compiled for key, compiled in sqlcache._CACHE.items()}
-    assert shapes["session"] is not None
-    assert shapes["warm"] is not None
-    assert shapes["visit-household"] is not None
+    placed = {
+        "op_id": str(uuid.uuid4()),
+        "type": "visit.create",
+        "payload": {
+            **op["payload"],
+            "id": str(uuid.uuid4()),
+            "lat": 39.917123456789,
+            "lon": 116.397987654321,
+            "accuracy": 12.5,
+            "notes": "量了血压",
+        },
+    }
+    for sent in (op, placed):
+        resp = worker_client.post("/api/v1/sync", json={"ops": [sent]})
+        assert resp.get_json()["results"][0]["status"] == "applied"
+    from gridapp.visits.models import Visit
+
+    stored = Visit.get_by_id(placed["payload"]["id"])  # the cached insert's values, exactly
+    assert (stored.lat, stored.lon, stored.accuracy, stored.notes) == (
+        39.917123456789,
+        116.397987654321,
+        12.5,
+        "量了血压",
+    )
+    assert stored.household_id == worker_client.households[0]
+    shapes: dict[str, list] = {}
+    for key, compiled in sqlcache._CACHE.items():
+        shapes.setdefault(key[1], []).append(compiled)
+    # The session lookup, the warm pull, and every statement a visit op sends (built by peewee
+    # each time, they were half of a push's CPU).
+    for name in (
+        "session",
+        "warm",
+        "visit-household",
+        "sync-op-claim",
+        "visit-insert",
+        "photos-waiting",
+        "household-reschedule",
+        "changes-few",
+        "visit-photos",
+        "sync-op-finish",
+    ):
+        assert shapes.get(name) and None not in shapes[name], name
 
 
 def test_a_statement_reading_the_clock_is_not_cached(app):
@@ -179,3 +216,18 @@ def test_a_statement_reading_the_clock_is_not_cached(app):
         _, params = sqlcache.statement(("shifted",), shifted, {"since": since, "seq": seq})
         assert params == [since, seq]
     assert sqlcache._CACHE[(type(db.obj), "shifted")] is not None
+
+
+def test_a_value_a_field_maps_onto_fewer_values_is_not_cached(app):
+    """An integer sent into a boolean column becomes True for both stand-ins: it would look like
+    a constant, and a later 0 would be written as True. Such a shape is never cached."""
+    from gridapp import sqlcache
+    from gridapp.changes import Change
+
+    def build(v):
+        return Change.update(deleted=v["deleted"]).where(Change.id == v["id"]).sql()
+
+    for deleted in (1, 0):
+        _, params = sqlcache.statement(("lossy",), build, {"deleted": deleted, "id": 5})
+        assert params == [bool(deleted), 5]
+    assert sqlcache._CACHE[(type(db.obj), "lossy")] is None

@@ -15,6 +15,7 @@ from typing import Any
 from peewee import JOIN
 from pydantic import BaseModel, Field
 
+from gridapp import sqlcache
 from gridapp.api import check_ranges
 from gridapp.db import utcnow
 from gridapp.scope import Scope, in_scope
@@ -91,17 +92,26 @@ def register_visits() -> None:
     def attach_photo_ids(visits: list[Visit]) -> None:
         found: dict[str, list[str]] = {v.id: [] for v in visits}
         grids = {v.id: v.grid_id for v in visits}
-        q = (
-            Photo.select(Photo.owner_id, Photo.id, Photo.grid_id)
-            .where(Photo.owner_type == "visit", Photo.owner_id.in_(list(found)))
-            .order_by(Photo.created_at, Photo.id)
-            .tuples()
-        )
+        if len(found) == 1:  # a push's answer for one visit: built once (gridapp/sqlcache.py)
+            q = sqlcache.execute(("visit-photos",), _photos_of_one, {"owner": visits[0].id})
+        else:
+            q = _photos_of(Photo.owner_id.in_(list(found)))
         for owner, pid, grid_id in q:
             if grid_id == grids[owner]:  # attached to it, not merely naming it
                 found[owner].append(pid)
         for v in visits:
             v._photo_ids = found[v.id]
+
+    def _photos_of(owner_is):
+        return (
+            Photo.select(Photo.owner_id, Photo.id, Photo.grid_id)
+            .where(Photo.owner_type == "visit", owner_is)
+            .order_by(Photo.created_at, Photo.id)
+            .tuples()
+        )
+
+    def _photos_of_one(v: dict[str, Any]):
+        return _photos_of(Photo.owner_id == v["owner"])
 
     def visit_out(v: Visit) -> dict[str, Any]:
         return {

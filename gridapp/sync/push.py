@@ -15,7 +15,8 @@ from typing import Any
 from peewee import IntegrityError, OperationalError
 from pydantic import ValidationError
 
-from gridapp.db import db
+from gridapp import sqlcache
+from gridapp.db import db, utcnow
 from gridapp.errors import Conflict, Problem, pydantic_problem
 from gridapp.org.models import User
 from gridapp.scope import Scope
@@ -118,26 +119,48 @@ def _claim(ctx: OpContext, op: dict[str, Any]) -> bool:
     was seen before: answer from it). A concurrent request with the same op waits on this
     unique key until the first commits, then finds it (issue 15 item 5d). Doing this instead of
     reading first saves a round trip per new op."""
-    inserted = (
+    values = {"user": ctx.user.id, "op_id": op["op_id"], "type": op["type"], "at": utcnow()}
+    cursor = sqlcache.execute(("sync-op-claim",), _claim_query, values)
+    return bool(cursor.rowcount)
+
+
+def _claim_query(v: dict[str, Any]):
+    return (
         SyncOp.insert(
-            user=ctx.user.id, op_id=op["op_id"], type=op["type"], status="pending", result="{}"
+            user=v["user"],
+            op_id=v["op_id"],
+            type=v["type"],
+            status="pending",
+            result="{}",
+            created_at=v["at"],
         )
         .on_conflict_ignore()
         .as_rowcount()
-        .execute()
     )
-    return bool(inserted)
 
 
 def _finish(ctx: OpContext, op_id: str, answer: dict[str, Any]) -> None:
     entity, client_id, server_id = ctx.new_client_ref or ("", "", "")
-    SyncOp.update(
-        status=answer["status"],
-        entity=entity,
-        client_id=client_id,
-        server_id=server_id,
-        result=json.dumps(answer, ensure_ascii=False, default=json_default),
-    ).where((SyncOp.user == ctx.user.id) & (SyncOp.op_id == op_id)).execute()
+    values = {
+        "status": answer["status"],
+        "entity": entity,
+        "client_id": client_id,
+        "server_id": str(server_id),
+        "result": json.dumps(answer, ensure_ascii=False, default=json_default),
+        "user": ctx.user.id,
+        "op_id": op_id,
+    }
+    sqlcache.execute(("sync-op-finish",), _finish_query, values)
+
+
+def _finish_query(v: dict[str, Any]):
+    return SyncOp.update(
+        status=v["status"],
+        entity=v["entity"],
+        client_id=v["client_id"],
+        server_id=v["server_id"],
+        result=v["result"],
+    ).where((SyncOp.user == v["user"]) & (SyncOp.op_id == v["op_id"]))
 
 
 def _store_rejection(ctx: OpContext, op: dict[str, Any], answer: dict[str, Any]) -> dict:

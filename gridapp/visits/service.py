@@ -11,6 +11,7 @@ from typing import Any
 from flask_babel import gettext as _
 from peewee import IntegrityError, fn
 
+from gridapp import sqlcache
 from gridapp.audit import write_audit
 from gridapp.changes import record_change, record_changes
 from gridapp.db import db, is_postgres, utcnow
@@ -150,7 +151,9 @@ def log_visit(
     nested = db.in_transaction()
     try:
         with contextlib.nullcontext() if nested else db.atomic():
-            inserted = Visit.insert(visit.__data__).on_conflict_ignore().as_rowcount().execute()
+            inserted = sqlcache.execute(
+                ("visit-insert", *sqlcache.types_of(visit.__data__)), _insert_query, visit.__data__
+            ).rowcount
             if not inserted:
                 existing = _replay(visit_id, data, scope)
                 if existing is None:  # SQLite's OR IGNORE also skips other constraints
@@ -238,8 +241,18 @@ def _reschedule(household: Household, visited_at: dt.datetime) -> bool:
     moved = {k: v for k, v in moved.items() if getattr(household, k) != v}
     if not moved:
         return False
-    Household.update(**moved).where(Household.id == household.id).execute()
+    values = {**moved, "id": household.id}
+    sqlcache.execute(("household-reschedule", *sqlcache.types_of(values)), _moved_query, values)
     return True
+
+
+def _insert_query(v: dict[str, Any]):
+    return Visit.insert(v).on_conflict_ignore().as_rowcount()
+
+
+def _moved_query(v: dict[str, Any]):
+    moved = {k: value for k, value in v.items() if k != "id"}
+    return Household.update(**moved).where(Household.id == v["id"])
 
 
 def _replay(visit_id: str, data: dict[str, Any], scope: Scope) -> Visit | None:
