@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from gridapp.api import check_ranges
-from gridapp.db import utcnow
+from gridapp.db import in_ids, utcnow
 from gridapp.errors import Conflict, ValidationFailed
 from gridapp.masking import mask_id_number, mask_phone
 from gridapp.notifications.models import Notification
@@ -78,7 +78,7 @@ def attach_tags(residents: list[dict[str, Any]]) -> None:
     query = (
         ResidentTag.select(ResidentTag.resident, CareTag.code)
         .join(CareTag)
-        .where(ResidentTag.resident.in_(list(tags)))
+        .where(in_ids(ResidentTag.resident, tags))
         .tuples()
     )
     for rid, code in query:
@@ -138,7 +138,7 @@ def grid_scoped(model: Any, *, soft_delete: bool = True):
         return q.where(model.deleted == False) if soft_delete else q  # noqa: E712
 
     def load(ids: list[str], scope: Scope) -> list[Any]:
-        return list(base(scope).where(model.id.in_(int_ids(ids))).dicts())
+        return list(base(scope).where(in_ids(model.id, int_ids(ids))).dicts())
 
     def snapshot(scope: Scope, after: str | None, limit: int) -> list[Any]:
         q = base(scope).where(model.id > after_int(after))

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from gridapp import sqlcache
 from gridapp.api import check_ranges
-from gridapp.db import utcnow
+from gridapp.db import in_ids, utcnow
 from gridapp.scope import Scope, in_scope
 from gridapp.sync.entities import after_int, int_ids, iso
 from gridapp.sync.hooks import OpContext, register_entity, register_op
@@ -95,7 +95,7 @@ def register_visits() -> None:
         if len(found) == 1:  # a push's answer for one visit: built once (gridapp/sqlcache.py)
             q = sqlcache.execute(("visit-photos",), _photos_of_one, {"owner": visits[0].id})
         else:
-            q = _photos_of(Photo.owner_id.in_(list(found)))
+            q = _photos_of(in_ids(Photo.owner_id, found))
         for owner, pid, grid_id in q:
             if grid_id == grids[owner]:  # attached to it, not merely naming it
                 found[owner].append(pid)
@@ -144,7 +144,7 @@ def register_visits() -> None:
     register_entity(
         "visit",
         visit_out,
-        lambda ids, scope: list(visits(scope).where(Visit.id.in_(ids))),
+        lambda ids, scope: list(visits(scope).where(in_ids(Visit.id, ids))),
         snapshot=lambda scope, after, limit: list(
             visits(scope).where(Visit.id > (after or "")).order_by(Visit.id).limit(limit)
         ),
@@ -301,7 +301,7 @@ def register_matters() -> None:
         q = (
             MatterEvent.select(MatterEvent, User.display_name)
             .join(User, JOIN.LEFT_OUTER, on=(MatterEvent.actor == User.id))
-            .where(MatterEvent.matter.in_(list(events)))
+            .where(in_ids(MatterEvent.matter, events))
             .order_by(MatterEvent.at, MatterEvent.id)
         )
         for ev in q.objects():

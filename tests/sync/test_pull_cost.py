@@ -101,3 +101,23 @@ def test_a_warm_pull_does_not_read_other_grids_changes(org, make_user, login_as,
     busy = _work(*_warm_statement(client, aged_cursor, monkeypatch))
     print(f"warm pull work: {quiet} quiet, {busy} with {3 * FOREIGN} changes elsewhere")
     assert busy <= quiet + 50, (quiet, busy)
+
+
+def test_a_page_of_ids_is_one_array_parameter_on_postgres(app, org, reg):
+    """``db.in_ids``: hundreds of ids in one parameter on PostgreSQL (one node to build, one
+    statement text whatever the count), a plain ``IN`` on SQLite, the same rows either way,
+    for integer and text columns."""
+    from gridapp.db import in_ids, is_postgres
+    from gridapp.registry.models import Resident
+    from gridapp.visits.models import Visit
+
+    h = reg.household(reg.building(org.grid))
+    residents = [reg.resident(h) for _ in range(3)]
+    wanted = [residents[0].id, residents[2].id, *range(10**6, 10**6 + 300)]
+    query = Resident.select(Resident.id).where(in_ids(Resident.id, wanted))
+    _sql, params = query.sql()
+    assert len(params) == (1 if is_postgres() else len(wanted))
+    assert sorted(r.id for r in query) == [residents[0].id, residents[2].id]
+    texts = ["no-such-visit", "another"]
+    assert list(Visit.select().where(in_ids(Visit.id, texts))) == []
+    assert Resident.select().where(in_ids(Resident.id, [])).count() == 0
