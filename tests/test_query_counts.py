@@ -190,6 +190,7 @@ def test_hot_statements_are_built_once_per_shape(worker_client):
         "changes-few",
         "visit-photos",
         "sync-op-finish",
+        "snapshot",
     ):
         assert shapes.get(name) and None not in shapes[name], name
 
