@@ -191,6 +191,7 @@ def test_hot_statements_are_built_once_per_shape(worker_client):
         "changes-few",
         "visit-photos",
         "snapshot",
+        "sync-op-claims",
     ):
         assert shapes.get(name) and None not in shapes[name], name
 

@@ -136,3 +136,41 @@ def test_an_op_failing_after_applied_ones_leaves_each_applied_exactly_once(
     new = list(Change.select().order_by(Change.id))[changes_before:]
     assert [str(c.entity_id) for c in new if c.entity == "visit"] == [visit_id]
     assert Household.get_by_id(h.id).notes == "A"
+
+
+def test_a_whole_batch_stores_every_answer_and_replays_from_them(org, reg, make_user, login_as):
+    """A batch that applies whole claims its ops in one statement and stores their answers in
+    another (gridapp/sync/push.py): each answer is stored as given, with the client id of a
+    create, so a later batch mixing a replay with new ops answers the replay from it and
+    resolves a reference to the create."""
+    h = reg.household(reg.building(org.grid))
+    client = login_as(make_user("grid_worker", grids=[org.grid]))
+    create = op("resident.create", {"client_id": "r-1", "household": h.id, "name": "周敏"})
+    visit = op("visit.create", {"id": str(uuid.uuid4()), "household_id": h.id, "mode": "home"})
+    first = push(client, create, visit)
+    assert [r["status"] for r in first] == ["applied", "applied"]
+    stored = {s.op_id: s for s in SyncOp.select()}
+    assert {k: (s.status, s.entity, s.client_id) for k, s in stored.items()} == {
+        create["op_id"]: ("applied", "resident", "r-1"),
+        visit["op_id"]: ("applied", "", ""),
+    }
+    assert stored[create["op_id"]].server_id == first[0]["id"]
+
+    edit = op("resident.update", {"id": "c:r-1", "changes": {"notes": "新"}}, 1)
+    again = push(client, visit, edit)
+    assert [r["status"] for r in again] == ["duplicate", "applied"]
+    assert again[0]["first_status"] == "applied" and again[0]["id"] == first[1]["id"]
+    assert Resident.get_by_id(int(first[0]["id"])).notes == "新"
+    assert SyncOp.select().count() == 3
+
+
+def test_the_same_op_twice_in_one_batch_applies_once(org, reg, make_user, login_as):
+    from gridapp.visits.models import Visit
+
+    h = reg.household(reg.building(org.grid))
+    client = login_as(make_user("grid_worker", grids=[org.grid]))
+    visit = op("visit.create", {"id": str(uuid.uuid4()), "household_id": h.id, "mode": "home"})
+    results = push(client, visit, visit)
+    assert [r["status"] for r in results] == ["applied", "duplicate"]
+    assert results[1]["first_status"] == "applied"
+    assert Visit.select().count() == 1 and SyncOp.select().count() == 1
