@@ -2,8 +2,9 @@
 
 Why: under a morning's load the session lookup was most of an authenticated read's cost
 (docs/scale.md): a round trip to PostgreSQL on cores that PostgreSQL itself shares, and peewee
-reading the row back. A request now asks Redis once (``MGET`` of the generation and its
-session's entry) and, when the entry was read under the current generation, uses the session,
+reading the row back. A request now asks Redis once (``MGET`` of the generation, its
+session's entry and any keys its endpoint names in ``RIDERS``) and, when the entry was read
+under the current generation, uses the session,
 user and grids it holds; otherwise it reads the row and leaves an entry for the next request,
 whichever process that lands on.
 
