@@ -155,6 +155,8 @@ def _claim_all(ctx: OpContext, ops: list[dict[str, Any]]) -> set[str]:
     """``_claim`` for every op of a whole batch in one statement (two round trips an op were a
     fifth of a visit's): the op ids it inserted. An op already there (a replay, or a concurrent
     request's, waited for on the unique key) is not among them and is answered from its row."""
+    if not ops:
+        return set()
     values: dict[str, Any] = {"user": ctx.user.id, "at": utcnow()}
     for i, op in enumerate(ops):
         values[f"op_id_{i}"], values[f"type_{i}"] = op["op_id"], op["type"]
