@@ -141,6 +141,9 @@ def _claim_query(v: dict[str, Any]):
     )
 
 
+CLAIMS_CACHED = 50  # batch sizes whose claim statement is kept (the app sends up to 50 ops)
+
+
 @dataclass
 class _Batch:
     """A whole batch's claims (the op ids this request inserted) and the answers to store."""
@@ -166,9 +169,6 @@ def _claim_all(ctx: OpContext, ops: list[dict[str, Any]]) -> set[str]:
     else:
         cursor = db.execute(_claims_query(values, n))
     return {op_id for (op_id,) in cursor.fetchall()}
-
-
-CLAIMS_CACHED = 50  # batch sizes whose claim statement is kept (the app sends up to 50 ops)
 
 
 def _claims_query(v: dict[str, Any], n: int):
