@@ -229,6 +229,7 @@ def record_changes(entries: list[dict]) -> None:
                 "entity": e["entity"],
                 "entity_id": str(e["entity_id"]),
                 **{k: e.get(k, default) for k, default in _OPTIONAL.items()},
+                "deleted": bool(e.get("deleted", False)),  # as the column keeps it
             }
             for e in entries
         ]
@@ -236,8 +237,6 @@ def record_changes(entries: list[dict]) -> None:
             # Built once per shape (gridapp/sqlcache.py): a visit and its household, five a push.
             flat = {f"{k}_{i}": v for i, row in enumerate(rows) for k, v in row.items()}
             flat["at"] = utcnow()
-            for i in range(len(rows)):
-                flat[f"deleted_{i}"] = bool(flat[f"deleted_{i}"])
             key = ("changes-few", len(rows), *sqlcache.types_of(flat))
             cursor = sqlcache.execute(key, lambda v: _few_query(v, len(rows)), flat)
         else:

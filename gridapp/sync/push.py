@@ -186,11 +186,17 @@ def _claims_query(v: dict[str, Any], n: int):
     return SyncOp.insert_many(rows).on_conflict_ignore().returning(SyncOp.op_id)
 
 
+def _stored_json(answer: dict[str, Any]) -> str:
+    """An answer as its ``sync_op`` row keeps it, to be given again to a replay."""
+    return json.dumps(answer, ensure_ascii=False, default=json_default)
+
+
 def _finish_all(
     ctx: OpContext, finished: list[tuple[str, tuple[str, str, str] | None, dict[str, Any]]]
 ) -> None:
     """``_finish`` for every applied op of a whole batch in one UPDATE (SQLite 3.33+ and
-    PostgreSQL both take ``UPDATE … FROM``)."""
+    PostgreSQL both take ``UPDATE … FROM``). Written out: peewee's ``VALUES`` list names its
+    columns as ``AS v(a, b)``, which SQLite does not take."""
     if not finished:
         return
     p = db.obj.param
@@ -206,8 +212,7 @@ def _finish_all(
     params: list[Any] = []
     for op_id, ref, answer in finished:
         entity, client_id, server_id = ref or ("", "", "")
-        result = json.dumps(answer, ensure_ascii=False, default=json_default)
-        params += [op_id, answer["status"], entity, client_id, str(server_id), result]
+        params += [op_id, answer["status"], entity, client_id, str(server_id), _stored_json(answer)]
     cursor = db.execute_sql(sql, [*params, ctx.user.id])
     if cursor.rowcount != len(finished):  # each was claimed by this transaction
         raise IntegrityError(f"sync_op answers stored {cursor.rowcount} of {len(finished)}")
@@ -220,7 +225,7 @@ def _finish(ctx: OpContext, op_id: str, answer: dict[str, Any]) -> None:
         "entity": entity,
         "client_id": client_id,
         "server_id": str(server_id),
-        "result": json.dumps(answer, ensure_ascii=False, default=json_default),
+        "result": _stored_json(answer),
         "user": ctx.user.id,
         "op_id": op_id,
     }
@@ -253,7 +258,7 @@ def _store_rejection(ctx: OpContext, op: dict[str, Any], answer: dict[str, Any])
                 status="rejected",
                 entity=entity if client_id else "",
                 client_id=client_id,
-                result=json.dumps(answer, ensure_ascii=False, default=json_default),
+                result=_stored_json(answer),
             )
     except IntegrityError:
         return _stored(ctx, op["op_id"]) or answer

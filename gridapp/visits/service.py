@@ -23,7 +23,6 @@ from gridapp.registry.care import _check_unique
 from gridapp.registry.models import CareTag, Household, Resident, ResidentTag
 from gridapp.registry.rules import household_interval, next_visit_due
 from gridapp.scope import Scope, get_scoped, in_scope, scope_for
-from gridapp.sqlcache import fetch
 from gridapp.visits.models import MODES, ServiceItem, Visit
 
 VISIT_ROLES = ("grid_worker", "supervisor", "admin")
@@ -209,7 +208,7 @@ def _household_for_visit(household_id: Any, scope: Scope) -> Household:
     in the morning benchmark, five visits a push."""
     if isinstance(household_id, int) and not isinstance(household_id, bool):
         grids = scope.grid_ids
-        found = fetch(
+        found = sqlcache.fetch(
             ("visit-household", grids is None, len(grids or ())),
             lambda v: _household_query(
                 v["household_id"], None if v["grids"] is None else frozenset(v["grids"])
