@@ -216,6 +216,32 @@ def test_a_fill_that_raced_a_write_is_never_used(app):
     assert cache.lookup("h")[1] == entry
 
 
+def test_entries_decoded_once_per_bytes_and_each_request_gets_its_own_copy(app, monkeypatch):
+    """The decode memo (``AuthCache._decode``): the same bytes are parsed once, yet what one
+    request changes in its entry (the touch, ``note_stamp``) never reaches the next request's,
+    and other bytes under the same key are read afresh."""
+    cache = authcache.cache()
+    generation, _ = cache.lookup("h")
+    cache.put("h", generation, authcache.Entry("", {"last_seen_at": "t0"}, {"id": 1}, [[1]]))
+    parsed = []
+    real = authcache.Entry.decode
+    monkeypatch.setattr(
+        authcache.Entry, "decode", classmethod(lambda cls, raw: parsed.append(raw) or real(raw))
+    )
+    first = cache.lookup("h")[1]
+    first.user["last_sync_at"] = "changed by request one"
+    first.session["last_seen_at"] = "t1"
+    first.derived["rows"] = "typed once"
+    second = cache.lookup("h")[1]
+    assert len(parsed) == 1
+    assert second.user == {"id": 1} and second.session == {"last_seen_at": "t0"}
+    assert second.derived == {"rows": "typed once"}  # derived from the same bytes: shared
+    cache.put("h", generation, first)  # new bytes under the same key
+    third = cache.lookup("h")[1]
+    assert len(parsed) == 2
+    assert third.user["last_sync_at"] == "changed by request one" and third.derived == {}
+
+
 def test_the_password_hash_is_never_kept(app, org, make_user):
     worker = make_user("grid_worker", grids=[org.grid])
     client = api_login(app.test_client(), worker.username, PASSWORD)

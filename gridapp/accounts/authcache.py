@@ -43,7 +43,7 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -68,6 +68,9 @@ INSERTS_PASS = frozenset({"user_session", "user"})  # a new row: nothing cached 
 # needs are exactly the ones read, and asks Redis itself otherwise.
 RIDERS: dict[str, Callable[[], Sequence[str]]] = {}
 MAX_RIDERS = 32
+# Decoded entries kept per process, keyed by the exact bytes Redis returned (so never stale:
+# other bytes are another entry); past the cap the memo starts again.
+DECODED_CAP = 4096
 
 _WRITE = re.compile(
     r"\b(INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO|MERGE\s+INTO"
@@ -124,6 +127,9 @@ class Entry:
     session: dict[str, Any]
     user: dict[str, Any]
     grid_rows: Any
+    # What a reader derives from this entry's bytes (``sessions``: typed rows), shared by every
+    # copy decoded from the same bytes; never encoded.
+    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def encode(self) -> str:
         return json.dumps(
@@ -157,6 +163,7 @@ class AuthCache:
         # The sync's "nothing new" keys (gridapp.sync.quiet) share the client and connection.
         self.quiet_seconds = quiet_seconds
         self.quiet_prefix = prefix + "q:"
+        self._decoded: dict[bytes, Entry] = {}
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -188,10 +195,27 @@ class AuthCache:
         if generation is None:
             return None, None
         generation = generation.decode()
-        entry = Entry.decode(raw) if raw is not None else None
+        entry = self._decode(raw) if raw is not None else None
         if entry is None or entry.generation != generation:
             return generation, None
         return generation, entry
+
+    def _decode(self, raw: bytes) -> Entry | None:
+        """The entry in ``raw``, as a copy the request may change (``note_stamp``, the touch).
+        A phone sends the same session all day and its entry's bytes change once a minute at
+        most: decoding them again (JSON, then ``sessions`` typing the rows) was a tenth of an
+        ``/api/v1/me``. The memo is keyed by the bytes themselves, so it cannot go stale."""
+        proto = self._decoded.get(raw)
+        if proto is None:
+            proto = Entry.decode(raw)
+            if proto is None:
+                return None
+            if len(self._decoded) >= DECODED_CAP:
+                self._decoded.clear()
+            self._decoded[raw] = proto
+        return Entry(
+            proto.generation, dict(proto.session), dict(proto.user), proto.grid_rows, proto.derived
+        )
 
     def mget(self, *keys: str) -> list[bytes | None]:
         """``MGET`` on this thread's own connection (same settings as the client's pool).

@@ -116,14 +116,21 @@ def _find_session(column: str, h: str) -> UserSession | None:
     return found[0] if found else None
 
 
+def _grid_tuples(raw) -> tuple[tuple[int, str, int, int], ...]:
+    rows = json.loads(raw) if isinstance(raw, str) else (raw or [])
+    return tuple(
+        sorted(
+            ((int(g[0]), g[1], int(g[2]), int(g[3] or 0)) for g in rows),
+            key=lambda g: (g[3], g[0]),
+        )
+    )
+
+
 def attach_grids(user: User, raw) -> None:
     """Keep the user's grids (from ``_grids_of_user``) on the user object of this request:
     ``scope_for`` and ``/api/v1/me`` read them instead of asking again. The object lives as
     long as the request (flask-login's per-request user), never across requests."""
-    rows = json.loads(raw) if isinstance(raw, str) else (raw or [])
-    user._grid_rows = sorted(
-        ((int(g[0]), g[1], int(g[2]), int(g[3] or 0)) for g in rows), key=lambda g: (g[3], g[0])
-    )
+    user._grid_rows = _grid_tuples(raw)
 
 
 _DATETIMES = {
@@ -155,13 +162,21 @@ def _entry(row: UserSession) -> authcache.Entry:
 
 
 def _recall(entry: authcache.Entry) -> UserSession:
-    """Model objects from a cache entry, as the session query would have built them."""
+    """Model objects from a cache entry, as the session query would have built them. The typed
+    rows are made once per entry's bytes (``Entry.derived``) and copied for each request."""
+    typed = entry.derived.get("rows")
+    if typed is None:
+        typed = entry.derived["rows"] = (
+            _typed(User, entry.user),
+            _typed(UserSession, entry.session),
+            _grid_tuples(entry.grid_rows),
+        )
     user = User(__no_default__=1)
-    user.__data__ = _typed(User, entry.user)
+    user.__data__ = dict(typed[0])
     row = UserSession(__no_default__=1)
-    row.__data__ = _typed(UserSession, entry.session)
+    row.__data__ = dict(typed[1])
     row.__rel__["user"] = user
-    row.grid_rows = entry.grid_rows
+    row.grid_rows = typed[2]
     return row
 
 
