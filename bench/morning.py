@@ -9,7 +9,8 @@ residents), a change-log row for each record. Starts ``gridapp db upgrade`` and 
 ``gunicorn.conf.py`` exactly as README "Running at scale" says (bench/_recipe.py), on PostgreSQL +
 Redis by default. Before the morning, 85 % of the workers log in ("a saved device session", with
 yesterday's cursor); then every worker, 64 at a time (threads in this process, keep-alive HTTP on
-loopback), starts the day as the app does:
+loopback), starts the day as the app does, the new phones spread through the morning at random
+(a fixed seed; ``--new-first`` sends them all first instead, a burst of 64 logins at once):
 
 - a new phone (15 %): ``GET /auth/csrf``, ``POST /auth/login``, ``GET /me``, a cold pull (all pages);
 - a saved session: ``GET /me``, a warm pull from yesterday's cursor;
@@ -30,6 +31,7 @@ import gzip
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import statistics
@@ -479,6 +481,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--concurrency", type=int, default=64)
     p.add_argument("--web-workers", type=int, default=2, help="gunicorn processes")
     p.add_argument("--new-phones", type=float, default=0.15)
+    p.add_argument(
+        "--new-first",
+        action="store_true",
+        help="the new phones start the morning together (a burst of logins), not spread",
+    )
     p.add_argument("--ceiling-seconds", type=float, default=10.0)
     p.add_argument("--profile", type=Path, default=None, help="py-spy the web workers into DIR")
     p.set_defaults(db="postgres")
@@ -545,7 +552,8 @@ def main(argv: list[str]) -> int:
         print(
             f"morning on {backend}: {args.workers} workers, {args.households} households each "
             f"(~{n_res:,} residents), {args.web_workers} gunicorn workers × "
-            f"{os.environ.get('GRIDAPP_THREADS', '4')} threads, concurrency {args.concurrency}; "
+            f"{os.environ.get('GRIDAPP_THREADS', '4')} threads, concurrency {args.concurrency}, "
+            f"new phones {'first' if args.new_first else 'spread'}; "
             f"seeded in {time.perf_counter() - t0:.0f} s"
         )
         port, bare_port = free_port(), free_port()
@@ -557,7 +565,14 @@ def main(argv: list[str]) -> int:
 
         phones = [Phone(w["username"], w["households"]) for w in city["workers"]]
         n_new = max(1, round(len(phones) * args.new_phones))
-        saved = phones[n_new:]
+        # Which phones are new: spread at random through the morning as on a real one (the
+        # same every run), or all at its start with --new-first.
+        new = (
+            set(range(n_new))
+            if args.new_first
+            else set(random.Random(15).sample(range(len(phones)), n_new))
+        )
+        saved = [ph for i, ph in enumerate(phones) if i not in new]
         setup = Client(port)
         t0 = time.perf_counter()
         with ThreadPoolExecutor(args.concurrency) as pool:
@@ -578,7 +593,7 @@ def main(argv: list[str]) -> int:
         t0 = time.perf_counter()
         with profiled("morning", "the morning"):
             with ThreadPoolExecutor(args.concurrency) as pool:
-                list(pool.map(lambda i: morning(client, phones[i], i < n_new), range(len(phones))))
+                list(pool.map(lambda i: morning(client, phones[i], i in new), range(len(phones))))
             wall = time.perf_counter() - t0
         client.close()
         total = sum(len(v) for v in client.latency.values())
