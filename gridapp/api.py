@@ -190,11 +190,20 @@ class IdConverter(IntegerConverter):
         return number
 
 
+_RANGE_FIELDS: dict[type[BaseModel], list[tuple[str, bool]]] = {}
+
+
 def check_ranges(model: BaseModel, prefix: str = "") -> None:
     """Raise ``ValidationFailed`` for the first integer of ``model`` (nested models and lists
     included; free-form dicts are their reader's business) that no database column can hold."""
-    for name, info in type(model).model_fields.items():
-        bounded = any(hasattr(m, "le") or hasattr(m, "lt") for m in info.metadata)
+    cls = type(model)
+    fields = _RANGE_FIELDS.get(cls)
+    if fields is None:  # which fields declare their own bound: once per model, not per request
+        fields = _RANGE_FIELDS[cls] = [
+            (name, any(hasattr(m, "le") or hasattr(m, "lt") for m in info.metadata))
+            for name, info in cls.model_fields.items()
+        ]
+    for name, bounded in fields:
         _check_int(getattr(model, name, None), f"{prefix}{name}", bounded)
 
 
@@ -211,13 +220,21 @@ def _check_int(value: Any, path: str, bounded: bool) -> None:
             _check_int(item, f"{path}.{i}", False)
 
 
+_LIST_FIELDS: dict[type[BaseModel], frozenset[str]] = {}
+
+
 def parse_query(model: type[BaseModel]) -> BaseModel:
+    lists = _LIST_FIELDS.get(model)
+    if lists is None:  # fields that take every value of a repeated key (once per model)
+        lists = _LIST_FIELDS[model] = frozenset(
+            name
+            for name, info in model.model_fields.items()
+            if "list" in str(info.annotation).lower()
+        )
     raw: dict[str, Any] = {}
     for key in request.args:
         values = request.args.getlist(key)
-        annotation = model.model_fields.get(key)
-        is_list = annotation is not None and "list" in str(annotation.annotation).lower()
-        raw[key] = values if is_list else values[-1]
+        raw[key] = values if key in lists else values[-1]
     try:
         parsed = model.model_validate(raw)
     except ValidationError as exc:

@@ -117,6 +117,10 @@ def _find_session(column: str, h: str) -> UserSession | None:
 
 
 def _grid_tuples(raw) -> tuple[tuple[int, str, int, int], ...]:
+    """The grids as the session query returns them (JSON text on SQLite, a list on
+    PostgreSQL), typed and in order; a tuple is already that (``_recall``'s)."""
+    if isinstance(raw, tuple):
+        return raw
     rows = json.loads(raw) if isinstance(raw, str) else (raw or [])
     return tuple(
         sorted(
