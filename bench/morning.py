@@ -21,7 +21,9 @@ per request kind (the servers run with ``GRIDAPP_QUERY_COUNT=1``: ``X-Query-Coun
 figure on a noisy machine), errors, bytes per cold pull (raw JSON and gzip as sent), and the
 throughput of ``/api/v1/me`` and of a warm pull with nothing
 new, each as a share of a bare Flask endpoint on the same gunicorn settings measured in the same
-run (the ceiling, bench/_bare.py). ``--profile DIR`` records each web worker with py-spy during the
+run (the ceiling, bench/_bare.py), with the CPU each process spent per request meanwhile (the web
+workers, Redis, PostgreSQL and this load generator, from /proc: the share is the CPU share, the
+two cores being busy throughout). ``--profile DIR`` records each web worker with py-spy during the
 morning (raw collapsed stacks; the top frames are printed).
 """
 
@@ -349,12 +351,36 @@ def morning(client: Client, phone: Phone, new_phone: bool) -> None:
     pull(client, phone, "pull_warm")
 
 
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (0 when it is gone or there is no /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def named_pids(name: str) -> list[int]:
+    out = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
 def hammer(
-    port: int, path: str, seconds: float, threads: int, phones: list[Phone]
-) -> tuple[float, float | None]:
-    """Requests/s of ``GET path`` with ``threads`` in flight for ``seconds``, and the mean
-    number of statements per request (None for an app that does not count them). A pull's
-    answer moves its phone's cursor, as on a phone (nothing new: the same cursor back)."""
+    port: int,
+    path: str,
+    seconds: float,
+    threads: int,
+    phones: list[Phone],
+    cpu_of: dict[str, list[int]] | None = None,
+) -> tuple[float, float | None, dict[str, float]]:
+    """Requests/s of ``GET path`` with ``threads`` in flight for ``seconds``, the mean
+    number of statements per request (None for an app that does not count them), and the CPU
+    each group of processes in ``cpu_of`` spent per request, in µs (with "generator": this
+    process, the load itself). A pull's answer moves its phone's cursor, as on a phone
+    (nothing new: the same cursor back)."""
     client = Client(port)
     stop = time.monotonic() + seconds
     counts = [0] * threads
@@ -367,15 +393,24 @@ def hammer(
                 phone.cursor = body["cursor"]
             counts[i] += 1
 
+    groups = cpu_of or {}
+    before = {k: sum(_cpu_seconds(p) for p in pids) for k, pids in groups.items()}
+    own = time.process_time()
     t0 = time.monotonic()
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(run, range(threads)))
-    rate = sum(counts) / (time.monotonic() - t0)
+    done = sum(counts)
+    rate = done / (time.monotonic() - t0)
+    cpu = {
+        k: (sum(_cpu_seconds(p) for p in pids) - before[k]) / max(done, 1) * 1e6
+        for k, pids in groups.items()
+    }
+    cpu["generator"] = (time.process_time() - own) / max(done, 1) * 1e6
     client.close()
     if client.errors:
         print(f"  ! {len(client.errors)} errors hammering {path}: {client.errors[0]}")
     counted = client.queries.get("x")
-    return rate, (statistics.mean(counted) if counted else None)
+    return rate, (statistics.mean(counted) if counted else None), cpu
 
 
 # ---- the run --------------------------------------------------------------------------------
@@ -621,24 +656,41 @@ def main(argv: list[str]) -> int:
             print(f"  cold pull: {raw / 1024:.0f} KiB of JSON, {sent / 1024:.0f} KiB gzip as sent")
 
         # The ceiling and the authenticated reads, one at a time, same threads and settings.
+        # The CPU each process spends per request shows where a share comes from: the load
+        # generator and the two cores are shared by everything here.
         secs, conc = args.ceiling_seconds, args.concurrency
-        bare, _ = hammer(bare_port, "/bare", secs, conc, [])
+        shared = {"redis": named_pids("redis-server"), "postgres": named_pids("postgres")}
+        bare_cpu = {"web": web_pids(recipe.procs["bare"].pid), **shared}
+        ours_cpu = {"web": web_pids(master), **shared}
+        bare, _, bare_use = hammer(bare_port, "/bare", secs, conc, [], bare_cpu)
         with profiled("me", "GET /api/v1/me"):
-            me, me_q = hammer(port, "/api/v1/me", secs, conc, saved or phones)
+            me, me_q, me_use = hammer(port, "/api/v1/me", secs, conc, saved or phones, ours_cpu)
         # Each phone's cursor from its last pull: nothing new in its grid since.
         with profiled("warm", "warm pulls"):
-            warm, warm_q = hammer(
-                port, lambda ph: f"/api/v1/sync?cursor={ph.cursor}", secs, conc, saved or phones
+            warm, warm_q, warm_use = hammer(
+                port,
+                lambda ph: f"/api/v1/sync?cursor={ph.cursor}",
+                secs,
+                conc,
+                saved or phones,
+                ours_cpu,
             )
         print(f"\nthroughput against the ceiling ({secs:g} s each, {conc} in flight):")
-        print(f"  {'endpoint':<36} {'req/s':>8} {'share':>7} {'queries':>8}")
-        for name, rate, q in (
-            ("bare Flask GET /bare (ceiling)", bare, 0.0),
-            ("GET /api/v1/me", me, me_q),
-            ("GET /api/v1/sync (warm, nothing new)", warm, warm_q),
+        print(
+            f"  {'endpoint':<36} {'req/s':>8} {'share':>7} {'queries':>8}"
+            f"   CPU µs/request: {'web':>5} {'redis':>5} {'pg':>5} {'load':>5}"
+        )
+        for name, rate, q, use in (
+            ("bare Flask GET /bare (ceiling)", bare, 0.0, bare_use),
+            ("GET /api/v1/me", me, me_q, me_use),
+            ("GET /api/v1/sync (warm, nothing new)", warm, warm_q, warm_use),
         ):
             qs = f"{q:>8.1f}" if q is not None else f"{'?':>8}"
-            print(f"  {name:<36} {rate:>8.0f} {rate / bare:>6.2f}x {qs}")
+            parts = (use.get(k, 0.0) for k in ("web", "redis", "postgres", "generator"))
+            print(
+                f"  {name:<36} {rate:>8.0f} {rate / bare:>6.2f}x {qs}"
+                f"   {'':>16}" + "".join(f" {v:>5.0f}" for v in parts)
+            )
         return 0 if not client.errors else 1
     finally:
         recipe.stop()
