@@ -6,7 +6,8 @@
 - ``register_security_headers``: CSP without inline script (every script is a static file;
   ``<script type="application/json">`` data blocks are not executed), no framing, no
   referrer to other sites, camera and geolocation for this origin only (the app takes photos and
-  GPS fixes), HSTS whenever cookies are marked Secure (the site is served over TLS).
+  GPS fixes), HSTS whenever cookies are marked Secure (the site is served over TLS), and
+  ``Cache-Control: no-store`` on what names people (``_private``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import unicodedata
 from urllib.parse import unquote, urlsplit
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 
 CSP = "; ".join(
     (
@@ -97,4 +98,21 @@ def register_security_headers(app: Flask) -> None:
         present = {key.lower() for key, _ in resp.headers.items()}
         wanted = secure if app.config.get("SESSION_COOKIE_SECURE") else lowered
         resp.headers.extend([(name, value) for low, name, value in wanted if low not in present])
+        if "cache-control" not in present and _private(resp):
+            resp.headers["Cache-Control"] = "no-store"
         return resp
+
+
+def _private(resp: Response) -> bool:
+    """An answer no browser or proxy may keep (ASVS 8.2.1): every JSON answer (an API answer
+    names people, or says who is logged in) and every page a logged-in user was shown (the
+    console's lists and reveals). A view that may be kept says so itself: a photo, a static file,
+    a public feed. ``g._login_user`` is flask-login's: set only when the request asked who is
+    logged in, so asking here never costs an anonymous request a session lookup."""
+    if resp.mimetype in JSON_TYPES:
+        return True
+    user = g.get("_login_user")
+    return user is not None and user.is_authenticated
+
+
+JSON_TYPES = frozenset({"application/json", "application/problem+json"})

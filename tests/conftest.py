@@ -350,11 +350,78 @@ def browser(playwright_instance):
     b.close()
 
 
+class UnfinishedWatch:
+    """Answers a page fetched but never read to the end. Our JSON says ``no-store``, so the
+    browser reads such a body only as the script does: one the script ignores stays open with
+    its connection for the page's life (HTTP/1.1 allows six per host). ``static/pwa/http.js``
+    ``drain`` is the fix; this watch, on every browser test's context, is what finds a missed one."""
+
+    AGE = 2.0  # seconds after its headers: a test's bodies, read, finish within milliseconds
+
+    def __init__(self, context) -> None:
+        self.context = context
+        self.open: dict[int, tuple[Any, float, Any]] = {}
+        self.closed_at: dict[int, float] = {}
+        self._handlers = [
+            ("response", self._received),
+            ("requestfinished", self._done),
+            ("requestfailed", self._done),
+            ("page", self._page),
+        ]
+        for event, handler in self._handlers:
+            context.on(event, handler)
+        for pg in context.pages:
+            self._page(pg)
+
+    def _page(self, pg) -> None:
+        pg.once("close", lambda _: self.closed_at.setdefault(id(pg), time.monotonic()))
+
+    def _received(self, response) -> None:
+        # Only what a script fetched: a document's own loads are read by the browser. Of a
+        # service worker's, only our API (its precache of static files may die with an install
+        # a test cuts short). A closed page drops its requests without a word, hence its close
+        # time in ``stuck``.
+        request = response.request
+        if request.resource_type not in ("fetch", "xhr"):
+            return
+        if request.service_worker is None:
+            self.open[id(request)] = (request, time.monotonic(), request.frame.page)
+        elif urlparse(request.url).path.startswith("/api/"):
+            self.open[id(request)] = (request, time.monotonic(), None)
+
+    def _done(self, request) -> None:
+        self.open.pop(id(request), None)
+
+    def stuck(self) -> list[str]:
+        now = time.monotonic()
+        return sorted(
+            f"{r.method} {urlparse(r.url).path}"
+            for r, t, pg in self.open.values()
+            if self.closed_at.get(id(pg), now) - t > self.AGE
+        )
+
+    def _waiting(self) -> bool:
+        """Whether a body may still finish: its page is open (a closed page's never will)."""
+        return any(pg is None or id(pg) not in self.closed_at for _, _, pg in self.open.values())
+
+    def check(self) -> None:
+        """Give a body that is merely late its time, then name every one still unread."""
+        deadline = time.monotonic() + self.AGE + 1.0
+        while time.monotonic() < deadline and not self.stuck() and self._waiting():
+            time.sleep(0.2)
+        for event, handler in self._handlers:
+            self.context.remove_listener(event, handler)
+        stuck = self.stuck()
+        assert not stuck, f"answers received but never read to the end: {stuck}"
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(locale="zh-CN", viewport={"width": 360, "height": 740})
+    watch = UnfinishedWatch(context)
     pg = context.new_page()
     yield pg
+    watch.check()
     context.close()
 
 

@@ -188,3 +188,51 @@ def test_every_form_and_json_endpoint_answers_a_wrong_body_with_4xx(app, login_a
                     assert resp.status_code < 500, (method, path, body, resp.get_data()[:300])
                     checked += 1
     assert checked > 300
+
+
+def _kept(resp) -> bool:
+    """Whether a browser or a proxy may store this answer."""
+    directives = {d.strip() for d in resp.headers.get("Cache-Control", "").split(",")}
+    return "no-store" not in directives
+
+
+def test_no_answer_naming_people_may_be_stored(app, client, login_as, make_user, org):
+    """ASVS 8.2.1: a JSON answer (``/api/v1/me`` had no ``Cache-Control``, so a shared office
+    computer's disk cache could keep it) and any page a logged-in user is shown say
+    ``no-store``, across every GET route, for the roles reaching the most of them; what may be
+    kept (static files, photos, public feeds) says so itself."""
+    admin = login_as(make_user("admin"))
+    supervisor = login_as(make_user("supervisor", community=org.community))
+    worker = login_as(make_user("grid_worker", grids=[org.grid]))
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if "GET" not in (rule.methods or set()) or rule.endpoint == "static":
+            continue
+        path = _fill(rule)
+        if not path:
+            continue
+        for who, c in (
+            ("admin", admin),
+            ("supervisor", supervisor),
+            ("worker", worker),
+            ("-", client),
+        ):
+            resp = c.get(path)
+            signed_in = who != "-"
+            mimetype = resp.mimetype
+            if mimetype in ("application/json", "application/problem+json") or (
+                signed_in and mimetype == "text/html"
+            ):
+                assert not _kept(resp), (
+                    who,
+                    path,
+                    resp.status_code,
+                    resp.headers.get("Cache-Control"),
+                )
+                checked += 1
+    assert checked > 300
+    # What the checks above stand on: a real answer with people in it, not only 404s.
+    assert worker.get("/api/v1/me").status_code == 200
+    assert not _kept(worker.get("/api/v1/me")) and not _kept(supervisor.get("/console/"))
+    # A public page shown to nobody logged in, and a static file, may still be kept.
+    assert _kept(client.get("/login")) and _kept(client.get("/static/css/app.css"))

@@ -5,6 +5,7 @@
    after a reload; the browser's subscription itself is shared and never dropped on unfollow
    (it may follow other things). */
 import { b64urlToBytes, sameKey } from "/static/pwa/push.js";
+import { drain } from "/static/pwa/http.js";
 
 const KEY_URL = "/api/v1/push/key";
 
@@ -57,7 +58,7 @@ export function followButton(box, { ids, storageKey, label }) {
       headers: { "Content-Type": "application/json", "X-CSRFToken": box.dataset.csrf },
       body: JSON.stringify(body),
     });
-    if (!resp.ok) throw new Error(`${method}: HTTP ${resp.status}`);
+    if (!drain(resp).ok) throw new Error(`${method}: HTTP ${resp.status}`);
   }
 
   async function follow() {

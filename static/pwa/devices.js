@@ -2,6 +2,7 @@
    each with when it was last seen; log one out, or every one but this. The list lives on the
    server, so the card needs the network and says so otherwise. */
 import { t, html, fmtDate, getCsrf } from "./ui.js";
+import { drain } from "./http.js";
 
 export function devicesCard() {
   return html`<section class="card" id="my-devices"><h2>${t("my_devices")}</h2>
@@ -12,7 +13,7 @@ export function devicesCard() {
 
 async function call(method, url) {
   const csrf = await getCsrf();
-  return fetch(url, { method, credentials: "same-origin", headers: { "X-CSRFToken": csrf } });
+  return drain(await fetch(url, { method, credentials: "same-origin", headers: { "X-CSRFToken": csrf } }));
 }
 
 export async function bindDevices(root) {
@@ -24,7 +25,7 @@ export async function bindDevices(root) {
   let rows;
   try {
     const resp = await fetch("/api/v1/sessions", { credentials: "same-origin", cache: "no-store" });
-    if (!resp.ok) throw new Error(String(resp.status));
+    if (!resp.ok) throw new Error(String(drain(resp).status));
     rows = await resp.json();
   } catch {
     status.textContent = t("settings_online");

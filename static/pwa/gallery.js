@@ -4,6 +4,7 @@
 import * as idb from "./idb.js";
 import { PHOTO_URL } from "./sync.js";
 import { html, t } from "./ui.js";
+import { drain } from "./http.js";
 
 export const PHOTO_CACHE = "gridapp-photos"; // also in sw.js; emptied when another user logs in
 export const thumbUrl = (id) => `${PHOTO_URL}${encodeURIComponent(id)}/thumb`;
@@ -71,8 +72,10 @@ export async function prefetchThumbs(limit = 300) {
     if (await cache.match(thumbUrl(id))) continue;
     const resp = await fetch(thumbUrl(id), { credentials: "same-origin" }).catch(() => null);
     if (resp?.ok) {
-      await cache.put(thumbUrl(id), resp.clone()).catch(() => {});
+      await cache.put(thumbUrl(id), resp).catch(() => {});
       n++;
+    } else {
+      drain(resp);
     }
   }
   return n;

@@ -3,6 +3,7 @@
    (Web Share where the phone offers it, else the clipboard, else the link to copy by hand). */
 import * as idb from "./idb.js";
 import { t, html, raw, fmtDate, isPast, timeValue, getCsrf } from "./ui.js";
+import { drain } from "./http.js";
 
 const current = (n) => !(n.expires_at && isPast(n.expires_at));
 
@@ -70,6 +71,7 @@ export function bindNewsItem(root, id) {
   if (navigator.onLine) {
     getCsrf()
       .then((csrf) => fetch(`/api/v1/news/${encodeURIComponent(id)}/opened`, { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrf } }))
+      .then(drain)
       .catch(() => {});
   }
 }

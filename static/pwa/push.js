@@ -1,4 +1,6 @@
 /* Web Push subscription for this phone, with the server's VAPID key. */
+import { drain } from "./http.js";
+
 export const PUSH_KEY_URL = "/api/v1/push/key";
 export const PUSH_SUBSCRIBE_URL = "/api/v1/push/subscriptions";
 
@@ -20,7 +22,7 @@ export async function subscribe(csrf) {
   const permission = await Notification.requestPermission();
   if (permission !== "granted") throw new Error(permission);
   const keyResp = await fetch(PUSH_KEY_URL, { credentials: "same-origin" });
-  if (!keyResp.ok) throw new Error(`key: HTTP ${keyResp.status}`);
+  if (!keyResp.ok) throw new Error(`key: HTTP ${drain(keyResp).status}`);
   const body = await keyResp.json();
   const key = body.public_key || body.key || body.applicationServerKey;
   const reg = await navigator.serviceWorker.ready;
@@ -30,7 +32,7 @@ export async function subscribe(csrf) {
     credentials: "same-origin",
     headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
     body: JSON.stringify(sub.toJSON()),
-  });
+  }).then(drain);
   if (!resp.ok) throw new Error(`subscribe: HTTP ${resp.status}`);
   return sub;
 }
@@ -43,7 +45,9 @@ export async function unsubscribe(csrf) {
     credentials: "same-origin",
     headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
     body: JSON.stringify({ endpoint: sub.endpoint }),
-  }).catch(() => {});
+  })
+    .then(drain)
+    .catch(() => {});
   await sub.unsubscribe();
 }
 
@@ -65,10 +69,12 @@ export async function ensure(csrf) {
     await subscribe(csrf);
     return;
   }
-  await fetch(PUSH_SUBSCRIBE_URL, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
-    body: JSON.stringify(sub.toJSON()),
-  });
+  drain(
+    await fetch(PUSH_SUBSCRIBE_URL, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      body: JSON.stringify(sub.toJSON()),
+    }),
+  );
 }

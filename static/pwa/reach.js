@@ -6,6 +6,7 @@
 import * as idb from "./idb.js";
 import * as push from "./push.js";
 import { t, html, raw, fmtDate } from "./ui.js";
+import { drain } from "./http.js";
 
 export const REACH_URL = "/api/v1/notifications/reach";
 const REFETCH_MS = 10 * 60 * 1000; // the server's view changes slowly: at most every 10 minutes
@@ -47,7 +48,10 @@ export async function refresh({ force = false } = {}) {
   lastFetch = Date.now();
   try {
     const resp = await fetch(REACH_URL, { credentials: "same-origin", cache: "no-store", signal: AbortSignal.timeout(10000) });
-    if (!resp.ok) return kept;
+    if (!resp.ok) {
+      drain(resp);
+      return kept;
+    }
     const body = { ...(await resp.json()), fetched_at: new Date().toISOString() };
     await idb.setMeta("reach", body);
     return body;

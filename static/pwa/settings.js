@@ -6,6 +6,7 @@ import { counts, discard, resolveConflict, syncNow, adoptUser } from "./sync.js"
 import { t, html, raw, fmtDate, getCsrf, LANG } from "./ui.js";
 import { devicesCard, bindDevices } from "./devices.js";
 import * as R from "./reach.js";
+import { drain } from "./http.js";
 
 export async function settings() {
   const me = await idb.meta("user");
@@ -48,7 +49,7 @@ export function bindSettings(root, rerender) {
   root.querySelectorAll("[data-lang]").forEach((b) =>
     b.addEventListener("click", async () => {
       const csrf = await getCsrf();
-      await fetch(`/lang/${b.dataset.lang}`, { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrf } });
+      drain(await fetch(`/lang/${b.dataset.lang}`, { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrf } }));
       const reg = await navigator.serviceWorker?.getRegistration();
       if (reg?.active) {
         await new Promise((resolve) => {
@@ -84,7 +85,9 @@ export function bindSettings(root, rerender) {
     const c = await counts();
     if (c.pending + c.conflicts && !confirm(t("logout_pending", { n: c.pending + c.conflicts }))) return;
     const csrf = await getCsrf();
-    await fetch("/api/v1/auth/logout", { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrf } }).catch(() => {});
+    await fetch("/api/v1/auth/logout", { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrf } })
+      .then(drain)
+      .catch(() => {});
     // Personal data leaves the phone with the user; their outbox stays for their next login.
     const { resetRows } = await import("./sync.js");
     await resetRows();
@@ -126,7 +129,7 @@ async function bindNotifySettings(root) {
   };
   try {
     const resp = await fetch(SETTINGS_URL, { credentials: "same-origin", cache: "no-store", signal: AbortSignal.timeout(10000) });
-    if (!resp.ok) throw new Error(String(resp.status));
+    if (!resp.ok) throw new Error(String(drain(resp).status));
     show(await resp.json());
     status.textContent = "";
   } catch {
@@ -257,6 +260,7 @@ export function bindLogin(root) {
       resp = null; // no network: say so rather than nothing happening
     }
     if (!resp?.ok) {
+      drain(resp);
       err.textContent = t(resp ? "login_failed" : "login_offline");
       err.hidden = false;
       return;

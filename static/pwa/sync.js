@@ -3,6 +3,7 @@
    id of the user who made them; they are sent only under that user, in the order they were
    made, and removed only once the server answered for them, so a replay is harmless. */
 import * as idb from "./idb.js";
+import { drain } from "./http.js";
 
 export const PHOTO_URL = "/api/v1/photos/"; // PUT …/<client uuid>, multipart field "file"
 const BATCH = 50;
@@ -110,10 +111,11 @@ class LoginNeeded extends Error {}
 async function fetchMe() {
   const resp = await fetch("/api/v1/me", { credentials: "same-origin", cache: "no-store" });
   if (resp.status === 401) {
+    drain(resp);
     await idb.setMeta("needLogin", true);
     return null;
   }
-  if (!resp.ok) throw new Error(`me: HTTP ${resp.status}`);
+  if (!resp.ok) throw new Error(`me: HTTP ${drain(resp).status}`);
   const me = await resp.json();
   await adoptUser(me);
   return me;
@@ -178,10 +180,12 @@ async function pushOutbox(me, { force = false } = {}) {
       throw err;
     }
     if (resp.status === 401) {
+      drain(resp);
       await idb.setMeta("needLogin", true);
       return;
     }
     if (!resp.ok) {
+      drain(resp);
       await backoff(batch, `HTTP ${resp.status}`);
       if (resp.status >= 500 || resp.status === 429) return;
       throw new Error(`push: HTTP ${resp.status}`);
@@ -242,17 +246,19 @@ async function uploadPhoto(me, op) {
     return;
   }
   if (resp.ok || resp.status === 409) {
+    drain(resp);
     await idb.tx(["outbox", "blobs"], "readwrite", (s) => {
       s.outbox.delete(op.op_id);
       s.blobs.delete(op.payload.id);
     });
   } else if (resp.status === 401) {
+    drain(resp);
     await idb.setMeta("needLogin", true);
   } else if ([400, 413, 415, 422].includes(resp.status)) {
     const problem = await resp.json().catch(() => null);
     await idb.put("outbox", { ...op, status: "rejected", problem });
   } else {
-    await backoff([op], `HTTP ${resp.status}`);
+    await backoff([op], `HTTP ${drain(resp).status}`);
   }
   broadcast({ type: "outbox" });
 }
@@ -267,10 +273,11 @@ export async function pull() {
     if (cursor && epoch) q.set("epoch", epoch);
     const resp = await fetch("/api/v1/sync?" + q, { credentials: "same-origin", cache: "no-store" });
     if (resp.status === 401) {
+      drain(resp);
       await idb.setMeta("needLogin", true);
       return;
     }
-    if (!resp.ok) throw new Error(`pull: HTTP ${resp.status}`);
+    if (!resp.ok) throw new Error(`pull: HTTP ${drain(resp).status}`);
     const body = await resp.json();
     if (body.resync) {
       await resetRows();

@@ -4,6 +4,7 @@
    refreshes on Periodic Background Sync and keeps the unread count on the app icon. */
 import { syncNow } from "/static/pwa/sync.js";
 import { appUrl } from "/static/pwa/links.js";
+import { drain } from "/static/pwa/http.js";
 
 const VERSION = {{ version|tojson }};
 const CACHE = "gridapp-shell-" + VERSION;
@@ -103,7 +104,7 @@ self.addEventListener("sync", (event) => {
 async function updateBadge() {
   try {
     const resp = await fetch("/api/v1/notifications/unread-count", { credentials: "same-origin", cache: "no-store" });
-    if (!resp.ok) return;
+    if (!resp.ok) return void drain(resp);
     const { unread } = await resp.json();
     if (!self.navigator.setAppBadge) return;
     await (unread ? self.navigator.setAppBadge(unread) : self.navigator.clearAppBadge());
@@ -129,12 +130,14 @@ async function acknowledge(data) {
   try {
     const { csrf_token: csrf } = await (await fetch("/api/v1/auth/csrf", { credentials: "same-origin", cache: "no-store" })).json();
     const d = Number(data.d);
-    await fetch(`/api/v1/notifications/${id}/received`, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
-      body: JSON.stringify(Number.isInteger(d) && d > 0 ? { delivery_id: d } : {}),
-    });
+    drain(
+      await fetch(`/api/v1/notifications/${id}/received`, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+        body: JSON.stringify(Number.isInteger(d) && d > 0 ? { delivery_id: d } : {}),
+      }),
+    );
   } catch {
     // offline: the notification is shown all the same
   }

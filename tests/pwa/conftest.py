@@ -8,7 +8,7 @@ import tempfile
 
 import pytest
 
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD, UnfinishedWatch
 from tests.sync.conftest import Registry
 
 
@@ -29,6 +29,17 @@ def profile(playwright_instance):
     yield ctx
     ctx.close()
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _answers_read(request):
+    """Every answer the app receives is read to the end (``tests.conftest.UnfinishedWatch``)."""
+    if "profile" not in request.fixturenames:
+        yield
+        return
+    watch = UnfinishedWatch(request.getfixturevalue("profile"))
+    yield
+    watch.check()
 
 
 @pytest.fixture
