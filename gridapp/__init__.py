@@ -112,6 +112,11 @@ def register_extensions(app: Flask) -> None:
     app.session_interface = SessionInterface()
 
     login_manager.init_app(app)
+    # flask-login's remember-me cookie is never set here (a session is a server-side row, its
+    # "remember" a longer lifetime, accounts/sessions.py); its after_request hook only asked
+    # every response's session for a key nothing sets (12 µs a request).
+    after = app.after_request_funcs.setdefault(None, [])
+    after[:] = [fn for fn in after if fn != login_manager._update_remember_cookie]
     authcache.init_app(app)
     login_manager.session_protection = "basic"  # "strong" logs out on 4G↔Wi-Fi (pitfall 6)
     login_manager.login_view = "accounts.login"
