@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from flask_babel import gettext as _
 
@@ -190,31 +191,43 @@ def _owner_grid(actor: User, owner_type: str, owner_id: str) -> int | None:
 
 def attach_photos(
     actor: User, photo_ids: Iterable[str], owner_type: str, owner_id: str, grid_id: int
-) -> int:
+) -> list[str] | None:
     """Give the actor's photos (and any already naming this owner) to a record; run inside the
-    record's transaction. Photos of other users are left alone."""
+    record's transaction. Photos of other users are left alone.
+
+    On PostgreSQL the claims say which rows they took (``RETURNING``), so the ids of a record
+    created in this transaction come back in the order a record lists its photos (uploaded
+    first, first): its answer needs no query of its own, five statements a push of five
+    visits. ``None`` on SQLite, whose driver here takes no ``RETURNING`` through peewee."""
     ids = [str(p) for p in photo_ids]
-    claimed = 0
+    pg = is_postgres()
+    claimed: list[tuple[str, Any]] = []
     if ids:
-        claimed += (
-            Photo.update(owner_type=owner_type, owner_id=owner_id, grid_id=grid_id)
-            .where(Photo.id.in_(ids), Photo.uploader == actor.id)
-            .execute()
+        query = Photo.update(owner_type=owner_type, owner_id=owner_id, grid_id=grid_id).where(
+            Photo.id.in_(ids), Photo.uploader == actor.id
         )
+        if pg:
+            claimed += query.returning(Photo.id, Photo.created_at).tuples().execute()
+        else:
+            query.execute()
     # Uploaded before the record, by the same user (never someone else's). Built once
     # (gridapp/sqlcache.py): every visit a push logs runs it.
     values = {"grid": grid_id, "type": owner_type, "owner": owner_id, "uploader": actor.id}
-    claimed += sqlcache.execute(("photos-waiting",), _waiting_query, values).rowcount
-    return claimed
+    cursor = sqlcache.execute(("photos-waiting", pg), _waiting_query, values)
+    if not pg:
+        return None
+    claimed += cursor.fetchall()
+    return [pid for pid, _ in sorted(claimed, key=lambda row: (row[1], row[0]))]
 
 
 def _waiting_query(v: dict):
-    return Photo.update(grid_id=v["grid"]).where(
+    query = Photo.update(grid_id=v["grid"]).where(
         Photo.owner_type == v["type"],
         Photo.owner_id == v["owner"],
         Photo.grid_id.is_null(),
         Photo.uploader == v["uploader"],
     )
+    return query.returning(Photo.id, Photo.created_at) if is_postgres() else query
 
 
 def _reads_matter(actor: User, scope: Scope, owner_id: str) -> bool:

@@ -90,6 +90,10 @@ def register_visits() -> None:
     from gridapp.visits.service import list_service_items, log_visit
 
     def attach_photo_ids(visits: list[Visit]) -> None:
+        # A visit this request created knows its photos already (``attach_photos``).
+        visits = [v for v in visits if not hasattr(v, "_photo_ids")]
+        if not visits:
+            return
         found: dict[str, list[str]] = {v.id: [] for v in visits}
         grids = {v.id: v.grid_id for v in visits}
         if len(found) == 1:  # a push's answer for one visit: built once (gridapp/sqlcache.py)

@@ -158,7 +158,11 @@ def log_visit(
                 if existing is None:  # SQLite's OR IGNORE also skips other constraints
                     raise IntegrityError(f"visit {visit_id} not stored")
                 return existing, False
-            attach_photos(actor, data.get("photo_ids") or [], "visit", visit_id, household.grid_id)
+            attached = attach_photos(
+                actor, data.get("photo_ids") or [], "visit", visit_id, household.grid_id
+            )
+            if attached is not None:  # the answer's photo ids, without asking again
+                visit._photo_ids = attached
             changes = [{"entity": "visit", "entity_id": visit_id, "grid_id": household.grid_id}]
             if _reschedule(household, fields["visited_at"]):
                 changes.append(

@@ -163,6 +163,35 @@ def test_photo_uploaded_after_its_offline_matter_joins_it_once(org, reg, make_us
     assert [e.action for e in _events(matter.id)] == ["report", "photo"]
 
 
+def test_a_new_visits_answer_lists_the_photos_a_pull_gives_it(org, reg, make_user, login_as):
+    """The answer to a visit's creation takes its photo ids from the claims themselves (on
+    PostgreSQL, ``RETURNING``): listed, or uploaded earlier naming the visit, in upload order;
+    never another worker's photo naming it. The same list a pull gives the visit."""
+    pytest.importorskip("gridapp.visits.models")
+    from tests.photos.test_photos import jpeg_with_gps, upload
+
+    h = reg.household(reg.building(org.grid))
+    client = login_as(make_user("grid_worker", grids=[org.grid]))
+    other = login_as(make_user("grid_worker", grids=[org.grid]))
+    vid = str(uuid.uuid4())
+    listed, _ = upload(client, jpeg_with_gps())
+    waiting, _ = upload(client, jpeg_with_gps(), owner_type="visit", owner_id=vid)
+    theirs, _ = upload(other, jpeg_with_gps(), owner_type="visit", owner_id=vid)
+    later, _ = upload(client, jpeg_with_gps())
+    visit = op(
+        "visit.create",
+        {"id": vid, "household_id": h.id, "photo_ids": [later, listed], "mode": "home"},
+    )
+    [first] = push(client, visit)
+    assert first["status"] == "applied"
+    assert first["row"]["photo_ids"] == [listed, waiting, later]
+    rows, *_ = pull_all(client)
+    assert rows[("visit", vid)]["photo_ids"] == first["row"]["photo_ids"]
+    assert theirs not in first["row"]["photo_ids"]
+    [again] = push(client, {**visit, "op_id": str(uuid.uuid4())})  # a replay asks the table
+    assert again["row"]["photo_ids"] == [listed, waiting, later]
+
+
 def test_photo_uploaded_before_its_offline_matter_joins_it(org, reg, make_user, login_as):
     pytest.importorskip("gridapp.matters.service")
     from gridapp.photos.models import Photo
