@@ -234,5 +234,13 @@ def test_no_answer_naming_people_may_be_stored(app, client, login_as, make_user,
     # What the checks above stand on: a real answer with people in it, not only 404s.
     assert worker.get("/api/v1/me").status_code == 200
     assert not _kept(worker.get("/api/v1/me")) and not _kept(supervisor.get("/console/"))
+    # A photo of a record: no-store too (its own header), though it is an image.
+    from tests.photos.test_photos import jpeg_with_gps, upload
+
+    pid, resp = upload(worker, jpeg_with_gps())
+    assert resp.status_code == 201
+    for kind in ("image", "thumb"):
+        got = worker.get(f"/api/v1/photos/{pid}/{kind}")
+        assert got.status_code == 200 and got.mimetype == "image/jpeg" and not _kept(got), kind
     # A public page shown to nobody logged in, and a static file, may still be kept.
     assert _kept(client.get("/login")) and _kept(client.get("/static/css/app.css"))

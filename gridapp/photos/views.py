@@ -71,7 +71,10 @@ def _serve(photo_id: str, thumb: bool) -> Response:
         current_user._get_current_object(), photo_id, thumb=thumb, scope=current_scope()
     )
     resp = Response(data, mimetype=content_type)
-    resp.headers["Cache-Control"] = "private, max-age=86400"
+    # A resident's face or home, to whoever may see its record today: kept by no browser cache
+    # (a shared office computer's, or one outliving a handler's access). The app keeps the
+    # photos of its records offline in its own cache (sw.js, ``gridapp-photos``).
+    resp.headers["Cache-Control"] = "no-store"
     resp.headers["X-Content-Type-Options"] = "nosniff"
     return resp
 
