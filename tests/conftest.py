@@ -372,6 +372,19 @@ class UnfinishedWatch:
             context.on(event, handler)
         for pg in context.pages:
             self._page(pg)
+        # A test taking the network away cuts the requests then in flight: their bodies may
+        # never finish, and that is the test's doing, not an answer left unread. So a cut forgets
+        # what is open, and a request begun before the last cut is not watched.
+        self._set_offline = context.set_offline
+        self.last_cut = 0.0  # wall-clock seconds, as Playwright's request timing
+
+        def set_offline(offline: bool) -> None:
+            if offline:
+                self.last_cut = time.time()
+                self.open.clear()
+            self._set_offline(offline)
+
+        context.set_offline = set_offline
 
     def _page(self, pg) -> None:
         pg.once("close", lambda _: self.closed_at.setdefault(id(pg), time.monotonic()))
@@ -383,6 +396,8 @@ class UnfinishedWatch:
         # time in ``stuck``.
         request = response.request
         if request.resource_type not in ("fetch", "xhr"):
+            return
+        if request.timing.get("startTime", 0) / 1000 <= self.last_cut + 1.0:
             return
         if request.service_worker is None:
             self.open[id(request)] = (request, time.monotonic(), request.frame.page)
@@ -411,6 +426,7 @@ class UnfinishedWatch:
             time.sleep(0.2)
         for event, handler in self._handlers:
             self.context.remove_listener(event, handler)
+        self.context.set_offline = self._set_offline
         stuck = self.stuck()
         assert not stuck, f"answers received but never read to the end: {stuck}"
 
