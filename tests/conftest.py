@@ -419,11 +419,23 @@ class UnfinishedWatch:
         """Whether a body may still finish: its page is open (a closed page's never will)."""
         return any(pg is None or id(pg) not in self.closed_at for _, _, pg in self.open.values())
 
+    def _pump(self, seconds: float) -> None:
+        """Let Playwright deliver its events: the sync API dispatches them only inside its own
+        calls, so a plain ``time.sleep`` would leave a body that finished unseen (CI's one
+        error in stop 23 was exactly that)."""
+        live = [pg for pg in self.context.pages if not pg.is_closed()]
+        if live:
+            live[0].wait_for_timeout(seconds * 1000)
+        else:
+            time.sleep(seconds)
+            self.context.cookies()  # a round trip: the events that came meanwhile are dispatched
+
     def check(self) -> None:
         """Give a body that is merely late its time, then name every one still unread."""
         deadline = time.monotonic() + self.AGE + 1.0
         while time.monotonic() < deadline and not self.stuck() and self._waiting():
-            time.sleep(0.2)
+            self._pump(0.2)
+        self._pump(0)  # a body that finished meanwhile: its event, not a sleep's silence
         for event, handler in self._handlers:
             self.context.remove_listener(event, handler)
         self.context.set_offline = self._set_offline
