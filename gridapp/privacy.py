@@ -20,8 +20,10 @@ Decisions (docs/security.md, "Personal data"):
   scope holds the matter (who triages it) — by an explicit, audited reveal; nobody else (not an
   admin, not the reporting worker as such, not another department).
 - a booking's phone (一站式预约): the desk's staff (supervisors and admins of the booking's
-  community), by an explicit, audited reveal; a grid worker sent to an at-home service sees the
-  masked number in the task, like everyone else.
+  community), and the grid worker an at-home booking was sent to while its task is open (to
+  agree the hour and find the door: the task names the resident masked, like everyone's), by an
+  explicit, audited reveal; nobody else (not the grid's other workers, not after the task is
+  done).
 """
 
 from __future__ import annotations
@@ -46,17 +48,29 @@ REASON_MAX = 200
 
 
 def may_see_full(
-    user: User, subject: str, *, scope: Scope | None = None, matter: Any = None
+    user: User,
+    subject: str,
+    *,
+    scope: Scope | None = None,
+    matter: Any = None,
+    task: Any = None,
 ) -> bool:
     """Whether ``user`` may see full numbers of ``subject`` (``SUBJECTS``); the record itself
-    must already be in the user's scope (``scope.get_scoped``) — this adds who, not where."""
+    must already be in the user's scope (``scope.get_scoped``) — this adds who, not where.
+    For a booking, ``task`` is the at-home booking's task when the asker comes through it."""
     role = getattr(user, "role", None)
     if subject == "registry":
         return role in REGISTRY_ROLES
     if subject == "roster_export":
         return role in EXPORT_FULL_ROLES
     if subject == "booking_phone":
-        return role in BOOKING_ROLES
+        if role in BOOKING_ROLES:
+            return True
+        if role != "grid_worker" or task is None:
+            return False
+        from gridapp.tasks.states import WORKER_OPEN_STATES
+
+        return task.assignee_id == user.id and task.state in WORKER_OPEN_STATES
     if subject == "matter_contact":
         if matter is None or role not in CONTACT_ROLES:
             return False

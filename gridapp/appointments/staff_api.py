@@ -12,6 +12,8 @@ from gridapp.appointments import catalogue, contact, desk, schemas, stats
 from gridapp.appointments.models import ApptService
 
 api = Blueprint("appointments_api", __name__, url_prefix=API_PREFIX + "/appointments")
+# The at-home booking's phone reached from its task (the grid worker's way in)
+task_api = Blueprint("appointments_task_api", __name__, url_prefix=API_PREFIX)
 
 STAFF = ("supervisor", "admin")
 
@@ -180,4 +182,27 @@ def figures(query: schemas.StatsQuery):
 def reveal_phone(booking_id: int, body: schemas.PhoneRevealIn):
     """The booking's full phone, for a reason (audited; at most 30 reveals an hour)."""
     out = contact.reveal_phone(_actor(), booking_id, body.reason, ip=request.remote_addr or "")
+    return schemas.PhoneRevealOut(**out)
+
+
+@endpoint(
+    task_api,
+    "/tasks/<int:task_id>/contact/reveal",
+    methods=["POST"],
+    body=schemas.PhoneRevealIn,
+    response=schemas.PhoneRevealOut,
+    roles=("grid_worker", *STAFF),
+    tags=["appointments"],
+    responses={
+        403: "Not the worker sent there, or the task is closed",
+        404: "Not a task of yours, or not an at-home booking's",
+        422: "No reason given",
+        429: "Too many numbers revealed",
+    },
+)
+def reveal_task_phone(task_id: int, body: schemas.PhoneRevealIn):
+    """The full phone of the resident an at-home task serves, for the worker sent there while
+    the task is open (and the desk's staff); a reason is required, audited, throttled. The
+    answer's ``id`` is the task's."""
+    out = contact.reveal_task_phone(_actor(), task_id, body.reason, ip=request.remote_addr or "")
     return schemas.PhoneRevealOut(**out)

@@ -302,10 +302,14 @@ def rate(code: str):
 
 def init_app(app) -> None:
     from gridapp.appointments import jobs  # noqa: F401  (the reminder job)
-    from gridapp.appointments.staff_api import api
-    from gridapp.tasks.service import DONE_LISTENERS
+    from gridapp.appointments.contact import task_contacts
+    from gridapp.appointments.staff_api import api, task_api
+    from gridapp.tasks.service import DONE_LISTENERS, ROW_EXTRAS
 
     app.register_blueprint(bp)
     app.register_blueprint(api)
+    app.register_blueprint(task_api)
     if desk.on_task_done not in DONE_LISTENERS:
         DONE_LISTENERS.append(desk.on_task_done)
+    if task_contacts not in ROW_EXTRAS:
+        ROW_EXTRAS.append(task_contacts)

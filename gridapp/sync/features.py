@@ -197,7 +197,7 @@ class TaskTransition(BaseModel):
 def register_tasks() -> None:
     from gridapp.tasks import states
     from gridapp.tasks.models import Task
-    from gridapp.tasks.service import task_dict, task_query, transition_task
+    from gridapp.tasks.service import add_row_extras, task_dict, task_query, transition_task
 
     def tasks(scope: Scope):
         since = utcnow() - dt.timedelta(days=CLOSED_ITEMS_DAYS)
@@ -221,10 +221,15 @@ def register_tasks() -> None:
         """What this user may do to each task now (the app offers these and no other)."""
         for t in rows:
             t._allowed = states.allowed(t.state, scope.role, t.assignee_id == scope.user_id)
+        add_row_extras(rows, scope)  # e.g. an at-home booking's masked phone (appointments)
         return rows
 
     def task_out(t: Task) -> dict[str, Any]:
-        return {**task_dict(t), "allowed_actions": getattr(t, "_allowed", [])}
+        return {
+            **task_dict(t),
+            **getattr(t, "_extra", {}),
+            "allowed_actions": getattr(t, "_allowed", []),
+        }
 
     register_entity(
         "task",

@@ -40,6 +40,22 @@ WARN_FRACTION = 0.8
 # appointment) finish their own record with it, or roll the task back by raising.
 DONE_LISTENERS: list[Callable[[Task, User], None]] = []
 
+# Called as ``fn(tasks, scope)`` for the rows the app mirrors (a pull's page, an op's answer):
+# features that give a task more to show (an at-home booking's masked phone, and whether this
+# user may reveal it) return ``{task_id: {field: value}}`` for the tasks that are theirs.
+ROW_EXTRAS: list[Callable[[list[Task], Scope], dict[int, dict[str, Any]]]] = []
+
+
+def add_row_extras(tasks: list[Task], scope: Scope) -> None:
+    """Each task's extra fields as ``task._extra`` (one statement per feature, not per task)."""
+    by_id = {}
+    for t in tasks:
+        t._extra = {}
+        by_id[t.id] = t
+    for fn in ROW_EXTRAS if tasks else ():
+        for task_id, extra in fn(tasks, scope).items():
+            by_id[task_id]._extra.update(extra)
+
 
 @dataclass
 class AssignResult:

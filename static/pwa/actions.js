@@ -7,6 +7,7 @@ import { enqueue, uuid } from "./sync.js";
 import { downscale } from "./photos.js";
 import { statusLabel } from "./screens.js";
 import { thumbs } from "./gallery.js";
+import { contactCard } from "./contact.js";
 import { fail, filled, guard } from "./validate.js";
 import { t, html, fmtDate } from "./ui.js";
 
@@ -123,6 +124,7 @@ export async function task(id) {
       ${x.result_note ? html`<dt>${t("result")}</dt><dd>${x.result_note}</dd>` : ""}
       ${x.return_reason ? html`<dt>${t("reason")}</dt><dd>${x.return_reason}</dd>` : ""}
     </dl>${thumbs(x.photo_ids)}</section>
+    ${contactCard(x, "task")}
     ${actionForm("task", offered, TASK, wantsPhotos(`${x.title} ${x.description}`))}`;
 }
 

@@ -29,7 +29,7 @@ const ROUTES = [
   [/^#\/household\/(\w+)$/, (m) => S.household(m[1]), (root, m) => S.bindHousehold(root, m[1], render)],
   [/^#\/visit\/new$/, (m, p) => F.visitNew(p), (root, m, p) => F.bindVisit(root, p, done)],
   [/^#\/report$/, (m, p) => F.report(p), (root, m, p) => F.bindReport(root, p, done)],
-  [/^#\/task\/([\w:-]+)$/, (m) => A.task(m[1]), (root, m) => A.bindTask(root, m[1], done)],
+  [/^#\/task\/([\w:-]+)$/, (m) => A.task(m[1]), (root, m) => { A.bindTask(root, m[1], done); bindContact(root, m[1], render, "task"); }],
   [/^#\/matters$/, () => S.matters()],
   [/^#\/matter\/([\w:-]+)$/, (m) => S.matter(m[1]), (root, m) => { A.bindMatter(root, m[1], done); bindResidentLink(root, m[1]); bindContact(root, m[1], render); }],
   [/^#\/inbox$/, () => S.inbox(), (root) => S.bindInbox(root)],

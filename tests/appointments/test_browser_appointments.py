@@ -172,6 +172,18 @@ def test_at_home_service_done_in_the_workers_app_offline(
     page.goto(f"{live_server.url}/app#/task/{task.id}")
     page.wait_for_selector("#task-accept")
     assert "3号楼2单元101" in page.inner_text("main")
+    # To agree the hour, the worker reveals the resident's number (a reason, audited)
+    assert page.inner_text("#task-contact #contact-phone") == "136****1234"
+    page.tap("#reveal-phone")
+    page.select_option("#reveal-form select[name=reason]", index=1)
+    page.tap("#reveal-form button[type=submit]")
+    page.wait_for_selector("#contact-tel")
+    assert page.get_attribute("#contact-tel", "href") == "tel:13698761234"
+    assert page.locator("#contact-tel").bounding_box()["height"] >= 44
+    _no_overflow(page)
+    page.screenshot(
+        path=str(artifacts_dir / "appointments-home-task-phone-360.png"), full_page=True
+    )
     profile.set_offline(True)
     try:
         page.tap("#task-accept")
@@ -190,4 +202,13 @@ def test_at_home_service_done_in_the_workers_app_offline(
     done = Booking.get_by_id(b.id)
     assert done.result == "已上门办理，老人签字确认" and done.handled_by_id == appt.worker.id
     assert Task.get_by_id(task.id).state == "done"
+    # Done: the number is no longer the worker's to see (the server's row says so)
+    page.goto(f"{live_server.url}/app#/today")
+    page.goto(f"{live_server.url}/app#/task/{task.id}")
+    page.wait_for_function(
+        "() => document.querySelector('#task-status')?.textContent.includes('已完成')"
+    )
+    page.evaluate("window.gridapp.syncNow({force: true})")
+    page.wait_for_selector("#task-contact #contact-phone")
+    eventually(lambda: page.query_selector("#reveal-phone") is None)
     page.close()
