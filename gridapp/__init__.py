@@ -118,7 +118,15 @@ def register_extensions(app: Flask) -> None:
     after = app.after_request_funcs.setdefault(None, [])
     after[:] = [fn for fn in after if fn != login_manager._update_remember_cookie]
     authcache.init_app(app)
-    login_manager.session_protection = "basic"  # "strong" logs out on 4G↔Wi-Fi (pitfall 6)
+    # Off. "strong" logs a worker out on 4G↔Wi-Fi (DEPENDENCIES pitfall 6); "basic", with
+    # sessions that are permanent, only marks the session non-fresh when the address or browser
+    # changes, and nothing here reads freshness (no fresh_login_required, no listener): it was a
+    # SHA-512 of the address and User-Agent on every request (3 % of /api/v1/me) for nothing.
+    # What protects a session is its server-side row: revocable, idle-expiring, listed per
+    # device (accounts/sessions.py, docs/security.md). flask-login computes that identifier
+    # before it looks at the mode, hence the generator too.
+    login_manager.session_protection = None
+    login_manager._session_identifier_generator = str
     login_manager.login_view = "accounts.login"
     login_manager.user_loader(load_user)
 

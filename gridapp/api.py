@@ -127,9 +127,10 @@ def register_input_guard(app: Flask) -> None:
     def _refuse_control() -> None:
         if has_control(request.path):
             raise _control_problem("path")
-        for key, value in request.args.items(multi=True):
-            if has_control(key) or has_control(value):
-                raise _control_problem(f"query.{key}")
+        if request.environ.get("QUERY_STRING"):  # most reads carry none: nothing to parse
+            for key, value in request.args.items(multi=True):
+                if has_control(key) or has_control(value):
+                    raise _control_problem(f"query.{key}")
         if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
             for key, value in request.form.items(multi=True):
                 if has_control(key) or has_control(value):

@@ -207,3 +207,25 @@ def test_ended_sessions_are_pruned_after_a_month(app, make_user):
     ).execute()
     assert prune_sessions_job.call_local() == 1
     assert UserSession.select().count() == 1
+
+
+def test_a_phone_moving_between_networks_keeps_its_session_untouched(app, make_user, monkeypatch):
+    """4G↔Wi-Fi changes the address (and an update the User-Agent): the device session goes on
+    with the same cookie, and no request hashes the address (flask-login's session protection
+    is off: docs/security.md says why; its identifier would be computed on every request)."""
+    import flask_login.utils
+
+    user = make_user()
+    client, _ = _login(app, user, device=True)
+    kept = _cookie(client)
+    hashed: list[int] = []
+    real = flask_login.utils.sha512
+    monkeypatch.setattr(flask_login.utils, "sha512", lambda *a: hashed.append(1) or real(*a))
+    for addr, agent in (("10.1.2.3", "4G"), ("192.168.1.20", "Wi-Fi"), ("10.9.8.7", "new")):
+        resp = client.get(
+            "/api/v1/me", environ_base={"REMOTE_ADDR": addr}, headers={"User-Agent": agent}
+        )
+        assert resp.status_code == 200 and resp.get_json()["id"] == user.id
+        assert "Set-Cookie" not in resp.headers  # the session was not rewritten
+    assert _cookie(client) == kept
+    assert not hashed

@@ -38,7 +38,6 @@ def begin_session(user: User, *, kind: str = "web", remember: bool = False) -> N
     g.pop("csrf_token", None)
     session["_user_id"] = token  # flask-login's key; load_user reads the row behind it
     session["_fresh"] = True
-    session["_id"] = current_app.login_manager._session_identifier_generator()
     session.permanent = kind == "device" or remember
     g.user_session = row
     current_app.login_manager._update_request_context_with_user(user)
