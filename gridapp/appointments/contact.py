@@ -30,6 +30,11 @@ def reveal_phone(actor: User, booking_id: int, reason: str, *, ip: str = "") -> 
     booking = get_booking(actor, booking_id)
     if not may_reveal_phone(actor):
         raise Forbidden(_("Only the service desk's staff may see the full number."))
+    return {"id": booking.id, "phone": _revealed(actor, booking, reason, ip)}
+
+
+def _revealed(actor: User, booking: Booking, reason: str, ip: str) -> str:
+    """The reveal's toll (reason, limit, audit row on the booking), then the number."""
     privacy.reveal(
         actor,
         reason,
@@ -39,7 +44,7 @@ def reveal_phone(actor: User, booking_id: int, reason: str, *, ip: str = "") -> 
         fields=["phone"],
         ip=ip,
     )
-    return {"id": booking.id, "phone": booking.phone}
+    return booking.phone
 
 
 @dataclass(frozen=True)
@@ -83,13 +88,4 @@ def reveal_task_phone(actor: User, task_id: int, reason: str, *, ip: str = "") -
         raise Forbidden(
             _("Only the grid worker sent there, while the task is open, may see the full number.")
         )
-    privacy.reveal(
-        actor,
-        reason,
-        action="reveal.booking_phone",
-        target_type="booking",
-        target_id=booking.id,
-        fields=["phone"],
-        ip=ip,
-    )
-    return {"id": task.id, "phone": booking.phone}
+    return {"id": task.id, "phone": _revealed(actor, booking, reason, ip)}
