@@ -68,7 +68,7 @@ CATALOGUE: list[dict[str, Any]] = [
         "hours": {str(d): [["09:00", "11:00", 2], ["14:00", "17:00", 2]] for d in range(5)},
     },
     {
-        "name": "上门服务",
+        "name": "上门代办（行动不便居民）",
         "description": "行动不便的老人、残疾人在家办理：网格员带上便民服务包上门。",
         "materials": ["本人身份证", "需要办理事项的材料"],
         "place": "home",
