@@ -15,7 +15,13 @@ def test_demo_seeds_appointments(app):
     now = utcnow()
     for community in Community.select():
         names = {s.name for s in ApptService.select().where(ApptService.community == community)}
-        assert {"开具证明", "社保资格认证", "老年优待证", "居住登记", "上门代办（行动不便居民）"} <= names
+        assert {
+            "开具证明",
+            "社保资格认证",
+            "老年优待证",
+            "居住登记",
+            "上门代办（行动不便居民）",
+        } <= names
     rows = list(Booking.select())
     states = {b.state for b in rows}
     assert {"handled", "booked", "no_show"} <= states
