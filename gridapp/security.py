@@ -123,8 +123,9 @@ def _private(headers: list[tuple[str, str]]) -> bool:
     """An answer no browser or proxy may keep (ASVS 8.2.1): every JSON answer (an API answer
     names people, or says who is logged in) and every page a logged-in user was shown (the
     console's lists and reveals). A view that may be kept says so itself: a static file, a
-    public feed (a photo may not: it is answered ``no-store`` by its own view). ``g._login_user`` is flask-login's: set only when the request asked who is
-    logged in, so asking here never costs an anonymous request a session lookup."""
+    public feed (a photo may not: its own view answers ``no-store``). ``g._login_user`` is
+    flask-login's: set only when the request asked who is logged in, so asking here never costs
+    an anonymous request a session lookup."""
     for name, value in headers:
         if name.lower() == "content-type":
             if value.split(";", 1)[0].strip().lower() in JSON_TYPES:

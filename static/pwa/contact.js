@@ -7,7 +7,7 @@
    as soon as the worker leaves the screen. */
 import { t, html, raw, getCsrf } from "./ui.js";
 
-// Per kind of screen: its route, where the reveal is asked, and which field answers
+// Per kind of screen (its route is #/<kind>/<id>): where the reveal is asked, which field answers
 const KINDS = {
   matter: { url: (id) => `/api/v1/matters/${encodeURIComponent(id)}/contact/reveal`, field: "contact_phone" },
   task: { url: (id) => `/api/v1/tasks/${encodeURIComponent(id)}/contact/reveal`, field: "phone" },
