@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import itertools
 import json
 import os
 import random
@@ -368,6 +369,18 @@ def named_pids(name: str) -> list[int]:
     return [int(x) for x in out.split()]
 
 
+def _mget_calls() -> int:
+    """Redis's count of ``MGET``s so far: the session lookups that went to Redis (the rest were
+    answered from the web process's own copy, gridapp/nearcache.py)."""
+    import redis
+
+    try:
+        stats = redis.Redis.from_url(REDIS_URL).info("commandstats")
+    except redis.RedisError:
+        return 0
+    return int(stats.get("cmdstat_mget", {}).get("calls", 0))
+
+
 def hammer(
     port: int,
     path: str,
@@ -384,16 +397,18 @@ def hammer(
     client = Client(port)
     stop = time.monotonic() + seconds
     counts = [0] * threads
+    turn = itertools.count()  # each request from the next phone, as many phones do on a morning
 
     def run(i: int) -> None:
-        phone = phones[i % len(phones)] if phones else None
         while time.monotonic() < stop:
+            phone = phones[next(turn) % len(phones)] if phones else None
             _, body, *_ = client.request("x", phone, "GET", path(phone) if callable(path) else path)
             if phone is not None and isinstance(body, dict) and "cursor" in body:
                 phone.cursor = body["cursor"]
             counts[i] += 1
 
     groups = cpu_of or {}
+    mgets = _mget_calls()
     before = {k: sum(_cpu_seconds(p) for p in pids) for k, pids in groups.items()}
     own = time.process_time()
     t0 = time.monotonic()
@@ -406,6 +421,7 @@ def hammer(
         for k, pids in groups.items()
     }
     cpu["generator"] = (time.process_time() - own) / max(done, 1) * 1e6
+    cpu["mget"] = (_mget_calls() - mgets) / max(done, 1)
     client.close()
     if client.errors:
         print(f"  ! {len(client.errors)} errors hammering {path}: {client.errors[0]}")
@@ -679,6 +695,7 @@ def main(argv: list[str]) -> int:
         print(
             f"  {'endpoint':<36} {'req/s':>8} {'share':>7} {'queries':>8}"
             f"   CPU µs/request: {'web':>5} {'redis':>5} {'pg':>5} {'load':>5}"
+            f"   Redis MGETs/request"
         )
         for name, rate, q, use in (
             ("bare Flask GET /bare (ceiling)", bare, 0.0, bare_use),
@@ -689,7 +706,9 @@ def main(argv: list[str]) -> int:
             parts = (use.get(k, 0.0) for k in ("web", "redis", "postgres", "generator"))
             print(
                 f"  {name:<36} {rate:>8.0f} {rate / bare:>6.2f}x {qs}"
-                f"   {'':>16}" + "".join(f" {v:>5.0f}" for v in parts)
+                f"   {'':>16}"
+                + "".join(f" {v:>5.0f}" for v in parts)
+                + f"   {use.get('mget', 0.0):>19.2f}"
             )
         return 0 if not client.errors else 1
     finally:

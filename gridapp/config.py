@@ -107,6 +107,10 @@ def build_config(instance: Path, overrides: dict[str, Any] | None = None) -> dic
         # the session row on every request.
         "AUTH_CACHE_SECONDS": float(os.environ.get("GRIDAPP_AUTH_CACHE_SECONDS") or 60),
         "AUTH_CACHE_PREFIX": "gridapp:auth:",
+        # With Redis, each web process also keeps what it read from the session cache for at
+        # most this long, dropped the moment Redis says a key changed (gridapp/nearcache.py);
+        # 0: every request asks Redis.
+        "AUTH_CACHE_LOCAL_SECONDS": float(os.environ.get("GRIDAPP_AUTH_CACHE_LOCAL_SECONDS") or 10),
         # With Redis: how long a sync "nothing new" key lives unraised (gridapp/sync/quiet.py);
         # 0 turns the fast answer off.
         "SYNC_QUIET_SECONDS": float(os.environ.get("GRIDAPP_SYNC_QUIET_SECONDS") or 60),

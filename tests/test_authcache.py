@@ -322,6 +322,17 @@ def test_redis_refusing_is_like_redis_unreachable(app, org, make_user):
         cache.r.delete(cache.gen_key)
 
 
+@pytest.mark.parametrize(
+    "app_overrides",
+    [
+        {
+            "REDIS_URL": REDIS_URL,
+            "AUTH_CACHE_PREFIX": f"gridapp-test:{uuid.uuid4().hex}:",
+            "QUERY_COUNT_HEADER": True,
+            "AUTH_CACHE_LOCAL_SECONDS": 0,  # every lookup on the thread's connection
+        }
+    ],
+)
 def test_a_dropped_redis_connection_costs_one_database_read(app, org, make_user):
     """Each thread keeps its own Redis connection for the lookup. Closed under it by the server
     (Redis restarted, a proxy's idle timeout), one request reads its session from the database

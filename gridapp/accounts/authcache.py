@@ -50,6 +50,8 @@ import redis
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from redis.exceptions import RedisError
 
+from gridapp.nearcache import NearCache
+
 log = logging.getLogger(__name__)
 
 # The tables the session query reads, and for each the columns an UPDATE may set without making
@@ -152,10 +154,21 @@ class AuthCache:
     by every process (a phone's requests land on any of them), each for ``seconds`` at most."""
 
     def __init__(
-        self, redis_url: str, seconds: float, prefix: str, quiet_seconds: float = 0
+        self,
+        redis_url: str,
+        seconds: float,
+        prefix: str,
+        quiet_seconds: float = 0,
+        local_seconds: float = 0,
     ) -> None:
         self.r = redis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=1)
         self._local = threading.local()  # each thread's own connection for ``mget``
+        # The process's own copy of what it read, exact through Redis's news of every write.
+        self.near = (
+            NearCache(self.r, prefix, max_age=local_seconds)
+            if local_seconds > 0 and seconds > 0
+            else None
+        )
         self.seconds = seconds
         self.gen_key = prefix + "gen"
         self.entry_prefix = prefix + "s:"
@@ -188,6 +201,7 @@ class AuthCache:
             if generation is None:
                 # First use, or Redis restarted empty: a fresh token, never an old one.
                 self.r.set(self.gen_key, secrets.token_hex(12), nx=True)
+                self.wrote(self.gen_key)
                 generation, raw = self.r.get(self.gen_key), None
         except RedisError as exc:  # unreachable or refusing (out of memory): the same to us
             log.warning("session cache: Redis unreachable (%s); reading the session", exc)
@@ -218,6 +232,22 @@ class AuthCache:
         )
 
     def mget(self, *keys: str) -> list[bytes | None]:
+        """The values of ``keys``: from the process's copy when it holds them all
+        (``gridapp.nearcache``), else one ``MGET``."""
+        if self.near is not None:
+            return self.near.mget(keys, self._fetch)
+        return self._fetch(keys)
+
+    def wrote(self, *keys: str) -> None:
+        """This process wrote ``keys`` (Redis's news of it follows; the copy drops them now)."""
+        if self.near is not None:
+            self.near.forget(*keys)
+
+    def close(self) -> None:
+        if self.near is not None:
+            self.near.close()
+
+    def _fetch(self, keys: Sequence[str]) -> list[bytes | None]:
         """``MGET`` on this thread's own connection (same settings as the client's pool).
         Checking a connection out of redis-py's pool and back (locks, health and
         observability hooks) cost as much CPU as the round trip itself, on every request. A
@@ -239,17 +269,24 @@ class AuthCache:
         if generation is None or self.owed or self.seconds <= 0:
             return
         entry.generation = generation
+        key = self.entry_prefix + token_hash
         with contextlib.suppress(RedisError):
-            self.r.set(self.entry_prefix + token_hash, entry.encode(), ex=max(1, int(self.seconds)))
+            self.r.set(key, entry.encode(), ex=max(1, int(self.seconds)))
+        self.wrote(key)
 
     def forget(self, token_hash: str) -> None:
+        key = self.entry_prefix + token_hash
         with contextlib.suppress(RedisError):
-            self.r.delete(self.entry_prefix + token_hash)
+            self.r.delete(key)
+        self.wrote(key)
 
     # -- writing ----------------------------------------------------------------------------
 
     def _new_generation(self) -> None:
-        self.r.set(self.gen_key, secrets.token_hex(12))
+        try:
+            self.r.set(self.gen_key, secrets.token_hex(12))
+        finally:
+            self.wrote(self.gen_key)
 
     def changed(self) -> None:
         """A committed write may have changed a session: every entry ends."""
@@ -298,6 +335,7 @@ def init_app(app: Flask) -> None:
             float(app.config.get("AUTH_CACHE_SECONDS") or 0),
             app.config.get("AUTH_CACHE_PREFIX") or "gridapp:auth:",
             float(app.config.get("SYNC_QUIET_SECONDS") or 0),
+            float(app.config.get("AUTH_CACHE_LOCAL_SECONDS") or 0),
         )
 
 

@@ -112,13 +112,11 @@ def scope_keys(scope: Scope) -> list[str]:
 
 
 def _raise(found: authcache.AuthCache, keys: list[str], seq: int) -> None:
-    found.r.eval(
-        _RAISE,
-        len(keys),
-        *(found.quiet_prefix + k for k in keys),
-        int(seq),
-        max(1, int(found.quiet_seconds)),
-    )
+    names = [found.quiet_prefix + k for k in keys]
+    try:
+        found.r.eval(_RAISE, len(names), *names, int(seq), max(1, int(found.quiet_seconds)))
+    finally:
+        found.wrote(*names)
 
 
 @_on_commit
