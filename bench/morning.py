@@ -20,8 +20,10 @@ Prints requests/s over the morning, p50/p95/p99 and the mean (and max) number of
 per request kind (the servers run with ``GRIDAPP_QUERY_COUNT=1``: ``X-Query-Count``; a robust
 figure on a noisy machine), errors, bytes per cold pull (raw JSON and gzip as sent), and the
 throughput of ``/api/v1/me`` and of a warm pull with nothing
-new, each as a share of a bare Flask endpoint on the same gunicorn settings measured in the same
-run (the ceiling, bench/_bare.py), with the CPU each process spent per request meanwhile (the web
+new (each request from the next saved phone, through all of them), each as a share of a bare
+Flask endpoint on the same gunicorn settings measured in the same run (the ceiling,
+bench/_bare.py), with the Redis ``MGET``s per request (the rest answered from the web process's
+own copy, gridapp/nearcache.py) and the CPU each process spent per request meanwhile (the web
 workers, Redis, PostgreSQL and this load generator, from /proc: the share is the CPU share, the
 two cores being busy throughout). ``--profile DIR`` records each web worker with py-spy during the
 morning (raw collapsed stacks; the top frames are printed).

@@ -28,6 +28,11 @@ changes the session everywhere before the request that made it answers):
   process that still reaches Redis may use an entry read before that write for at most
   ``AUTH_CACHE_SECONDS`` (60 s): the one window, documented in docs/scale.md.
 - A row changed behind the application's back (``psql``) is seen within ``AUTH_CACHE_SECONDS``.
+- **Each process's copy** (``gridapp.nearcache``, ``AUTH_CACHE_LOCAL_SECONDS``): what ``mget``
+  read is kept in the process for a few seconds, and a key is dropped as soon as Redis reports
+  a write to it. Redis reports a write before it answers the writer, so the copy never outlives
+  a generation or entry that another process replaced. The windows above grow by at most
+  its age.
 
 Without ``REDIS_URL`` (the embedded default) there is no cache: each request reads its session
 row, as before; ``AUTH_CACHE_SECONDS = 0`` turns it off with Redis too. The password hash is
