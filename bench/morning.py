@@ -390,12 +390,15 @@ def hammer(
     threads: int,
     phones: list[Phone],
     cpu_of: dict[str, list[int]] | None = None,
+    rotate: bool = True,
 ) -> tuple[float, float | None, dict[str, float]]:
     """Requests/s of ``GET path`` with ``threads`` in flight for ``seconds``, the mean
     number of statements per request (None for an app that does not count them), and the CPU
     each group of processes in ``cpu_of`` spent per request, in µs (with "generator": this
     process, the load itself). A pull's answer moves its phone's cursor, as on a phone
-    (nothing new: the same cursor back)."""
+    (nothing new: the same cursor back). ``rotate``: each request from the next phone, through
+    all of them (their entries expire, their touches come due, as on a morning); otherwise each
+    thread sends all its requests from one phone (the steady cost of a read, nothing cold)."""
     client = Client(port)
     stop = time.monotonic() + seconds
     counts = [0] * threads
@@ -403,7 +406,8 @@ def hammer(
 
     def run(i: int) -> None:
         while time.monotonic() < stop:
-            phone = phones[next(turn) % len(phones)] if phones else None
+            n = next(turn) if rotate else i
+            phone = phones[n % len(phones)] if phones else None
             _, body, *_ = client.request("x", phone, "GET", path(phone) if callable(path) else path)
             if phone is not None and isinstance(body, dict) and "cursor" in body:
                 phone.cursor = body["cursor"]
@@ -681,33 +685,36 @@ def main(argv: list[str]) -> int:
         bare_cpu = {"web": web_pids(recipe.procs["bare"].pid), **shared}
         ours_cpu = {"web": web_pids(master), **shared}
         bare, _, bare_use = hammer(bare_port, "/bare", secs, conc, [], bare_cpu)
+        sessions = saved or phones
+
+        def pulls(phone: Phone) -> str:
+            return f"/api/v1/sync?cursor={phone.cursor}"
+
         with profiled("me", "GET /api/v1/me"):
-            me, me_q, me_use = hammer(port, "/api/v1/me", secs, conc, saved or phones, ours_cpu)
+            me = hammer(port, "/api/v1/me", secs, conc, sessions, ours_cpu)
         # Each phone's cursor from its last pull: nothing new in its grid since.
         with profiled("warm", "warm pulls"):
-            warm, warm_q, warm_use = hammer(
-                port,
-                lambda ph: f"/api/v1/sync?cursor={ph.cursor}",
-                secs,
-                conc,
-                saved or phones,
-                ours_cpu,
-            )
+            warm = hammer(port, pulls, secs, conc, sessions, ours_cpu)
+        me_steady = hammer(port, "/api/v1/me", secs, conc, sessions, ours_cpu, rotate=False)
+        warm_steady = hammer(port, pulls, secs, conc, sessions, ours_cpu, rotate=False)
         print(f"\nthroughput against the ceiling ({secs:g} s each, {conc} in flight):")
         print(
-            f"  {'endpoint':<36} {'req/s':>8} {'share':>7} {'queries':>8}"
+            f"  {'endpoint':<44} {'req/s':>8} {'share':>7} {'queries':>8}"
             f"   CPU µs/request: {'web':>5} {'redis':>5} {'pg':>5} {'load':>5}"
             f"   Redis MGETs/request"
         )
-        for name, rate, q, use in (
-            ("bare Flask GET /bare (ceiling)", bare, 0.0, bare_use),
-            ("GET /api/v1/me", me, me_q, me_use),
-            ("GET /api/v1/sync (warm, nothing new)", warm, warm_q, warm_use),
+        each = f"through all {len(sessions):,} phones"
+        for name, (rate, q, use) in (
+            ("bare Flask GET /bare (ceiling)", (bare, 0.0, bare_use)),
+            (f"GET /api/v1/me, {each}", me),
+            (f"warm pull (nothing new), {each}", warm),
+            (f"GET /api/v1/me, {conc} phones again and again", me_steady),
+            (f"warm pull, {conc} phones again and again", warm_steady),
         ):
             qs = f"{q:>8.1f}" if q is not None else f"{'?':>8}"
             parts = (use.get(k, 0.0) for k in ("web", "redis", "postgres", "generator"))
             print(
-                f"  {name:<36} {rate:>8.0f} {rate / bare:>6.2f}x {qs}"
+                f"  {name:<44} {rate:>8.0f} {rate / bare:>6.2f}x {qs}"
                 f"   {'':>16}"
                 + "".join(f" {v:>5.0f}" for v in parts)
                 + f"   {use.get('mget', 0.0):>19.2f}"
