@@ -350,3 +350,34 @@ def test_a_dropped_redis_connection_costs_one_database_read(app, org, make_user)
     resp = client.get("/api/v1/me")
     assert resp.status_code == 200 and queries(resp) == 0
     assert cache._local.conn is conn  # the same object, connected afresh
+
+
+def test_a_session_read_from_the_database_with_its_touch_due_is_left_in_one_write(
+    app, org, make_user, monkeypatch
+):
+    """The first request of a phone's burst often finds its entry expired and its touch due:
+    the entry it leaves for the next request is written once, already touched."""
+    import datetime as dt
+
+    from gridapp.accounts.models import UserSession
+
+    worker = make_user("grid_worker", grids=[org.grid])
+    client = api_login(app.test_client(), worker.username, PASSWORD)
+    assert client.get("/api/v1/me").status_code == 200
+    cache = authcache.cache()
+    (key,) = list(cache.r.scan_iter(cache.entry_prefix + "*"))
+    cache.r.delete(key)  # expired
+    row = UserSession.get()
+    UserSession.update(last_seen_at=row.last_seen_at - dt.timedelta(minutes=2)).execute()
+    puts = []
+    real_put = authcache.AuthCache.put
+    monkeypatch.setattr(
+        authcache.AuthCache, "put", lambda self, *a: (puts.append(a), real_put(self, *a))[1]
+    )
+    resp = client.get("/api/v1/me")
+    assert resp.status_code == 200 and queries(resp) == 2  # the session read, the touch
+    assert len(puts) == 1
+    seen = UserSession.get().last_seen_at
+    assert authcache.Entry.decode(cache.r.get(key)).session["last_seen_at"] == seen.isoformat()
+    resp = client.get("/api/v1/me")
+    assert resp.status_code == 200 and queries(resp) == 0 and len(puts) == 1

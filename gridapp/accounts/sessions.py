@@ -195,13 +195,13 @@ def load_session(token: str) -> Loaded | None:
     now = utcnow()
     cache = authcache.cache()
     generation, entry = cache.lookup(h, authcache.riders()) if cache is not None else (None, None)
+    unsaved = False  # an entry read from the database here, not yet left for the next request
     if entry is not None:
         row = _recall(entry)
     else:
         row = _find_session("token_hash", h)
         if row is not None and cache is not None:
-            entry = _entry(row)
-            cache.put(h, generation, entry)
+            entry, unsaved = _entry(row), True
     if row is None:
         # A request sent with the token a rotation has just replaced (parallel fetches).
         row = _find_session("prev_hash", h)
@@ -212,6 +212,8 @@ def load_session(token: str) -> Loaded | None:
         user._authcache = (cache, h, generation, entry)
     attach_grids(user, row.grid_rows)
     if now >= row.expires_at or now >= row.idle_expires_at or not user.is_active:
+        if unsaved:
+            cache.put(h, generation, entry)
         return None
     loaded = Loaded(row, user)
     if now - row.last_seen_at >= TOUCH_EVERY:
@@ -238,15 +240,19 @@ def load_session(token: str) -> Loaded | None:
         query = UserSession.update(updates).where(
             UserSession.id == row.id, UserSession.last_seen_at == row.last_seen_at
         )
+        unsaved = False  # whatever happens below, the entry read above is not left as read
         if query.execute() == 0:
             loaded.new_token = None
             if cache is not None:
                 cache.forget(h)  # another request moved it: read it again next time
         elif cache is not None and entry is not None and loaded.new_token is None:
-            # The touch is let through (no new generation): the entry follows it here.
+            # The touch is let through (no new generation): the entry follows it here, in the
+            # one write an entry read from the database just now would have cost anyway.
             entry.session["last_seen_at"] = now.isoformat()
             entry.session["idle_expires_at"] = updates[UserSession.idle_expires_at].isoformat()
             cache.put(h, generation, entry)
+    if unsaved:
+        cache.put(h, generation, entry)
     return loaded
 
 
