@@ -42,12 +42,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 log = logging.getLogger(__name__)
 
 BACKLOG = 1000  # keys of news in one read past which news may be waiting in Redis: start again
 RETRY_SECONDS = 1.0  # after a failed connection, reads go to Redis this long before a new try
+REFUSED_SECONDS = 300.0  # the same after Redis refused (too old for RESP3, an ACL without it)
 IDLE_SECONDS = 60.0  # no read for this long: the connection is closed (opened again on use)
 DRAIN_EVERY = 0.2  # seconds between the background reads of the news (so it never piles up)
 CAP = 20_000  # keys kept per process; past it the copy starts again
@@ -157,7 +158,16 @@ class NearCache:
             conn._parser.set_invalidation_push_handler(self._news)
             conn.send_command("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", self.prefix)
             if conn.read_response() not in (b"OK", "OK"):
-                raise RedisError("CLIENT TRACKING refused")
+                raise ResponseError("CLIENT TRACKING did not answer OK")
+        except ResponseError as exc:  # asked and refused: it will not change in a second
+            conn.disconnect()
+            self._retry_at = self.clock() + REFUSED_SECONDS
+            log.warning(
+                "near cache off: Redis refused client tracking (%s); every read asks Redis. "
+                "It needs Redis 6 or later and, with ACLs, HELLO and CLIENT for this user",
+                exc,
+            )
+            return False
         except (RedisError, OSError, AttributeError, TypeError) as exc:
             conn.disconnect()
             self._retry_at = self.clock() + RETRY_SECONDS

@@ -172,6 +172,9 @@ def app(tmp_path: Path, database_url: str, app_overrides: dict[str, Any]) -> Ite
         yield application
         if not db.is_closed():
             db.close()
+    cache = application.extensions.get("gridapp.authcache")
+    if cache is not None:
+        cache.close()  # its connection for Redis's news of writes (gridapp/nearcache.py)
 
 
 @pytest.fixture

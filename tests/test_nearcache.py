@@ -260,3 +260,25 @@ def test_without_a_reachable_redis_every_read_is_fetched(prefix):
     assert near.mget([prefix + "k"], fetch) == [b"x"]
     assert near.mget([prefix + "k"], fetch) == [b"x"]
     assert len(calls) == 2 and near._conn is None
+
+
+def test_a_redis_that_refuses_tracking_leaves_the_copy_off_for_minutes(r, prefix):
+    """An ACL without CLIENT (or a Redis too old for RESP3): every read goes to Redis, and
+    the refusal is not asked again on every request."""
+    user, password = f"near-test-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    r.acl_setuser(
+        user, enabled=True, passwords=[f"+{password}"], keys=["*"], commands=["+@all", "-client"]
+    )
+    kw = r.connection_pool.connection_kwargs
+    url = f"redis://{user}:{password}@{kw['host']}:{kw['port']}/{kw['db']}"
+    clock = Clock()
+    near = NearCache(redis.Redis.from_url(url), prefix, clock=clock)
+    fetch = Fetcher(r)
+    try:
+        for _ in range(3):
+            assert near.mget([prefix + "k"], fetch) == [None]
+        assert fetch.calls == 3 and near._conn is None
+        assert near._retry_at == clock.now + nearcache.REFUSED_SECONDS
+    finally:
+        near.close()
+        r.acl_deluser(user)
