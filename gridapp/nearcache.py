@@ -92,6 +92,8 @@ class NearCache:
     def mget(self, keys: Sequence[str], fetch: Callable[[Sequence[str]], list]) -> list:
         """The values of ``keys`` (all under the prefix), from the copy when every one is there
         and fresh, else from ``fetch`` (one round trip, kept when no news raced it)."""
+        if not all(key.startswith(self.prefix) for key in keys):
+            return fetch(keys)  # no news would ever come of a key outside the prefix
         now = self.clock()
         with self._lock:
             start = self._start(now)

@@ -282,3 +282,13 @@ def test_a_redis_that_refuses_tracking_leaves_the_copy_off_for_minutes(r, prefix
     finally:
         near.close()
         r.acl_deluser(user)
+
+
+def test_a_key_outside_the_prefix_is_never_kept(r, prefix):
+    near, fetch = near_for(r, prefix), Fetcher(r)
+    try:
+        for _ in range(3):
+            near.mget([prefix + "k", "elsewhere:" + prefix], fetch)
+        assert fetch.calls == 3 and near.hits == 0
+    finally:
+        near.close()
