@@ -253,7 +253,10 @@ class AuthCache:
             self.near.close()
 
     def _fetch(self, keys: Sequence[str]) -> list[bytes | None]:
-        """``MGET`` on this thread's own connection (same settings as the client's pool).
+        return self._command("MGET", *keys)
+
+    def _command(self, *args: Any) -> Any:
+        """One command on this thread's own connection (same settings as the client's pool).
         Checking a connection out of redis-py's pool and back (locks, health and
         observability hooks) cost as much CPU as the round trip itself, on every request. A
         connection that failed is closed; the next call opens a new one."""
@@ -262,7 +265,7 @@ class AuthCache:
             pool = self.r.connection_pool
             conn = self._local.conn = pool.connection_class(**pool.connection_kwargs)
         try:
-            conn.send_command("MGET", *keys)
+            conn.send_command(*args)
             return conn.read_response()
         except BaseException:
             conn.disconnect()
@@ -276,7 +279,7 @@ class AuthCache:
         entry.generation = generation
         key = self.entry_prefix + token_hash
         with contextlib.suppress(RedisError):
-            self.r.set(key, entry.encode(), ex=max(1, int(self.seconds)))
+            self._command("SET", key, entry.encode(), "EX", max(1, int(self.seconds)))
         self.wrote(key)
 
     def forget(self, token_hash: str) -> None:

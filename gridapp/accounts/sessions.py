@@ -28,6 +28,7 @@ from typing import Any
 from flask import current_app
 from peewee import DateTimeField, fn
 
+from gridapp import sqlcache
 from gridapp.accounts import authcache
 from gridapp.accounts.models import UserSession
 from gridapp.db import db, is_postgres, utcnow
@@ -236,12 +237,8 @@ def load_session(token: str) -> Loaded | None:
                     UserSession.rotated_at: now,
                 }
             )
-        # Only the request that wins the race rotates; the others keep the token they have.
-        query = UserSession.update(updates).where(
-            UserSession.id == row.id, UserSession.last_seen_at == row.last_seen_at
-        )
         unsaved = False  # whatever happens below, the entry read above is not left as read
-        if query.execute() == 0:
+        if _touched(row, updates, rotate=loaded.new_token is not None) == 0:
             loaded.new_token = None
             if cache is not None:
                 cache.forget(h)  # another request moved it: read it again next time
@@ -254,6 +251,31 @@ def load_session(token: str) -> Loaded | None:
     if unsaved:
         cache.put(h, generation, entry)
     return loaded
+
+
+def _touched(row: UserSession, updates: dict, *, rotate: bool) -> int:
+    """Write the touch (with a rotation, the new token too); the rows it changed: 0 when
+    another request moved the session first (only the request that wins the race rotates; the
+    others keep the token they have). The plain touch, the first write of most phones' bursts,
+    is built once (``gridapp.sqlcache``); a rotation, rare, through peewee."""
+    if rotate:
+        query = UserSession.update(updates).where(
+            UserSession.id == row.id, UserSession.last_seen_at == row.last_seen_at
+        )
+        return query.execute()
+    values = {
+        "id": row.id,
+        "was": row.last_seen_at,
+        "seen": updates[UserSession.last_seen_at],
+        "idle": updates[UserSession.idle_expires_at],
+    }
+    return sqlcache.execute(("session-touch",), _touch_query, values).rowcount
+
+
+def _touch_query(v: dict[str, Any]):
+    return UserSession.update(
+        {UserSession.last_seen_at: v["seen"], UserSession.idle_expires_at: v["idle"]}
+    ).where(UserSession.id == v["id"], UserSession.last_seen_at == v["was"])
 
 
 def user_agent_label(ua: str) -> str:

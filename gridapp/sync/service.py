@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from gridapp import sqlcache
 from gridapp.accounts import authcache
 from gridapp.changes import EVERYONE, EVERYONE_INDEX, Change, ChangeCounter, current_seq
 from gridapp.db import db, is_postgres, utcnow
@@ -122,10 +123,15 @@ def _touch(user: User) -> None:
     now = utcnow()
     if user.last_sync_at and now - user.last_sync_at < SYNC_STAMP_EVERY:
         return
-    # One statement, no transaction around it (BEGIN and COMMIT would be two more round trips).
-    User.update(last_sync_at=now).where(User.id == user.id).execute()
+    # One statement, no transaction around it (BEGIN and COMMIT would be two more round trips),
+    # built once (``gridapp.sqlcache``: building it cost more than sending it).
+    sqlcache.execute(("sync-stamp",), _stamp_query, {"id": user.id, "at": now})
     user.last_sync_at = now
     authcache.note_stamp(user, last_sync_at=now)
+
+
+def _stamp_query(v: dict[str, Any]):
+    return User.update(last_sync_at=v["at"]).where(User.id == v["id"])
 
 
 def pull(user: User, scope: Scope, cursor: str | None, limit: int, epoch: str | None) -> dict:
