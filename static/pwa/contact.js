@@ -16,9 +16,12 @@ const KINDS = {
 let revealed = null; // {kind, id, phone} while that screen is shown
 let asking = null; // "kind/id" whose reason form is open (a sync's redraw keeps it open)
 
-addEventListener("hashchange", () => {
-  if (revealed && location.hash !== `#/${revealed.kind}/${revealed.id}`) revealed = null;
-  if (asking && location.hash !== `#/${asking}`) asking = null;
+// Leaving the screen forgets it, judged by where each navigation went: two quick hash changes
+// (away and straight back) both fire after the second, when location.hash is the screen again.
+addEventListener("hashchange", (event) => {
+  const to = new URL(event.newURL).hash;
+  if (revealed && to !== `#/${revealed.kind}/${revealed.id}`) revealed = null;
+  if (asking && to !== `#/${asking}`) asking = null;
 });
 
 const REASONS = ["reveal_reason_1", "reveal_reason_2", "reveal_reason_3"];
@@ -26,7 +29,9 @@ const REASONS = ["reveal_reason_1", "reveal_reason_2", "reveal_reason_3"];
 export function contactCard(m, kind = "matter") {
   if (!m.contact_phone) return "";
   const key = `${kind}/${m.id}`;
-  const full = revealed && `${revealed.kind}/${revealed.id}` === key ? revealed.phone : "";
+  // Shown only while the server's row still allows it (a task done meanwhile takes it away).
+  const full =
+    m.contact_revealable && revealed && `${revealed.kind}/${revealed.id}` === key ? revealed.phone : "";
   return html`<section class="card stack" id="${kind}-contact" data-id="${m.id}">
     <dl class="facts"><dt>${t("contact_phone")}</dt><dd>${full
       ? html`<a class="button" id="contact-tel" href="tel:${full}">${full}</a>`

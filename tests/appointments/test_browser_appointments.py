@@ -184,6 +184,10 @@ def test_at_home_service_done_in_the_workers_app_offline(
     page.screenshot(
         path=str(artifacts_dir / "appointments-home-task-phone-360.png"), full_page=True
     )
+    # Away and straight back (both hash changes handled after the second): forgotten
+    page.evaluate(f"() => {{ location.hash = '#/today'; location.hash = '#/task/{task.id}'; }}")
+    page.wait_for_selector("#task-contact #contact-phone")
+    assert page.query_selector("#contact-tel") is None
     profile.set_offline(True)
     try:
         page.tap("#task-accept")
