@@ -70,8 +70,7 @@ class NearCache:
         self.prefix = prefix
         self.max_age = max_age
         self.clock = clock
-        self.hits = 0
-        self.misses = 0
+        self.hits = 0  # reads answered from the copy (tests and benchmarks read it)
         self._lock = threading.Lock()
         self._conn: Any = None
         self._pid = os.getpid()
@@ -108,7 +107,6 @@ class NearCache:
                 else:
                     self.hits += 1
                     return out
-                self.misses += 1
                 self._inflight += 1
         if start is None:
             return fetch(keys)
